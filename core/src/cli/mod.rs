@@ -1,0 +1,333 @@
+//! The `roost` command line: `serve` runs the daemon; every other subcommand is a thin call into
+//! the admin layer, printed as a table for people or as JSON with --json.
+
+mod output;
+mod password_prompt;
+
+use crate::admin::{Admin, Request, Response};
+use crate::config::{ByteSize, Config};
+use crate::error::Error;
+use crate::store::{QueueFilter, QueueState, Store};
+use clap::{Args, Parser, Subcommand};
+use std::path::PathBuf;
+
+#[derive(Parser)]
+#[command(name = "roost", version, about = "Roost: a complete mail server for your NAS")]
+pub struct Cli {
+    /// Configuration file (TOML). Without it, the embedded defaults apply.
+    #[arg(long, short = 'c', global = true, value_name = "FILE")]
+    pub config: Option<PathBuf>,
+    /// Data folder; overrides data_dir from the configuration.
+    #[arg(long, short = 'd', global = true, value_name = "DIR")]
+    pub data: Option<PathBuf>,
+    /// Print JSON instead of a table.
+    #[arg(long, global = true)]
+    pub json: bool,
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+#[derive(Subcommand)]
+pub enum Command {
+    /// Run the mail server.
+    Serve,
+    /// Mail domains, domain aliases and catch-alls.
+    #[command(subcommand)]
+    Domain(DomainCmd),
+    /// Mail accounts.
+    #[command(subcommand)]
+    User(UserCmd),
+    /// Addresses that forward to one or more others.
+    #[command(subcommand)]
+    Alias(AliasCmd),
+    /// Groups of accounts: a shared address and the unit of per-group settings.
+    #[command(subcommand)]
+    Group(GroupCmd),
+    /// The outbound queue.
+    #[command(subcommand)]
+    Queue(QueueCmd),
+    /// Send one admin request as JSON and print the JSON reply (the C ABI's entry point).
+    Admin {
+        /// e.g. '{"op":"domain_list"}'
+        request: String,
+    },
+}
+
+#[derive(Subcommand)]
+pub enum DomainCmd {
+    /// Add a mail domain.
+    Add { name: String },
+    /// List domains with their aliases and catch-alls.
+    List,
+    /// Remove a domain that has no accounts left.
+    Remove { name: String },
+    /// Domain aliases: mail to user@ALIAS reaches user@DOMAIN.
+    #[command(subcommand)]
+    Alias(DomainAliasCmd),
+    /// Catch-all: where mail to unknown addresses of a domain goes.
+    #[command(subcommand)]
+    Catchall(CatchallCmd),
+}
+
+#[derive(Subcommand)]
+pub enum DomainAliasCmd {
+    Add { alias: String, domain: String },
+    Remove { alias: String },
+}
+
+#[derive(Subcommand)]
+pub enum CatchallCmd {
+    Set { domain: String, target: String },
+    Clear { domain: String },
+}
+
+#[derive(Args)]
+pub struct PasswordArgs {
+    /// Read the password from standard input (one line) instead of asking.
+    #[arg(long)]
+    password_stdin: bool,
+}
+
+#[derive(Subcommand)]
+pub enum UserCmd {
+    /// Add an account; asks for the password, or reads it with --password-stdin.
+    Add {
+        address: String,
+        #[command(flatten)]
+        password: PasswordArgs,
+        /// Mailbox quota, e.g. 2G or 500M; 0 or absent is unlimited.
+        #[arg(long, value_parser = parse_size)]
+        quota: Option<ByteSize>,
+        /// Display name.
+        #[arg(long, default_value = "")]
+        name: String,
+        /// May manage the server.
+        #[arg(long)]
+        admin: bool,
+    },
+    List {
+        #[arg(long)]
+        domain: Option<String>,
+    },
+    Show { address: String },
+    /// Remove an account and all its mail.
+    Remove { address: String },
+    /// Change the password.
+    Passwd {
+        address: String,
+        #[command(flatten)]
+        password: PasswordArgs,
+    },
+    /// Stop an account from logging in and receiving mail; its mail is kept.
+    Disable { address: String },
+    Enable { address: String },
+    /// Set the quota (e.g. 2G; 0 for unlimited).
+    Quota {
+        address: String,
+        #[arg(value_parser = parse_size)]
+        size: ByteSize,
+    },
+}
+
+#[derive(Subcommand)]
+pub enum AliasCmd {
+    /// Create an alias, or add targets to it: local accounts, other aliases, outside addresses.
+    Add {
+        address: String,
+        #[arg(required = true)]
+        targets: Vec<String>,
+    },
+    /// Remove the named targets, or the whole alias when none are named.
+    Remove { address: String, targets: Vec<String> },
+    List {
+        #[arg(long)]
+        domain: Option<String>,
+    },
+}
+
+#[derive(Subcommand)]
+pub enum GroupCmd {
+    /// Create a group; with --address it receives mail as one address (a distribution list).
+    Add {
+        name: String,
+        #[arg(long)]
+        address: Option<String>,
+        #[arg(long, default_value = "")]
+        description: String,
+    },
+    Remove { name: String },
+    List,
+    #[command(subcommand)]
+    Member(GroupMemberCmd),
+}
+
+#[derive(Subcommand)]
+pub enum GroupMemberCmd {
+    Add {
+        group: String,
+        #[arg(required = true)]
+        members: Vec<String>,
+    },
+    Remove {
+        group: String,
+        #[arg(required = true)]
+        members: Vec<String>,
+    },
+}
+
+#[derive(Subcommand)]
+pub enum QueueCmd {
+    List {
+        #[arg(long)]
+        sender: Option<String>,
+        #[arg(long)]
+        recipient: Option<String>,
+        /// queued, active, deferred or held
+        #[arg(long, value_parser = parse_state)]
+        state: Option<QueueState>,
+    },
+    Show { id: String },
+}
+
+fn parse_size(s: &str) -> Result<ByteSize, String> {
+    ByteSize::parse(s)
+}
+
+fn parse_state(s: &str) -> Result<QueueState, String> {
+    QueueState::parse(s).ok_or_else(|| format!("'{s}' is not a queue state (queued, active, deferred, held)"))
+}
+
+/// Runs the command line; returns the process exit code.
+pub fn main() -> i32 {
+    let cli = Cli::parse();
+    let config = match Config::load(cli.config.as_deref(), cli.data.as_deref()) {
+        Ok(c) => c,
+        Err(e) => {
+            eprintln!("roost: {e}");
+            return 2;
+        }
+    };
+    crate::logging::init(&config, matches!(cli.command, Command::Serve));
+    if let Command::Serve = cli.command {
+        let launch = crate::server::Launch { config_path: cli.config.clone(), data_override: cli.data.clone() };
+        return match crate::server::run(config, launch) {
+            Ok(()) => 0,
+            Err(e) => {
+                eprintln!("roost: {e}");
+                1
+            }
+        };
+    }
+    let request = match to_request(cli.command) {
+        Ok(r) => r,
+        Err(e) => {
+            eprintln!("roost: {e}");
+            return 1;
+        }
+    };
+    let store = match Store::open(&config.data_dir) {
+        Ok(s) => s,
+        Err(e) => {
+            eprintln!("roost: {e}");
+            return 1;
+        }
+    };
+    let admin = Admin::new(store.clone());
+    let code = match request {
+        Req::Json(text) => {
+            let reply = admin.handle_json(&text);
+            println!("{reply}");
+            i32::from(reply.starts_with("{\"error\""))
+        }
+        Req::Typed(req) => match admin.handle(req) {
+            Ok(resp) => {
+                print_response(&resp, cli.json);
+                0
+            }
+            Err(e) => {
+                if cli.json {
+                    println!("{}", serde_json::json!({ "error": e }));
+                } else {
+                    eprintln!("roost: {e}");
+                }
+                1
+            }
+        },
+    };
+    store.close();
+    code
+}
+
+enum Req {
+    Typed(Request),
+    Json(String),
+}
+
+fn to_request(cmd: Command) -> Result<Req, Error> {
+    use Request as R;
+    Ok(Req::Typed(match cmd {
+        Command::Serve => return Err(Error::Invalid("serve is not an admin request".into())),
+        Command::Admin { request } => return Ok(Req::Json(request)),
+        Command::Domain(d) => match d {
+            DomainCmd::Add { name } => R::DomainAdd { name },
+            DomainCmd::List => R::DomainList,
+            DomainCmd::Remove { name } => R::DomainRemove { name },
+            DomainCmd::Alias(DomainAliasCmd::Add { alias, domain }) => R::DomainAliasAdd { alias, domain },
+            DomainCmd::Alias(DomainAliasCmd::Remove { alias }) => R::DomainAliasRemove { alias },
+            DomainCmd::Catchall(CatchallCmd::Set { domain, target }) => R::CatchallSet { domain, target },
+            DomainCmd::Catchall(CatchallCmd::Clear { domain }) => R::CatchallClear { domain },
+        },
+        Command::User(u) => match u {
+            UserCmd::Add { address, password, quota, name, admin } => {
+                let password = password_prompt::obtain(password.password_stdin, &address)?;
+                R::UserAdd { address, password, name, quota, admin }
+            }
+            UserCmd::List { domain } => R::UserList { domain },
+            UserCmd::Show { address } => R::UserShow { address },
+            UserCmd::Remove { address } => R::UserRemove { address },
+            UserCmd::Passwd { address, password } => {
+                let password = password_prompt::obtain(password.password_stdin, &address)?;
+                R::UserPasswd { address, password }
+            }
+            UserCmd::Disable { address } => R::UserDisable { address },
+            UserCmd::Enable { address } => R::UserEnable { address },
+            UserCmd::Quota { address, size } => R::UserQuota { address, quota: size },
+        },
+        Command::Alias(a) => match a {
+            AliasCmd::Add { address, targets } => R::AliasAdd { address, targets },
+            AliasCmd::Remove { address, targets } => R::AliasRemove { address, targets },
+            AliasCmd::List { domain } => R::AliasList { domain },
+        },
+        Command::Group(g) => match g {
+            GroupCmd::Add { name, address, description } => R::GroupAdd { name, address, description },
+            GroupCmd::Remove { name } => R::GroupRemove { name },
+            GroupCmd::List => R::GroupList,
+            GroupCmd::Member(GroupMemberCmd::Add { group, members }) => R::GroupMemberAdd { group, members },
+            GroupCmd::Member(GroupMemberCmd::Remove { group, members }) => R::GroupMemberRemove { group, members },
+        },
+        Command::Queue(q) => match q {
+            QueueCmd::List { sender, recipient, state } => R::QueueList { filter: QueueFilter { sender, recipient, state } },
+            QueueCmd::Show { id } => R::QueueShow { id },
+        },
+    }))
+}
+
+fn print_response(resp: &Response, json: bool) {
+    if json {
+        // The payload alone: a list command prints a JSON array, a change prints {"message": …}.
+        let value = match serde_json::to_value(resp) {
+            Ok(serde_json::Value::Object(mut m)) => match (m.remove("type"), m.remove("data")) {
+                (Some(t), Some(serde_json::Value::String(msg))) if t == "done" => serde_json::json!({ "message": msg }),
+                (_, Some(data)) => data,
+                _ => serde_json::Value::Null,
+            },
+            _ => serde_json::Value::Null,
+        };
+        match serde_json::to_string_pretty(&value) {
+            Ok(s) => println!("{s}"),
+            Err(e) => eprintln!("roost: cannot print JSON: {e}"),
+        }
+        return;
+    }
+    print!("{}", output::render(resp));
+}

@@ -1,0 +1,386 @@
+//! Typed configuration: a TOML file over embedded defaults that run out of the box.
+//!
+//! Every key lives here with its default; `conf/roost.toml` documents the same keys. Unknown keys
+//! are refused so that a typo never silently leaves a default in force.
+
+use serde::{Deserialize, Deserializer};
+use std::collections::BTreeMap;
+use std::fmt;
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+
+/// The listener names Roost knows, as IANA service names, with their unprivileged default port
+/// (10000 + the standard port, so that the package's redirect rules can map one onto the other).
+pub const SERVICES: &[(&str, u16)] = &[
+    ("smtp", 10025),
+    ("submission", 10587),
+    ("submissions", 10465),
+    ("imap", 10143),
+    ("imaps", 10993),
+    ("pop3", 10110),
+    ("pop3s", 10995),
+    ("sieve", 14190),
+];
+
+/// Services this build serves; the others are accepted in the file but not yet started.
+pub const SERVED: &[&str] = &["smtp", "submission", "submissions"];
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct Config {
+    /// Where the store, blobs, certificates and queue live.
+    pub data_dir: PathBuf,
+    /// The server's fully qualified name, used in greetings and Received headers.
+    pub hostname: String,
+    /// The first mail domain, created with the first admin account on first start.
+    pub domain: String,
+    /// Drop to this user (and its group) after the listeners are bound. Empty: stay.
+    pub user: String,
+    /// Write the daemon's pid here. Empty: no pid file.
+    pub pid_file: String,
+    /// IANA service name to a list of "addr:port".
+    pub listeners: BTreeMap<String, Vec<String>>,
+    pub tls: TlsConfig,
+    pub smtp: SmtpConfig,
+    pub auth: AuthConfig,
+    pub log: LogConfig,
+}
+
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct TlsConfig {
+    /// PEM certificate chain. Empty: a self-signed certificate in DATA/tls/.
+    pub cert: String,
+    /// PEM private key matching `cert`.
+    pub key: String,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct SmtpConfig {
+    pub max_message_size: ByteSize,
+    pub max_recipients: usize,
+    pub max_received_headers: usize,
+    pub command_timeout_secs: u64,
+    pub data_timeout_secs: u64,
+    pub max_connections: usize,
+    pub max_connections_per_ip: usize,
+    /// Bad commands (syntax, unknown, refused recipients) before the connection is closed.
+    pub max_errors: u32,
+    /// Wait this long before the greeting; a client that talks first is dropped.
+    pub greet_pause_ms: u64,
+    /// Allow AUTH without TLS from loopback clients (local webmail, scripts).
+    pub allow_plaintext_auth_on_loopback: bool,
+    /// Allow AUTH without TLS from anywhere. Off: passwords never cross the network in clear.
+    pub allow_plaintext_auth: bool,
+    /// "user+tag@domain" is delivered to "user@domain". Empty: off.
+    pub recipient_delimiter: String,
+    /// Seconds a transaction in progress may take to finish after SIGTERM.
+    pub shutdown_grace_secs: u64,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct AuthConfig {
+    /// Failed logins from one address within `block_window_secs` before it is blocked.
+    pub max_failures: u32,
+    pub block_window_secs: u64,
+    pub block_secs: u64,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct LogConfig {
+    /// A tracing filter: "info", "debug", "roost_core::smtp=debug" …
+    pub level: String,
+}
+
+impl Default for Config {
+    fn default() -> Self {
+        Config {
+            data_dir: PathBuf::from("roost-data"),
+            hostname: String::new(),
+            domain: String::new(),
+            user: String::new(),
+            pid_file: String::new(),
+            listeners: BTreeMap::new(),
+            tls: TlsConfig::default(),
+            smtp: SmtpConfig::default(),
+            auth: AuthConfig::default(),
+            log: LogConfig::default(),
+        }
+    }
+}
+
+impl Default for SmtpConfig {
+    fn default() -> Self {
+        SmtpConfig {
+            max_message_size: ByteSize(50 * 1024 * 1024),
+            max_recipients: 100,
+            max_received_headers: 50,
+            command_timeout_secs: 300,
+            data_timeout_secs: 600,
+            max_connections: 1000,
+            max_connections_per_ip: 50,
+            max_errors: 20,
+            greet_pause_ms: 0,
+            allow_plaintext_auth_on_loopback: false,
+            allow_plaintext_auth: false,
+            recipient_delimiter: "+".into(),
+            shutdown_grace_secs: 30,
+        }
+    }
+}
+
+impl Default for AuthConfig {
+    fn default() -> Self {
+        AuthConfig { max_failures: 10, block_window_secs: 600, block_secs: 900 }
+    }
+}
+
+impl Default for LogConfig {
+    fn default() -> Self {
+        LogConfig { level: "info".into() }
+    }
+}
+
+/// A size in bytes, written in the file as a number or as "50M", "1G", "512K".
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct ByteSize(pub u64);
+
+impl ByteSize {
+    pub fn parse(text: &str) -> Result<ByteSize, String> {
+        let t = text.trim();
+        let (digits, unit) = match t.find(|c: char| !c.is_ascii_digit()) {
+            Some(i) => (&t[..i], t[i..].trim()),
+            None => (t, ""),
+        };
+        let n: u64 = digits.parse().map_err(|_| format!("'{text}' is not a size (try 50M or 1G)"))?;
+        let mult: u64 = match unit.to_ascii_uppercase().trim_end_matches("IB").trim_end_matches('B') {
+            "" => 1,
+            "K" => 1 << 10,
+            "M" => 1 << 20,
+            "G" => 1 << 30,
+            "T" => 1 << 40,
+            _ => return Err(format!("'{text}': unknown unit '{unit}' (use K, M, G or T)")),
+        };
+        n.checked_mul(mult).map(ByteSize).ok_or_else(|| format!("'{text}' is too large"))
+    }
+}
+
+impl fmt::Display for ByteSize {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        const UNITS: [(&str, u64); 4] = [("T", 1 << 40), ("G", 1 << 30), ("M", 1 << 20), ("K", 1 << 10)];
+        for (name, size) in UNITS {
+            if self.0 >= size && self.0 % size == 0 {
+                return write!(f, "{}{name}", self.0 / size);
+            }
+        }
+        write!(f, "{}", self.0)
+    }
+}
+
+impl serde::Serialize for ByteSize {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        s.serialize_u64(self.0)
+    }
+}
+
+impl<'de> Deserialize<'de> for ByteSize {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        #[derive(Deserialize)]
+        #[serde(untagged)]
+        enum Raw {
+            Int(u64),
+            Text(String),
+        }
+        match Raw::deserialize(d)? {
+            Raw::Int(n) => Ok(ByteSize(n)),
+            Raw::Text(s) => ByteSize::parse(&s).map_err(serde::de::Error::custom),
+        }
+    }
+}
+
+/// Where a configuration value came from, for error messages.
+#[derive(Debug)]
+pub struct ConfigError(pub String);
+
+impl fmt::Display for ConfigError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+
+impl std::error::Error for ConfigError {}
+
+impl Config {
+    /// Reads `path` (when given) over the defaults, applies `data_override`, fills what is left
+    /// to detect (hostname), and validates.
+    pub fn load(path: Option<&Path>, data_override: Option<&Path>) -> Result<Config, ConfigError> {
+        let mut config = match path {
+            Some(p) => {
+                let text = std::fs::read_to_string(p)
+                    .map_err(|e| ConfigError(format!("cannot read configuration {}: {e}", p.display())))?;
+                Self::parse(&text).map_err(|e| ConfigError(format!("{}: {}", p.display(), e.0)))?
+            }
+            None => Config::default(),
+        };
+        if let Some(d) = data_override {
+            config.data_dir = d.to_path_buf();
+        }
+        if config.hostname.is_empty() {
+            config.hostname = detect_hostname();
+        }
+        config.hostname = config.hostname.trim_end_matches('.').to_ascii_lowercase();
+        config.validate()?;
+        Ok(config)
+    }
+
+    pub fn parse(text: &str) -> Result<Config, ConfigError> {
+        toml::from_str(text).map_err(|e| ConfigError(e.to_string()))
+    }
+
+    fn validate(&self) -> Result<(), ConfigError> {
+        for (name, addrs) in &self.listeners {
+            if !SERVICES.iter().any(|(s, _)| s == name) {
+                let known: Vec<&str> = SERVICES.iter().map(|(s, _)| *s).collect();
+                return Err(ConfigError(format!(
+                    "listeners.{name}: unknown service (known: {})",
+                    known.join(", ")
+                )));
+            }
+            for a in addrs {
+                a.parse::<SocketAddr>().map_err(|_| {
+                    ConfigError(format!("listeners.{name}: '{a}' is not addr:port (e.g. \"0.0.0.0:25\" or \"[::]:25\")"))
+                })?;
+            }
+        }
+        if self.smtp.max_recipients == 0 {
+            return Err(ConfigError("smtp.max_recipients must be at least 1".into()));
+        }
+        if self.smtp.max_message_size.0 < 1024 {
+            return Err(ConfigError("smtp.max_message_size must be at least 1K".into()));
+        }
+        if self.smtp.max_connections == 0 || self.smtp.max_connections_per_ip == 0 {
+            return Err(ConfigError("smtp.max_connections and max_connections_per_ip must be at least 1".into()));
+        }
+        if self.tls.cert.is_empty() != self.tls.key.is_empty() {
+            return Err(ConfigError("tls.cert and tls.key go together: set both or neither".into()));
+        }
+        if self.smtp.recipient_delimiter.chars().count() > 1 {
+            return Err(ConfigError("smtp.recipient_delimiter is one character (or empty)".into()));
+        }
+        if self.hostname.is_empty() || self.hostname.contains(char::is_whitespace) {
+            return Err(ConfigError(format!("hostname '{}' is not a host name", self.hostname)));
+        }
+        tracing_subscriber::EnvFilter::try_new(&self.log.level)
+            .map_err(|e| ConfigError(format!("log.level '{}': {e}", self.log.level)))?;
+        Ok(())
+    }
+
+    /// The addresses each served service listens on: configured, or every address on the
+    /// unprivileged default port.
+    pub fn listen_addrs(&self) -> Vec<(String, SocketAddr)> {
+        let mut out = Vec::new();
+        for &(name, port) in SERVICES {
+            if !SERVED.contains(&name) {
+                continue;
+            }
+            match self.listeners.get(name) {
+                Some(list) => out.extend(list.iter().filter_map(|a| a.parse().ok()).map(|a| (name.to_string(), a))),
+                None => {
+                    out.push((name.to_string(), SocketAddr::from(([0, 0, 0, 0], port))));
+                    out.push((name.to_string(), SocketAddr::from(([0u16; 8], port))));
+                }
+            }
+        }
+        out
+    }
+
+    /// The first mail domain: configured, else derived from the host name.
+    pub fn first_domain(&self) -> String {
+        if !self.domain.is_empty() {
+            return self.domain.to_ascii_lowercase();
+        }
+        let labels: Vec<&str> = self.hostname.split('.').collect();
+        match labels.len() {
+            0 | 1 => "localhost".into(),
+            2 => self.hostname.clone(),
+            _ => labels[1..].join("."),
+        }
+    }
+}
+
+/// The machine's name: the kernel's node name, made fully qualified through /etc/hosts when it
+/// is a bare name there.
+fn detect_hostname() -> String {
+    let node = nix::unistd::gethostname()
+        .ok()
+        .and_then(|h| h.into_string().ok())
+        .unwrap_or_else(|| "localhost".into());
+    if node.contains('.') {
+        return node;
+    }
+    if let Ok(hosts) = std::fs::read_to_string("/etc/hosts") {
+        for line in hosts.lines() {
+            let names: Vec<&str> = line.split('#').next().unwrap_or("").split_whitespace().skip(1).collect();
+            if names.contains(&node.as_str())
+                && let Some(fqdn) = names.iter().find(|n| n.contains('.') && n.starts_with(&format!("{node}.")))
+            {
+                return fqdn.to_string();
+            }
+        }
+    }
+    node
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn sizes_parse_with_units() {
+        assert_eq!(ByteSize::parse("50M").unwrap().0, 50 << 20);
+        assert_eq!(ByteSize::parse("1 GiB").unwrap().0, 1 << 30);
+        assert_eq!(ByteSize::parse("512").unwrap().0, 512);
+        assert!(ByteSize::parse("12Q").is_err());
+        assert!(ByteSize::parse("").is_err());
+        assert_eq!(ByteSize(50 << 20).to_string(), "50M");
+    }
+
+    #[test]
+    fn unknown_keys_are_refused_with_their_name() {
+        let err = Config::parse("[smtp]\nmax_mesage_size = 10\n").unwrap_err();
+        assert!(err.0.contains("max_mesage_size"), "{}", err.0);
+    }
+
+    #[test]
+    fn listeners_validate_names_and_addresses() {
+        let mut c = Config::parse("[listeners]\nsmtp = [\"127.0.0.1:2525\"]\n").unwrap();
+        c.hostname = "mail.example.test".into();
+        assert!(c.validate().is_ok());
+        let mut c = Config::parse("[listeners]\nsmpt = [\"127.0.0.1:2525\"]\n").unwrap();
+        c.hostname = "h".into();
+        assert!(c.validate().unwrap_err().0.contains("smpt"));
+        let mut c = Config::parse("[listeners]\nsmtp = [\"localhost\"]\n").unwrap();
+        c.hostname = "h".into();
+        assert!(c.validate().unwrap_err().0.contains("localhost"));
+    }
+
+    #[test]
+    fn defaults_listen_on_unprivileged_ports() {
+        let c = Config::default();
+        let ports: Vec<u16> = c.listen_addrs().iter().map(|(_, a)| a.port()).collect();
+        assert!(ports.contains(&10025) && ports.contains(&10587) && ports.contains(&10465));
+    }
+
+    #[test]
+    fn first_domain_from_hostname() {
+        let mut c = Config { hostname: "mail.example.com".into(), ..Config::default() };
+        assert_eq!(c.first_domain(), "example.com");
+        c.hostname = "nas".into();
+        assert_eq!(c.first_domain(), "localhost");
+        c.domain = "Family.Example".into();
+        assert_eq!(c.first_domain(), "family.example");
+    }
+}

@@ -1,0 +1,14 @@
+//! Roost: a complete mail server for a NAS. Every behaviour lives in this library; the `roost`
+//! binary, the C ABI and the admin console are front ends over `admin`.
+
+pub mod admin;
+pub mod cli;
+pub mod config;
+pub mod directory;
+pub mod error;
+pub mod logging;
+pub mod server;
+pub mod smtp;
+pub mod store;
+pub mod tls;
+pub mod util;

@@ -1,0 +1,250 @@
+//! The daemon: listeners (bound here, or inherited from the init system), connection limits,
+//! privilege drop, pid file, graceful shutdown on SIGTERM and reload on SIGHUP.
+
+mod limits;
+mod listen;
+
+pub use limits::ConnLimiter;
+
+use crate::admin;
+use crate::config::Config;
+use crate::directory::AuthGuard;
+use crate::error::{Error, Result};
+use crate::smtp::{self, Service};
+use crate::store::Store;
+use crate::tls::{self, TlsStore};
+use listen::Bound;
+use std::collections::HashMap;
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::sync::{Arc, RwLock};
+use std::time::Duration;
+use tokio::net::TcpListener;
+use tokio::signal::unix::{SignalKind, signal};
+use tokio::sync::watch;
+
+/// Listeners by (service, configured address): their stop switch, and whether the init system
+/// handed them over (those stay whatever the file says).
+type Running = HashMap<(String, SocketAddr), (watch::Sender<bool>, bool)>;
+
+/// What every connection shares: the configuration in force, the store, TLS, the login guard.
+pub struct Shared {
+    config: RwLock<Arc<Config>>,
+    pub store: Store,
+    pub tls: TlsStore,
+    pub guard: AuthGuard,
+    pub limiter: Arc<ConnLimiter>,
+    shutdown: watch::Sender<bool>,
+}
+
+impl Shared {
+    pub fn config(&self) -> Arc<Config> {
+        self.config.read().unwrap_or_else(|p| p.into_inner()).clone()
+    }
+
+    pub fn shutdown_receiver(&self) -> watch::Receiver<bool> {
+        self.shutdown.subscribe()
+    }
+
+    pub fn tls_available(&self) -> bool {
+        true
+    }
+}
+
+/// How the daemon was started, so that SIGHUP can read the same file again.
+pub struct Launch {
+    pub config_path: Option<PathBuf>,
+    pub data_override: Option<PathBuf>,
+}
+
+pub fn run(config: Config, launch: Launch) -> Result<()> {
+    let rt = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .thread_name("roost")
+        .build()
+        .map_err(|e| Error::Storage(format!("cannot start the runtime: {e}")))?;
+    rt.block_on(serve(config, launch))
+}
+
+async fn serve(config: Config, launch: Launch) -> Result<()> {
+    let store = Store::open(&config.data_dir)?;
+    let stale = store.blobs().clear_tmp()?;
+    let collected = admin::collect_garbage(&store)?;
+    if stale + collected > 0 {
+        tracing::info!(stale_temp_files = stale, unreferenced_blobs = collected, "cleaned the store");
+    }
+    let first_admin = admin::bootstrap(&store, &config)?;
+    let (cert, key) = tls::cert_paths(&config)?;
+    let tls_config = tls::load(&cert, &key)?;
+
+    let mut bound = listen::bind_all(&config)?;
+    listen::drop_privileges(&config)?;
+    if !config.pid_file.is_empty() {
+        std::fs::write(&config.pid_file, format!("{}\n", std::process::id()))
+            .map_err(|e| Error::Storage(format!("cannot write pid file {}: {e}", config.pid_file)))?;
+    }
+
+    let (shutdown, _) = watch::channel(false);
+    let shared = Arc::new(Shared {
+        guard: AuthGuard::new(
+            config.auth.max_failures,
+            Duration::from_secs(config.auth.block_window_secs),
+            Duration::from_secs(config.auth.block_secs),
+        ),
+        limiter: Arc::new(ConnLimiter::default()),
+        config: RwLock::new(Arc::new(config.clone())),
+        store: store.clone(),
+        tls: TlsStore::new(tls_config),
+        shutdown,
+    });
+
+    println!("roost {} serving mail for {} (data in {})", env!("CARGO_PKG_VERSION"), config.hostname, config.data_dir.display());
+    let mut running: Running = HashMap::new();
+    for b in bound.drain(..) {
+        let from = if b.configured.is_none() { " (inherited socket)" } else { "" };
+        println!("roost: {} listening on {}{from}", b.service, b.addr);
+        let key = (b.service.clone(), b.configured.unwrap_or(b.addr));
+        let inherited = b.configured.is_none();
+        running.insert(key, (start_listener(&shared, b), inherited));
+    }
+    if let Some(a) = first_admin {
+        println!("roost: first start: created the admin account {}", a.address);
+        println!("roost:   password: {}   (also saved in {})", a.password, a.password_file.display());
+        println!("roost:   add a domain and a user:  roost domain add example.com; roost user add alice@example.com");
+    }
+    println!("roost: TLS certificate {}", cert.display());
+    println!("roost: ready");
+    use std::io::Write;
+    let _ = std::io::stdout().flush();
+
+    let mut term = signal(SignalKind::terminate()).map_err(|e| Error::Storage(format!("signal: {e}")))?;
+    let mut int = signal(SignalKind::interrupt()).map_err(|e| Error::Storage(format!("signal: {e}")))?;
+    let mut hup = signal(SignalKind::hangup()).map_err(|e| Error::Storage(format!("signal: {e}")))?;
+    loop {
+        tokio::select! {
+            _ = term.recv() => break,
+            _ = int.recv() => break,
+            _ = hup.recv() => reload(&shared, &launch, &mut running),
+        }
+    }
+
+    tracing::info!("shutting down: no new connections; transactions in progress may finish");
+    for (stop, _) in running.values() {
+        let _ = stop.send(true);
+    }
+    let _ = shared.shutdown.send(true);
+    let grace = Duration::from_secs(shared.config().smtp.shutdown_grace_secs);
+    let deadline = tokio::time::Instant::now() + grace;
+    while shared.limiter.active() > 0 && tokio::time::Instant::now() < deadline {
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    let left = shared.limiter.active();
+    if left > 0 {
+        tracing::warn!(connections = left, "grace period over; closing the remaining connections");
+    }
+    store.close();
+    let cfg = shared.config();
+    if !cfg.pid_file.is_empty() {
+        let _ = std::fs::remove_file(&cfg.pid_file);
+    }
+    tracing::info!("stopped");
+    Ok(())
+}
+
+fn start_listener(shared: &Arc<Shared>, b: Bound) -> watch::Sender<bool> {
+    let (stop, stop_rx) = watch::channel(false);
+    let Some(service) = Service::from_name(&b.service) else {
+        return stop;
+    };
+    tokio::spawn(accept_loop(shared.clone(), service, b.listener, stop_rx));
+    stop
+}
+
+async fn accept_loop(shared: Arc<Shared>, service: Service, listener: TcpListener, mut stop: watch::Receiver<bool>) {
+    let mut backoff = Duration::from_millis(10);
+    loop {
+        let accepted = tokio::select! {
+            r = listener.accept() => r,
+            _ = stop.changed() => return,
+        };
+        let (stream, peer) = match accepted {
+            Ok(a) => {
+                backoff = Duration::from_millis(10);
+                a
+            }
+            Err(e) => {
+                // Out of file descriptors and the like: wait instead of spinning.
+                tracing::warn!(error = %e, "accept failed");
+                tokio::time::sleep(backoff).await;
+                backoff = (backoff * 2).min(Duration::from_secs(1));
+                continue;
+            }
+        };
+        let cfg = shared.config();
+        let ip = peer.ip().to_canonical();
+        match shared.limiter.acquire(ip, cfg.smtp.max_connections, cfg.smtp.max_connections_per_ip) {
+            Ok(guard) => {
+                let shared = shared.clone();
+                tokio::spawn(async move {
+                    smtp::handle(shared, service, stream, peer).await;
+                    drop(guard);
+                });
+            }
+            Err(why) => {
+                tracing::info!(client = %ip, service = service.name(), why, "connection refused");
+                if service != Service::Submissions {
+                    tokio::spawn(async move {
+                        use tokio::io::AsyncWriteExt;
+                        let mut s = stream;
+                        let msg = format!("421 4.7.0 {why}, try again later\r\n");
+                        let _ = tokio::time::timeout(Duration::from_secs(5), s.write_all(msg.as_bytes())).await;
+                    });
+                }
+            }
+        }
+    }
+}
+
+/// SIGHUP: read the configuration again, swap it in, reload certificates, and bind or close
+/// listeners whose addresses changed. A bad file changes nothing and says why.
+fn reload(shared: &Arc<Shared>, launch: &Launch, running: &mut Running) {
+    let new = match Config::load(launch.config_path.as_deref(), launch.data_override.as_deref()) {
+        Ok(c) => c,
+        Err(e) => {
+            tracing::error!(error = %e, "reload refused: configuration kept as it was");
+            return;
+        }
+    };
+    let old = shared.config();
+    if new.data_dir != old.data_dir {
+        tracing::warn!("data_dir cannot change while running; restart roost to move the data");
+    }
+    match tls::cert_paths(&new).and_then(|(c, k)| tls::load(&c, &k)) {
+        Ok(t) => shared.tls.replace(t),
+        Err(e) => tracing::error!(error = %e, "reload: certificates kept as they were"),
+    }
+    let wanted: Vec<(String, SocketAddr)> = new.listen_addrs();
+    let inherited: Vec<String> = running.iter().filter(|(_, (_, i))| *i).map(|(k, _)| k.0.clone()).collect();
+    running.retain(|key, (stop, is_inherited)| {
+        let keep = *is_inherited || wanted.contains(key);
+        if !keep {
+            let _ = stop.send(true);
+            tracing::info!(service = %key.0, addr = %key.1, "listener closed");
+        }
+        keep
+    });
+    for (service, addr) in wanted {
+        if running.contains_key(&(service.clone(), addr)) || inherited.contains(&service) {
+            continue;
+        }
+        match listen::bind_one(&service, addr) {
+            Ok(b) => {
+                tracing::info!(service = %service, addr = %b.addr, "listener opened");
+                running.insert((service, addr), (start_listener(shared, b), false));
+            }
+            Err(e) => tracing::error!(error = %e, "reload: cannot open listener"),
+        }
+    }
+    *shared.config.write().unwrap_or_else(|p| p.into_inner()) = Arc::new(new);
+    tracing::info!("configuration reloaded");
+}

@@ -1,0 +1,185 @@
+//! SMTP AUTH (RFC 4954) with the PLAIN (RFC 4616) and LOGIN mechanisms. The SASL decoding is
+//! plain functions; the exchange with the client is the only I/O.
+
+use super::conn::{Conn, Line};
+use super::session::{AuthUser, Flow, State};
+use crate::config::Config;
+use crate::directory::{self, password};
+use crate::server::Shared;
+use base64::Engine;
+use base64::engine::general_purpose::STANDARD as B64;
+use std::sync::Arc;
+use std::time::Duration;
+use tokio::io::{AsyncRead, AsyncWrite};
+
+#[derive(Debug, PartialEq, Eq)]
+pub struct Credentials {
+    pub login: String,
+    pub password: String,
+}
+
+/// "authzid NUL authcid NUL passwd", base64-encoded. An authorization identity other than the
+/// login itself would mean acting as someone else: refused.
+pub fn decode_plain(b64: &str) -> Result<Credentials, &'static str> {
+    let raw = B64.decode(b64.trim()).map_err(|_| "invalid base64")?;
+    let mut parts = raw.split(|&b| b == 0);
+    let (Some(authz), Some(authc), Some(pass), None) = (parts.next(), parts.next(), parts.next(), parts.next()) else {
+        return Err("PLAIN needs authzid\\0login\\0password");
+    };
+    let login = String::from_utf8(authc.to_vec()).map_err(|_| "login is not UTF-8")?;
+    let password = String::from_utf8(pass.to_vec()).map_err(|_| "password is not UTF-8")?;
+    if !authz.is_empty() && authz != authc {
+        return Err("acting for another user is not allowed");
+    }
+    if login.is_empty() {
+        return Err("empty login");
+    }
+    Ok(Credentials { login, password })
+}
+
+pub fn decode_text(b64: &str) -> Result<String, &'static str> {
+    let raw = B64.decode(b64.trim()).map_err(|_| "invalid base64")?;
+    String::from_utf8(raw).map_err(|_| "not UTF-8")
+}
+
+enum Step {
+    Got(String),
+    Cancelled,
+    Failed,
+}
+
+async fn challenge<S: AsyncRead + AsyncWrite + Unpin>(conn: &mut Conn<S>, prompt: &str, cfg: &Config) -> Step {
+    conn.reply(&format!("334 {prompt}"));
+    if conn.flush().await.is_err() {
+        return Step::Failed;
+    }
+    match conn.read_line(12288, Duration::from_secs(cfg.smtp.command_timeout_secs), None).await {
+        Ok(Line::Complete(l)) if l == b"*" => Step::Cancelled,
+        Ok(Line::Complete(l)) => match String::from_utf8(l) {
+            Ok(s) => Step::Got(s),
+            Err(_) => Step::Got(String::new()),
+        },
+        _ => Step::Failed,
+    }
+}
+
+pub(super) async fn run<S: AsyncRead + AsyncWrite + Unpin>(
+    conn: &mut Conn<S>,
+    st: &mut State,
+    shared: &Arc<Shared>,
+    cfg: &Config,
+    mechanism: &str,
+    initial: Option<String>,
+) -> Flow {
+    let ip = st.peer.ip().to_canonical();
+    if shared.guard.is_blocked(ip) {
+        conn.reply("454 4.7.0 Too many failed logins from your address; try again later");
+        return Flow::Continue;
+    }
+    let creds = match mechanism {
+        "PLAIN" => {
+            let text = match initial {
+                // "=" is an empty initial response (RFC 4954 4).
+                Some(t) if t != "=" => t,
+                _ => match challenge(conn, "", cfg).await {
+                    Step::Got(t) => t,
+                    Step::Cancelled => return cancelled(conn),
+                    Step::Failed => return Flow::Close,
+                },
+            };
+            decode_plain(&text)
+        }
+        "LOGIN" => {
+            let login = match initial {
+                Some(t) => Ok(t),
+                None => match challenge(conn, "VXNlcm5hbWU6", cfg).await {
+                    Step::Got(t) => Ok(t),
+                    Step::Cancelled => return cancelled(conn),
+                    Step::Failed => return Flow::Close,
+                },
+            };
+            match login.and_then(|l| decode_text(&l).map_err(|_| "invalid base64")) {
+                Ok(login) => match challenge(conn, "UGFzc3dvcmQ6", cfg).await {
+                    Step::Got(p) => decode_text(&p).map(|password| Credentials { login, password }),
+                    Step::Cancelled => return cancelled(conn),
+                    Step::Failed => return Flow::Close,
+                },
+                Err(e) => Err(e),
+            }
+        }
+        _ => {
+            conn.reply("504 5.5.4 Unrecognized authentication mechanism; use PLAIN or LOGIN");
+            return Flow::Continue;
+        }
+    };
+    let creds = match creds {
+        Ok(c) => c,
+        Err(why) => {
+            conn.reply(&format!("501 5.5.2 Cannot decode the response: {why}"));
+            return Flow::Continue;
+        }
+    };
+    match check(shared, &creds).await {
+        Some(user) => {
+            shared.guard.succeed(ip);
+            tracing::info!(target: "roost::auth", client = %ip, user = %user.address, mechanism, service = st.service.name(), "login");
+            st.auth = Some(user);
+            conn.reply("235 2.7.0 Authentication successful");
+        }
+        None => {
+            let blocked = shared.guard.fail(ip);
+            tracing::warn!(
+                target: "roost::auth",
+                client = %ip,
+                user = %creds.login.chars().filter(|c| !c.is_control()).take(100).collect::<String>(),
+                mechanism,
+                service = st.service.name(),
+                blocked,
+                "authentication failed"
+            );
+            conn.reply("535 5.7.8 Authentication credentials invalid");
+        }
+    }
+    Flow::Continue
+}
+
+fn cancelled<S: AsyncRead + AsyncWrite + Unpin>(conn: &mut Conn<S>) -> Flow {
+    conn.reply("501 5.0.0 Authentication cancelled");
+    Flow::Continue
+}
+
+/// Looks the login up and verifies the password off the async threads (argon2 is costly).
+async fn check(shared: &Arc<Shared>, creds: &Credentials) -> Option<AuthUser> {
+    let account = shared.store.read(|c| directory::authenticate_lookup(c, &creds.login)).ok().flatten();
+    let password = creds.password.clone();
+    let (hash, ok_account) = match account {
+        Some(a) if !a.disabled => (a.password_hash.clone(), Some(a)),
+        // Verify against a fixed hash anyway, so timing does not tell which logins exist.
+        _ => (password::dummy_hash(), None),
+    };
+    let valid = tokio::task::spawn_blocking(move || password::verify(&password, &hash)).await.unwrap_or(false);
+    match ok_account {
+        Some(a) if valid => Some(AuthUser { account_id: a.id, address: a.address }),
+        _ => None,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn plain_decoding() {
+        let enc = B64.encode(b"\0alice@example.test\0secret pw");
+        assert_eq!(
+            decode_plain(&enc).unwrap(),
+            Credentials { login: "alice@example.test".into(), password: "secret pw".into() }
+        );
+        let same = B64.encode(b"a@x\0a@x\0pw");
+        assert!(decode_plain(&same).is_ok());
+        assert!(decode_plain(&B64.encode(b"bob@x\0a@x\0pw")).is_err());
+        assert!(decode_plain(&B64.encode(b"a@x\0pw")).is_err());
+        assert!(decode_plain("***").is_err());
+        assert!(decode_plain(&B64.encode(b"\0\0pw")).is_err());
+    }
+}

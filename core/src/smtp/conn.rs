@@ -1,0 +1,147 @@
+//! A buffered SMTP connection over any stream (plain TCP or TLS): lines in with a length limit,
+//! exact byte counts in (BDAT), replies out in batches so that a pipelined group of commands
+//! gets its answers in one write.
+
+use std::io;
+use std::time::Duration;
+use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt};
+use tokio::sync::watch;
+
+pub enum ReadError {
+    /// The client closed the connection.
+    Eof,
+    Timeout,
+    /// The server is shutting down.
+    Shutdown,
+    Io,
+}
+
+pub enum Line {
+    Complete(Vec<u8>),
+    /// The line passed the limit; it was read to its end and thrown away.
+    TooLong,
+}
+
+pub struct Conn<S> {
+    pub stream: S,
+    buf: Vec<u8>,
+    pos: usize,
+    out: Vec<u8>,
+}
+
+const READ_CHUNK: usize = 16 * 1024;
+
+impl<S: AsyncRead + AsyncWrite + Unpin> Conn<S> {
+    pub fn new(stream: S) -> Conn<S> {
+        Conn { stream, buf: Vec::with_capacity(READ_CHUNK), pos: 0, out: Vec::with_capacity(512) }
+    }
+
+    /// Bytes the client sent that no command has consumed yet.
+    pub fn buffered(&self) -> &[u8] {
+        &self.buf[self.pos..]
+    }
+
+    pub fn consume(&mut self, n: usize) {
+        self.pos += n;
+        if self.pos == self.buf.len() {
+            self.buf.clear();
+            self.pos = 0;
+        }
+    }
+
+    pub fn discard_buffered(&mut self) {
+        self.buf.clear();
+        self.pos = 0;
+    }
+
+    pub fn has_line(&self) -> bool {
+        self.buffered().contains(&b'\n')
+    }
+
+    /// Reads more bytes into the buffer; at most one read call.
+    pub async fn fill(&mut self, timeout: Duration, shutdown: Option<&mut watch::Receiver<bool>>) -> Result<usize, ReadError> {
+        if self.pos > 0 && self.pos * 2 > self.buf.capacity() {
+            self.buf.drain(..self.pos);
+            self.pos = 0;
+        }
+        let start = self.buf.len();
+        self.buf.resize(start + READ_CHUNK, 0);
+        let read = tokio::time::timeout(timeout, self.stream.read(&mut self.buf[start..]));
+        let result = match shutdown {
+            Some(rx) => tokio::select! {
+                r = read => r,
+                _ = wait_shutdown(rx) => {
+                    self.buf.truncate(start);
+                    return Err(ReadError::Shutdown);
+                }
+            },
+            None => read.await,
+        };
+        let n = match result {
+            Err(_) => Err(ReadError::Timeout),
+            Ok(Err(_)) => Err(ReadError::Io),
+            Ok(Ok(0)) => Err(ReadError::Eof),
+            Ok(Ok(n)) => Ok(n),
+        };
+        self.buf.truncate(start + *n.as_ref().unwrap_or(&0));
+        n
+    }
+
+    /// One line without its line end (CRLF or, leniently, LF). Lines longer than `max` are read
+    /// to their end and reported as `TooLong`, so memory stays bounded whatever the client sends.
+    pub async fn read_line(
+        &mut self,
+        max: usize,
+        timeout: Duration,
+        mut shutdown: Option<&mut watch::Receiver<bool>>,
+    ) -> Result<Line, ReadError> {
+        let mut discarding = false;
+        loop {
+            if let Some(i) = self.buffered().iter().position(|&b| b == b'\n') {
+                if discarding || i > max {
+                    self.consume(i + 1);
+                    return Ok(Line::TooLong);
+                }
+                let mut line = self.buffered()[..i].to_vec();
+                if line.last() == Some(&b'\r') {
+                    line.pop();
+                }
+                self.consume(i + 1);
+                return Ok(Line::Complete(line));
+            }
+            if self.buffered().len() > max {
+                discarding = true;
+                self.discard_buffered();
+            }
+            self.fill(timeout, shutdown.as_deref_mut()).await?;
+        }
+    }
+
+    pub fn reply(&mut self, text: &str) {
+        self.out.extend_from_slice(text.as_bytes());
+        self.out.extend_from_slice(b"\r\n");
+    }
+
+    pub async fn flush(&mut self) -> io::Result<()> {
+        if !self.out.is_empty() {
+            self.stream.write_all(&self.out).await?;
+            self.out.clear();
+        }
+        self.stream.flush().await
+    }
+
+    /// Unwraps the stream for a TLS upgrade; whatever the client pipelined after STARTTLS is
+    /// dropped here (RFC 3207 6, CVE-2011-0411).
+    pub fn into_stream(self) -> S {
+        self.stream
+    }
+}
+
+async fn wait_shutdown(rx: &mut watch::Receiver<bool>) {
+    while !*rx.borrow() {
+        if rx.changed().await.is_err() {
+            // The sender is gone: the server is going away.
+            return;
+        }
+    }
+}

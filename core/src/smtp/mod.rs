@@ -1,0 +1,129 @@
+//! The SMTP receiving server: `smtp` (25, STARTTLS), `submission` (587, STARTTLS, AUTH
+//! required) and `submissions` (465, implicit TLS, AUTH required).
+
+mod auth;
+pub mod command;
+mod conn;
+pub mod data;
+mod deliver;
+mod session;
+
+pub use deliver::new_queue_id;
+
+use crate::server::Shared;
+use conn::Conn;
+use session::{Outcome, State};
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::time::Duration;
+use tokio::net::TcpStream;
+use tokio_rustls::TlsAcceptor;
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Service {
+    Smtp,
+    Submission,
+    Submissions,
+}
+
+impl Service {
+    pub fn from_name(name: &str) -> Option<Service> {
+        match name {
+            "smtp" => Some(Service::Smtp),
+            "submission" => Some(Service::Submission),
+            "submissions" => Some(Service::Submissions),
+            _ => None,
+        }
+    }
+
+    pub fn name(self) -> &'static str {
+        match self {
+            Service::Smtp => "smtp",
+            Service::Submission => "submission",
+            Service::Submissions => "submissions",
+        }
+    }
+}
+
+const TLS_HANDSHAKE_TIMEOUT: Duration = Duration::from_secs(30);
+
+/// Serves one accepted connection to its end.
+pub async fn handle(shared: Arc<Shared>, service: Service, stream: TcpStream, peer: SocketAddr) {
+    let _ = stream.set_nodelay(true);
+    let cfg = shared.config();
+    if service == Service::Submissions {
+        let Some(tls) = tls_accept(&shared, stream, peer).await else {
+            return;
+        };
+        let info = tls_info(&tls);
+        let mut conn = Conn::new(tls);
+        let mut st = State::new(service, peer, Some(info));
+        greet(&mut conn, &cfg.hostname).await;
+        let _ = session::run(&mut conn, &mut st, &shared).await;
+        return;
+    }
+    let mut conn = Conn::new(stream);
+    if !early_talker_check(&mut conn, &cfg, peer).await {
+        return;
+    }
+    greet(&mut conn, &cfg.hostname).await;
+    let mut st = State::new(service, peer, None);
+    if let Outcome::StartTls = session::run(&mut conn, &mut st, &shared).await {
+        let Some(tls) = tls_accept(&shared, conn.into_stream(), peer).await else {
+            return;
+        };
+        st.reset_for_tls(tls_info(&tls));
+        let mut conn = Conn::new(tls);
+        let _ = session::run(&mut conn, &mut st, &shared).await;
+    }
+}
+
+async fn greet<S: tokio::io::AsyncRead + tokio::io::AsyncWrite + Unpin>(conn: &mut Conn<S>, hostname: &str) {
+    conn.reply(&format!("220 {hostname} ESMTP Roost ready"));
+    let _ = conn.flush().await;
+}
+
+/// A client that talks before the greeting is not following the protocol (spam engines do it
+/// to save time). With `greet_pause_ms` the server waits to see; either way anything already
+/// sent ends the connection.
+async fn early_talker_check(conn: &mut Conn<TcpStream>, cfg: &crate::config::Config, peer: SocketAddr) -> bool {
+    if cfg.smtp.greet_pause_ms > 0 {
+        let pause = Duration::from_millis(cfg.smtp.greet_pause_ms);
+        let _ = tokio::time::timeout(pause, conn.stream.readable()).await;
+    }
+    let mut probe = [0u8; 1];
+    let talked = matches!(conn.stream.try_read(&mut probe), Ok(n) if n > 0);
+    if talked {
+        conn.reply("554 5.5.0 Error: SMTP protocol synchronization (client spoke before the greeting)");
+        let _ = conn.flush().await;
+        tracing::info!(client = %peer.ip().to_canonical(), "smtp client spoke before the greeting, disconnected");
+        return false;
+    }
+    true
+}
+
+async fn tls_accept(
+    shared: &Shared,
+    stream: TcpStream,
+    peer: SocketAddr,
+) -> Option<tokio_rustls::server::TlsStream<TcpStream>> {
+    let acceptor = TlsAcceptor::from(shared.tls.get());
+    match tokio::time::timeout(TLS_HANDSHAKE_TIMEOUT, acceptor.accept(stream)).await {
+        Ok(Ok(s)) => Some(s),
+        Ok(Err(e)) => {
+            tracing::info!(client = %peer.ip().to_canonical(), error = %e, "TLS handshake failed");
+            None
+        }
+        Err(_) => {
+            tracing::info!(client = %peer.ip().to_canonical(), "TLS handshake timed out");
+            None
+        }
+    }
+}
+
+fn tls_info(s: &tokio_rustls::server::TlsStream<TcpStream>) -> String {
+    let (_, c) = s.get_ref();
+    let version = c.protocol_version().map(|v| format!("{v:?}")).unwrap_or_default().replace("TLSv1_", "TLSv1.");
+    let cipher = c.negotiated_cipher_suite().map(|s| format!("{:?}", s.suite())).unwrap_or_default();
+    format!("{version} {cipher}")
+}

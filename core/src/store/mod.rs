@@ -1,0 +1,236 @@
+//! The mail store: metadata in SQLite (WAL), message bodies as immutable blob files.
+//!
+//! Everything above this module reaches the database through `read` and `write`; a networked
+//! engine can later take the place of SQLite behind the same two calls.
+//!
+//! Writes go through one writer thread that commits whatever has queued up while the previous
+//! commit was on its way to disk (group commit): ten concurrent deliveries cost one WAL fsync,
+//! not ten. Each job runs inside its own savepoint, so one failing job never undoes another.
+
+mod blob;
+mod mail;
+mod queue;
+mod schema;
+
+pub use blob::{BlobId, BlobStore};
+pub use mail::{
+    DEFAULT_MAILBOXES, Delivery, DeliveryTarget, MessageRow, StoredMessage, blob_known, create_default_mailboxes,
+    create_mailbox, deliver, flags, list_messages, mailbox_id, unreferenced_blobs,
+};
+pub use queue::{
+    QueueEntry, QueueFilter, QueueRecipient, QueueState, enqueue, get as queue_get, list as queue_list,
+};
+
+use crate::error::{Error, Result};
+use rusqlite::Connection;
+use std::collections::BTreeSet;
+use std::path::{Path, PathBuf};
+use std::sync::mpsc;
+use std::sync::{Arc, Mutex};
+
+const DB_FILE: &str = "roost.db";
+const MAX_BATCH: usize = 512;
+const MAX_IDLE_READERS: usize = 16;
+
+#[derive(Clone)]
+pub struct Store {
+    inner: Arc<Inner>,
+}
+
+struct Inner {
+    dir: PathBuf,
+    blobs: BlobStore,
+    readers: Mutex<Vec<Connection>>,
+    writer: Mutex<Option<mpsc::Sender<Job>>>,
+    writer_thread: Mutex<Option<std::thread::JoinHandle<()>>>,
+}
+
+/// A unit of work for the writer thread: directories whose entries must be durable before the
+/// commit, and the work itself, which hands back what to do once the commit is known.
+struct Job {
+    sync_dirs: Vec<PathBuf>,
+    /// Given no connection when the batch already failed: it then only reports.
+    run: Box<dyn FnOnce(Option<&Connection>) -> (bool, Completion) + Send>,
+}
+
+type Completion = Box<dyn FnOnce(Option<&Error>) + Send>;
+
+impl Store {
+    /// Opens (creating when new) the store in `dir`: folders, database, migrations, writer.
+    pub fn open(dir: &Path) -> Result<Store> {
+        std::fs::create_dir_all(dir)
+            .map_err(|e| Error::Storage(format!("cannot create data folder {}: {e}", dir.display())))?;
+        let blobs = BlobStore::open(dir)?;
+        let db_path = dir.join(DB_FILE);
+        let mut conn = open_connection(&db_path)?;
+        schema::migrate(&mut conn, &db_path)?;
+        let (tx, rx) = mpsc::channel::<Job>();
+        let thread = std::thread::Builder::new()
+            .name("roost-store-writer".into())
+            .spawn(move || writer_loop(conn, rx))
+            .map_err(|e| Error::Storage(format!("cannot start the store writer: {e}")))?;
+        Ok(Store {
+            inner: Arc::new(Inner {
+                dir: dir.to_path_buf(),
+                blobs,
+                readers: Mutex::new(Vec::new()),
+                writer: Mutex::new(Some(tx)),
+                writer_thread: Mutex::new(Some(thread)),
+            }),
+        })
+    }
+
+    pub fn dir(&self) -> &Path {
+        &self.inner.dir
+    }
+
+    pub fn blobs(&self) -> &BlobStore {
+        &self.inner.blobs
+    }
+
+    /// Runs `f` on a read connection (a snapshot of committed data).
+    pub fn read<T>(&self, f: impl FnOnce(&Connection) -> Result<T>) -> Result<T> {
+        let conn = {
+            let mut pool = self.inner.readers.lock().unwrap_or_else(|p| p.into_inner());
+            pool.pop()
+        };
+        let conn = match conn {
+            Some(c) => c,
+            None => open_connection(&self.inner.dir.join(DB_FILE))?,
+        };
+        let out = f(&conn);
+        let mut pool = self.inner.readers.lock().unwrap_or_else(|p| p.into_inner());
+        if pool.len() < MAX_IDLE_READERS {
+            pool.push(conn);
+        }
+        out
+    }
+
+    /// Runs `f` in a write transaction and waits until it is committed to disk.
+    pub fn write<T: Send + 'static>(&self, f: impl FnOnce(&Connection) -> Result<T> + Send + 'static) -> Result<T> {
+        let (tx, rx) = mpsc::sync_channel(1);
+        self.submit(Vec::new(), f, move |r| {
+            let _ = tx.send(r);
+        })?;
+        rx.recv().map_err(|_| Error::Storage("the store writer stopped".into()))?
+    }
+
+    /// As `write`, for async callers; `sync_dirs` are fsynced before the commit (blob renames).
+    pub async fn write_async<T: Send + 'static>(
+        &self,
+        sync_dirs: Vec<PathBuf>,
+        f: impl FnOnce(&Connection) -> Result<T> + Send + 'static,
+    ) -> Result<T> {
+        let (tx, rx) = tokio::sync::oneshot::channel();
+        self.submit(sync_dirs, f, move |r| {
+            let _ = tx.send(r);
+        })?;
+        rx.await.map_err(|_| Error::Storage("the store writer stopped".into()))?
+    }
+
+    fn submit<T: Send + 'static>(
+        &self,
+        sync_dirs: Vec<PathBuf>,
+        f: impl FnOnce(&Connection) -> Result<T> + Send + 'static,
+        reply: impl FnOnce(Result<T>) + Send + 'static,
+    ) -> Result<()> {
+        let run = Box::new(move |conn: Option<&Connection>| {
+            let result = match conn {
+                Some(c) => f(c),
+                None => Err(Error::Storage("not run: the batch failed".into())),
+            };
+            let ok = result.is_ok();
+            let done: Completion = Box::new(move |commit_err: Option<&Error>| match commit_err {
+                Some(e) => reply(Err(e.clone())),
+                None => reply(result),
+            });
+            (ok, done)
+        });
+        let writer = self.inner.writer.lock().unwrap_or_else(|p| p.into_inner());
+        let sender = writer.as_ref().ok_or_else(|| Error::Storage("the store is closed".into()))?;
+        sender
+            .send(Job { sync_dirs, run })
+            .map_err(|_| Error::Storage("the store writer stopped".into()))
+    }
+
+    /// Stops the writer after the jobs already queued are committed.
+    pub fn close(&self) {
+        self.inner.writer.lock().unwrap_or_else(|p| p.into_inner()).take();
+        if let Some(t) = self.inner.writer_thread.lock().unwrap_or_else(|p| p.into_inner()).take() {
+            let _ = t.join();
+        }
+    }
+}
+
+fn open_connection(path: &Path) -> Result<Connection> {
+    let conn = Connection::open(path)
+        .map_err(|e| Error::Storage(format!("cannot open database {}: {e}", path.display())))?;
+    // WAL lets readers (IMAP, the admin CLI) run beside the writer; synchronous=FULL makes each
+    // commit durable when it returns, which "nothing accepted is lost" needs.
+    conn.execute_batch(
+        "PRAGMA journal_mode=WAL; PRAGMA synchronous=FULL; PRAGMA foreign_keys=ON; PRAGMA busy_timeout=10000;",
+    )?;
+    Ok(conn)
+}
+
+fn writer_loop(conn: Connection, rx: mpsc::Receiver<Job>) {
+    while let Ok(first) = rx.recv() {
+        let mut batch = vec![first];
+        while batch.len() < MAX_BATCH {
+            match rx.try_recv() {
+                Ok(job) => batch.push(job),
+                Err(_) => break,
+            }
+        }
+        run_batch(&conn, batch);
+    }
+}
+
+fn run_batch(conn: &Connection, batch: Vec<Job>) {
+    let dirs: BTreeSet<PathBuf> = batch.iter().flat_map(|j| j.sync_dirs.iter().cloned()).collect();
+    let mut failure = dirs.iter().find_map(|d| blob::sync_dir(d).err().map(Error::from));
+    let mut completions = Vec::with_capacity(batch.len());
+    if failure.is_none()
+        && let Err(e) = conn.execute_batch("BEGIN IMMEDIATE")
+    {
+        failure = Some(e.into());
+    }
+    for job in batch {
+        if failure.is_some() {
+            // Nothing of this batch can commit: run nothing, report the cause to everyone.
+            completions.push((job.run)(None).1);
+            continue;
+        }
+        if let Err(e) = conn.execute_batch("SAVEPOINT job") {
+            failure = Some(e.into());
+            completions.push((job.run)(None).1);
+            continue;
+        }
+        let (ok, done) = (job.run)(Some(conn));
+        let end = if ok { "RELEASE job" } else { "ROLLBACK TO job; RELEASE job" };
+        if let Err(e) = conn.execute_batch(end) {
+            failure = Some(e.into());
+        }
+        completions.push(done);
+    }
+    if failure.is_none()
+        && let Err(e) = conn.execute_batch("COMMIT")
+    {
+        failure = Some(e.into());
+    }
+    if failure.is_some() {
+        let _ = conn.execute_batch("ROLLBACK");
+        tracing::error!(error = %failure.as_ref().map(|e| e.to_string()).unwrap_or_default(), "store commit failed");
+    }
+    for done in completions {
+        done(failure.as_ref());
+    }
+}
+
+/// Seconds since the epoch, for created/internal dates.
+pub fn now() -> i64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.as_secs() as i64)
+        .unwrap_or(0)
+}

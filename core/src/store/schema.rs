@@ -1,0 +1,170 @@
+//! Versioned schema migrations. The version lives in SQLite's `user_version`; before an existing
+//! database is migrated it is copied (VACUUM INTO) beside itself, so an upgrade that goes wrong
+//! can be undone by hand.
+
+use crate::error::{Error, Result};
+use rusqlite::Connection;
+use std::path::Path;
+
+/// Each entry takes the schema from version i to i + 1. Append only; never edit a shipped one.
+const MIGRATIONS: &[&str] = &[
+    // 1: directory, mailboxes, messages, blobs, outbound queue.
+    r#"
+    CREATE TABLE domains (
+        id        INTEGER PRIMARY KEY,
+        name      TEXT NOT NULL UNIQUE COLLATE NOCASE,
+        catchall  TEXT,
+        created   INTEGER NOT NULL
+    );
+    CREATE TABLE domain_aliases (
+        name      TEXT PRIMARY KEY COLLATE NOCASE,
+        domain_id INTEGER NOT NULL REFERENCES domains(id) ON DELETE CASCADE,
+        created   INTEGER NOT NULL
+    );
+    CREATE TABLE accounts (
+        id        INTEGER PRIMARY KEY,
+        domain_id INTEGER NOT NULL REFERENCES domains(id),
+        localpart TEXT NOT NULL COLLATE NOCASE,
+        password  TEXT NOT NULL,
+        name      TEXT NOT NULL DEFAULT '',
+        quota     INTEGER NOT NULL DEFAULT 0,
+        used      INTEGER NOT NULL DEFAULT 0,
+        disabled  INTEGER NOT NULL DEFAULT 0,
+        admin     INTEGER NOT NULL DEFAULT 0,
+        created   INTEGER NOT NULL,
+        UNIQUE (domain_id, localpart)
+    );
+    CREATE TABLE aliases (
+        id        INTEGER PRIMARY KEY,
+        domain_id INTEGER NOT NULL REFERENCES domains(id) ON DELETE CASCADE,
+        localpart TEXT NOT NULL COLLATE NOCASE,
+        created   INTEGER NOT NULL,
+        UNIQUE (domain_id, localpart)
+    );
+    CREATE TABLE alias_targets (
+        alias_id  INTEGER NOT NULL REFERENCES aliases(id) ON DELETE CASCADE,
+        target    TEXT NOT NULL COLLATE NOCASE,
+        PRIMARY KEY (alias_id, target)
+    );
+    CREATE TABLE groups (
+        id          INTEGER PRIMARY KEY,
+        name        TEXT NOT NULL UNIQUE COLLATE NOCASE,
+        domain_id   INTEGER REFERENCES domains(id) ON DELETE CASCADE,
+        localpart   TEXT COLLATE NOCASE,
+        description TEXT NOT NULL DEFAULT '',
+        created     INTEGER NOT NULL,
+        UNIQUE (domain_id, localpart)
+    );
+    CREATE TABLE group_members (
+        group_id   INTEGER NOT NULL REFERENCES groups(id) ON DELETE CASCADE,
+        account_id INTEGER NOT NULL REFERENCES accounts(id) ON DELETE CASCADE,
+        PRIMARY KEY (group_id, account_id)
+    );
+    CREATE TABLE mailboxes (
+        id            INTEGER PRIMARY KEY,
+        account_id    INTEGER NOT NULL REFERENCES accounts(id) ON DELETE CASCADE,
+        name          TEXT NOT NULL,
+        special_use   TEXT,
+        uidvalidity   INTEGER NOT NULL,
+        uidnext       INTEGER NOT NULL DEFAULT 1,
+        highestmodseq INTEGER NOT NULL DEFAULT 1,
+        subscribed    INTEGER NOT NULL DEFAULT 1,
+        UNIQUE (account_id, name)
+    );
+    CREATE TABLE blobs (
+        id      TEXT PRIMARY KEY,
+        size    INTEGER NOT NULL,
+        created INTEGER NOT NULL
+    );
+    CREATE TABLE messages (
+        id            INTEGER PRIMARY KEY,
+        mailbox_id    INTEGER NOT NULL REFERENCES mailboxes(id) ON DELETE CASCADE,
+        uid           INTEGER NOT NULL,
+        modseq        INTEGER NOT NULL,
+        blob_id       TEXT NOT NULL REFERENCES blobs(id),
+        size          INTEGER NOT NULL,
+        internal_date INTEGER NOT NULL,
+        flags         INTEGER NOT NULL DEFAULT 0,
+        keywords      TEXT NOT NULL DEFAULT '',
+        UNIQUE (mailbox_id, uid)
+    );
+    CREATE INDEX messages_blob ON messages(blob_id);
+    CREATE TABLE queue (
+        id        TEXT PRIMARY KEY,
+        blob_id   TEXT NOT NULL REFERENCES blobs(id),
+        sender    TEXT NOT NULL,
+        auth_user TEXT,
+        client_ip TEXT NOT NULL DEFAULT '',
+        size      INTEGER NOT NULL,
+        created   INTEGER NOT NULL,
+        held      INTEGER NOT NULL DEFAULT 0
+    );
+    CREATE INDEX queue_blob ON queue(blob_id);
+    CREATE TABLE queue_recipients (
+        queue_id     TEXT NOT NULL REFERENCES queue(id) ON DELETE CASCADE,
+        recipient    TEXT NOT NULL,
+        state        TEXT NOT NULL DEFAULT 'queued',
+        attempts     INTEGER NOT NULL DEFAULT 0,
+        next_attempt INTEGER NOT NULL,
+        last_error   TEXT NOT NULL DEFAULT '',
+        PRIMARY KEY (queue_id, recipient)
+    );
+    "#,
+];
+
+pub fn migrate(conn: &mut Connection, db_path: &Path) -> Result<()> {
+    let version: usize = conn.query_row("PRAGMA user_version", [], |r| r.get::<_, i64>(0))? as usize;
+    if version > MIGRATIONS.len() {
+        return Err(Error::Storage(format!(
+            "the database {} is at schema version {version}, newer than this roost knows ({}); \
+             run the newer roost, or restore a backup",
+            db_path.display(),
+            MIGRATIONS.len()
+        )));
+    }
+    if version == MIGRATIONS.len() {
+        return Ok(());
+    }
+    if version > 0 {
+        let backup = db_path.with_file_name(format!("roost.db.before-v{}-{}", MIGRATIONS.len(), super::now()));
+        conn.execute("VACUUM INTO ?1", [backup.to_string_lossy()])
+            .map_err(|e| Error::Storage(format!("cannot back up the database before migrating: {e}")))?;
+        tracing::info!(backup = %backup.display(), "database backed up before migration");
+    }
+    for (i, sql) in MIGRATIONS.iter().enumerate().skip(version) {
+        let tx = conn.transaction()?;
+        tx.execute_batch(sql)
+            .map_err(|e| Error::Storage(format!("schema migration {} failed: {e}", i + 1)))?;
+        tx.pragma_update(None, "user_version", (i + 1) as i64)?;
+        tx.commit()?;
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+pub fn latest() -> usize {
+    MIGRATIONS.len()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn migrates_a_new_database_to_the_latest_version() {
+        let mut conn = Connection::open_in_memory().unwrap();
+        migrate(&mut conn, Path::new("/nonexistent/roost.db")).unwrap();
+        let v: i64 = conn.query_row("PRAGMA user_version", [], |r| r.get(0)).unwrap();
+        assert_eq!(v as usize, latest());
+        // Running again is a no-op.
+        migrate(&mut conn, Path::new("/nonexistent/roost.db")).unwrap();
+    }
+
+    #[test]
+    fn refuses_a_newer_database() {
+        let mut conn = Connection::open_in_memory().unwrap();
+        conn.pragma_update(None, "user_version", 999).unwrap();
+        let e = migrate(&mut conn, Path::new("roost.db")).unwrap_err();
+        assert!(e.to_string().contains("newer"), "{e}");
+    }
+}
