@@ -134,13 +134,19 @@ impl Default for SmtpConfig {
 
 impl Default for AuthConfig {
     fn default() -> Self {
-        AuthConfig { max_failures: 10, block_window_secs: 600, block_secs: 900 }
+        AuthConfig {
+            max_failures: 10,
+            block_window_secs: 600,
+            block_secs: 900,
+        }
     }
 }
 
 impl Default for LogConfig {
     fn default() -> Self {
-        LogConfig { level: "info".into() }
+        LogConfig {
+            level: "info".into(),
+        }
     }
 }
 
@@ -155,22 +161,39 @@ impl ByteSize {
             Some(i) => (&t[..i], t[i..].trim()),
             None => (t, ""),
         };
-        let n: u64 = digits.parse().map_err(|_| format!("'{text}' is not a size (try 50M or 1G)"))?;
-        let mult: u64 = match unit.to_ascii_uppercase().trim_end_matches("IB").trim_end_matches('B') {
+        let n: u64 = digits
+            .parse()
+            .map_err(|_| format!("'{text}' is not a size (try 50M or 1G)"))?;
+        let mult: u64 = match unit
+            .to_ascii_uppercase()
+            .trim_end_matches("IB")
+            .trim_end_matches('B')
+        {
             "" => 1,
             "K" => 1 << 10,
             "M" => 1 << 20,
             "G" => 1 << 30,
             "T" => 1 << 40,
-            _ => return Err(format!("'{text}': unknown unit '{unit}' (use K, M, G or T)")),
+            _ => {
+                return Err(format!(
+                    "'{text}': unknown unit '{unit}' (use K, M, G or T)"
+                ));
+            }
         };
-        n.checked_mul(mult).map(ByteSize).ok_or_else(|| format!("'{text}' is too large"))
+        n.checked_mul(mult)
+            .map(ByteSize)
+            .ok_or_else(|| format!("'{text}' is too large"))
     }
 }
 
 impl fmt::Display for ByteSize {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        const UNITS: [(&str, u64); 4] = [("T", 1 << 40), ("G", 1 << 30), ("M", 1 << 20), ("K", 1 << 10)];
+        const UNITS: [(&str, u64); 4] = [
+            ("T", 1 << 40),
+            ("G", 1 << 30),
+            ("M", 1 << 20),
+            ("K", 1 << 10),
+        ];
         for (name, size) in UNITS {
             if self.0 >= size && self.0 % size == 0 {
                 return write!(f, "{}{name}", self.0 / size);
@@ -219,8 +242,9 @@ impl Config {
     pub fn load(path: Option<&Path>, data_override: Option<&Path>) -> Result<Config, ConfigError> {
         let mut config = match path {
             Some(p) => {
-                let text = std::fs::read_to_string(p)
-                    .map_err(|e| ConfigError(format!("cannot read configuration {}: {e}", p.display())))?;
+                let text = std::fs::read_to_string(p).map_err(|e| {
+                    ConfigError(format!("cannot read configuration {}: {e}", p.display()))
+                })?;
                 Self::parse(&text).map_err(|e| ConfigError(format!("{}: {}", p.display(), e.0)))?
             }
             None => Config::default(),
@@ -259,19 +283,30 @@ impl Config {
             return Err(ConfigError("smtp.max_recipients must be at least 1".into()));
         }
         if self.smtp.max_message_size.0 < 1024 {
-            return Err(ConfigError("smtp.max_message_size must be at least 1K".into()));
+            return Err(ConfigError(
+                "smtp.max_message_size must be at least 1K".into(),
+            ));
         }
         if self.smtp.max_connections == 0 || self.smtp.max_connections_per_ip == 0 {
-            return Err(ConfigError("smtp.max_connections and max_connections_per_ip must be at least 1".into()));
+            return Err(ConfigError(
+                "smtp.max_connections and max_connections_per_ip must be at least 1".into(),
+            ));
         }
         if self.tls.cert.is_empty() != self.tls.key.is_empty() {
-            return Err(ConfigError("tls.cert and tls.key go together: set both or neither".into()));
+            return Err(ConfigError(
+                "tls.cert and tls.key go together: set both or neither".into(),
+            ));
         }
         if self.smtp.recipient_delimiter.chars().count() > 1 {
-            return Err(ConfigError("smtp.recipient_delimiter is one character (or empty)".into()));
+            return Err(ConfigError(
+                "smtp.recipient_delimiter is one character (or empty)".into(),
+            ));
         }
         if self.hostname.is_empty() || self.hostname.contains(char::is_whitespace) {
-            return Err(ConfigError(format!("hostname '{}' is not a host name", self.hostname)));
+            return Err(ConfigError(format!(
+                "hostname '{}' is not a host name",
+                self.hostname
+            )));
         }
         tracing_subscriber::EnvFilter::try_new(&self.log.level)
             .map_err(|e| ConfigError(format!("log.level '{}': {e}", self.log.level)))?;
@@ -287,7 +322,11 @@ impl Config {
                 continue;
             }
             match self.listeners.get(name) {
-                Some(list) => out.extend(list.iter().filter_map(|a| a.parse().ok()).map(|a| (name.to_string(), a))),
+                Some(list) => out.extend(
+                    list.iter()
+                        .filter_map(|a| a.parse().ok())
+                        .map(|a| (name.to_string(), a)),
+                ),
                 None => {
                     out.push((name.to_string(), SocketAddr::from(([0, 0, 0, 0], port))));
                     out.push((name.to_string(), SocketAddr::from(([0u16; 8], port))));
@@ -323,9 +362,17 @@ fn detect_hostname() -> String {
     }
     if let Ok(hosts) = std::fs::read_to_string("/etc/hosts") {
         for line in hosts.lines() {
-            let names: Vec<&str> = line.split('#').next().unwrap_or("").split_whitespace().skip(1).collect();
+            let names: Vec<&str> = line
+                .split('#')
+                .next()
+                .unwrap_or("")
+                .split_whitespace()
+                .skip(1)
+                .collect();
             if names.contains(&node.as_str())
-                && let Some(fqdn) = names.iter().find(|n| n.contains('.') && n.starts_with(&format!("{node}.")))
+                && let Some(fqdn) = names
+                    .iter()
+                    .find(|n| n.contains('.') && n.starts_with(&format!("{node}.")))
             {
                 return fqdn.to_string();
             }
@@ -376,7 +423,10 @@ mod tests {
 
     #[test]
     fn first_domain_from_hostname() {
-        let mut c = Config { hostname: "mail.example.com".into(), ..Config::default() };
+        let mut c = Config {
+            hostname: "mail.example.com".into(),
+            ..Config::default()
+        };
         assert_eq!(c.first_domain(), "example.com");
         c.hostname = "nas".into();
         assert_eq!(c.first_domain(), "localhost");

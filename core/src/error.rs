@@ -34,7 +34,11 @@ impl Error {
 
     pub fn message(&self) -> &str {
         match self {
-            Error::NotFound(m) | Error::Exists(m) | Error::Invalid(m) | Error::Conflict(m) | Error::Storage(m) => m,
+            Error::NotFound(m)
+            | Error::Exists(m)
+            | Error::Invalid(m)
+            | Error::Conflict(m)
+            | Error::Storage(m) => m,
         }
     }
 }

@@ -6,7 +6,9 @@ use tracing_subscriber::EnvFilter;
 
 pub fn init(cfg: &Config, daemon: bool) {
     let filter = if daemon {
-        std::env::var("ROOST_LOG").ok().unwrap_or_else(|| cfg.log.level.clone())
+        std::env::var("ROOST_LOG")
+            .ok()
+            .unwrap_or_else(|| cfg.log.level.clone())
     } else {
         "warn".to_string()
     };

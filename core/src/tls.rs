@@ -15,11 +15,16 @@ pub struct TlsStore {
 
 impl TlsStore {
     pub fn new(config: Arc<ServerConfig>) -> TlsStore {
-        TlsStore { current: RwLock::new(config) }
+        TlsStore {
+            current: RwLock::new(config),
+        }
     }
 
     pub fn get(&self) -> Arc<ServerConfig> {
-        self.current.read().unwrap_or_else(|p| p.into_inner()).clone()
+        self.current
+            .read()
+            .unwrap_or_else(|p| p.into_inner())
+            .clone()
     }
 
     pub fn replace(&self, config: Arc<ServerConfig>) {
@@ -54,7 +59,12 @@ fn make_self_signed(dir: &Path, hostname: &str) -> Result<()> {
     let write = |path: PathBuf, text: String, mode: u32| -> Result<()> {
         use std::io::Write;
         let tmp = path.with_extension("tmp");
-        let mut f = std::fs::OpenOptions::new().write(true).create(true).truncate(true).mode(mode).open(&tmp)?;
+        let mut f = std::fs::OpenOptions::new()
+            .write(true)
+            .create(true)
+            .truncate(true)
+            .mode(mode)
+            .open(&tmp)?;
         f.write_all(text.as_bytes())?;
         f.sync_all()?;
         std::fs::rename(&tmp, &path)?;
@@ -72,15 +82,21 @@ pub fn load(cert: &Path, key: &Path) -> Result<Arc<ServerConfig>> {
         .collect::<std::result::Result<_, _>>()
         .map_err(|e| Error::Invalid(format!("tls.cert {}: {e}", cert.display())))?;
     if chain.is_empty() {
-        return Err(Error::Invalid(format!("tls.cert {}: no certificate in the file", cert.display())));
+        return Err(Error::Invalid(format!(
+            "tls.cert {}: no certificate in the file",
+            cert.display()
+        )));
     }
-    let key = PrivateKeyDer::from_pem_file(key).map_err(|e| Error::Invalid(format!("tls.key {}: {e}", key.display())))?;
+    let key = PrivateKeyDer::from_pem_file(key)
+        .map_err(|e| Error::Invalid(format!("tls.key {}: {e}", key.display())))?;
     let provider = Arc::new(rustls::crypto::ring::default_provider());
     let config = ServerConfig::builder_with_provider(provider)
         .with_protocol_versions(&[&rustls::version::TLS13, &rustls::version::TLS12])
         .map_err(|e| Error::Invalid(format!("TLS: {e}")))?
         .with_no_client_auth()
         .with_single_cert(chain, key)
-        .map_err(|e| Error::Invalid(format!("TLS: certificate and key do not fit together: {e}")))?;
+        .map_err(|e| {
+            Error::Invalid(format!("TLS: certificate and key do not fit together: {e}"))
+        })?;
     Ok(Arc::new(config))
 }

@@ -32,18 +32,33 @@ pub fn bootstrap(store: &Store, config: &Config) -> Result<Option<FirstAdmin>> {
         }
         directory::account_add(
             c,
-            &NewAccount { address: &a, password_hash: &hash, name: "Administrator", quota: 0, admin: true },
+            &NewAccount {
+                address: &a,
+                password_hash: &hash,
+                name: "Administrator",
+                quota: 0,
+                admin: true,
+            },
         )
     })?;
     let password_file = store.dir().join("admin-password.txt");
     write_private(&password_file, &format!("{address}\n{password}\n"))?;
-    Ok(Some(FirstAdmin { address, password, password_file }))
+    Ok(Some(FirstAdmin {
+        address,
+        password,
+        password_file,
+    }))
 }
 
 fn write_private(path: &std::path::Path, text: &str) -> Result<()> {
     use std::io::Write;
     use std::os::unix::fs::OpenOptionsExt;
-    let mut f = std::fs::OpenOptions::new().write(true).create(true).truncate(true).mode(0o600).open(path)?;
+    let mut f = std::fs::OpenOptions::new()
+        .write(true)
+        .create(true)
+        .truncate(true)
+        .mode(0o600)
+        .open(path)?;
     f.write_all(text.as_bytes())?;
     f.sync_all()?;
     Ok(())
@@ -55,12 +70,18 @@ fn random_password() -> String {
     let mut bytes = [0u8; 20];
     if getrandom::fill(&mut bytes).is_err() {
         // No kernel randomness is a broken machine; still never hand out a fixed password.
-        let t = SystemTime::now().duration_since(SystemTime::UNIX_EPOCH).map(|d| d.as_nanos()).unwrap_or(0);
+        let t = SystemTime::now()
+            .duration_since(SystemTime::UNIX_EPOCH)
+            .map(|d| d.as_nanos())
+            .unwrap_or(0);
         for (i, b) in bytes.iter_mut().enumerate() {
             *b = (t >> ((i % 16) * 8)) as u8 ^ (std::process::id() as u8).wrapping_mul(i as u8 + 1);
         }
     }
-    bytes.iter().map(|b| ALPHABET[*b as usize % ALPHABET.len()] as char).collect()
+    bytes
+        .iter()
+        .map(|b| ALPHABET[*b as usize % ALPHABET.len()] as char)
+        .collect()
 }
 
 /// Removes blob rows and files that no message or queue entry names, and blob files that no row

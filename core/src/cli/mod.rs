@@ -12,7 +12,11 @@ use clap::{Args, Parser, Subcommand};
 use std::path::PathBuf;
 
 #[derive(Parser)]
-#[command(name = "roost", version, about = "Roost: a complete mail server for your NAS")]
+#[command(
+    name = "roost",
+    version,
+    about = "Roost: a complete mail server for your NAS"
+)]
 pub struct Cli {
     /// Configuration file (TOML). Without it, the embedded defaults apply.
     #[arg(long, short = 'c', global = true, value_name = "FILE")]
@@ -109,9 +113,13 @@ pub enum UserCmd {
         #[arg(long)]
         domain: Option<String>,
     },
-    Show { address: String },
+    Show {
+        address: String,
+    },
     /// Remove an account and all its mail.
-    Remove { address: String },
+    Remove {
+        address: String,
+    },
     /// Change the password.
     Passwd {
         address: String,
@@ -119,8 +127,12 @@ pub enum UserCmd {
         password: PasswordArgs,
     },
     /// Stop an account from logging in and receiving mail; its mail is kept.
-    Disable { address: String },
-    Enable { address: String },
+    Disable {
+        address: String,
+    },
+    Enable {
+        address: String,
+    },
     /// Set the quota (e.g. 2G; 0 for unlimited).
     Quota {
         address: String,
@@ -138,7 +150,10 @@ pub enum AliasCmd {
         targets: Vec<String>,
     },
     /// Remove the named targets, or the whole alias when none are named.
-    Remove { address: String, targets: Vec<String> },
+    Remove {
+        address: String,
+        targets: Vec<String>,
+    },
     List {
         #[arg(long)]
         domain: Option<String>,
@@ -155,7 +170,9 @@ pub enum GroupCmd {
         #[arg(long, default_value = "")]
         description: String,
     },
-    Remove { name: String },
+    Remove {
+        name: String,
+    },
     List,
     #[command(subcommand)]
     Member(GroupMemberCmd),
@@ -186,7 +203,9 @@ pub enum QueueCmd {
         #[arg(long, value_parser = parse_state)]
         state: Option<QueueState>,
     },
-    Show { id: String },
+    Show {
+        id: String,
+    },
 }
 
 fn parse_size(s: &str) -> Result<ByteSize, String> {
@@ -194,7 +213,8 @@ fn parse_size(s: &str) -> Result<ByteSize, String> {
 }
 
 fn parse_state(s: &str) -> Result<QueueState, String> {
-    QueueState::parse(s).ok_or_else(|| format!("'{s}' is not a queue state (queued, active, deferred, held)"))
+    QueueState::parse(s)
+        .ok_or_else(|| format!("'{s}' is not a queue state (queued, active, deferred, held)"))
 }
 
 /// Runs the command line; returns the process exit code.
@@ -209,7 +229,10 @@ pub fn main() -> i32 {
     };
     crate::logging::init(&config, matches!(cli.command, Command::Serve));
     if let Command::Serve = cli.command {
-        let launch = crate::server::Launch { config_path: cli.config.clone(), data_override: cli.data.clone() };
+        let launch = crate::server::Launch {
+            config_path: cli.config.clone(),
+            data_override: cli.data.clone(),
+        };
         return match crate::server::run(config, launch) {
             Ok(()) => 0,
             Err(e) => {
@@ -272,15 +295,31 @@ fn to_request(cmd: Command) -> Result<Req, Error> {
             DomainCmd::Add { name } => R::DomainAdd { name },
             DomainCmd::List => R::DomainList,
             DomainCmd::Remove { name } => R::DomainRemove { name },
-            DomainCmd::Alias(DomainAliasCmd::Add { alias, domain }) => R::DomainAliasAdd { alias, domain },
+            DomainCmd::Alias(DomainAliasCmd::Add { alias, domain }) => {
+                R::DomainAliasAdd { alias, domain }
+            }
             DomainCmd::Alias(DomainAliasCmd::Remove { alias }) => R::DomainAliasRemove { alias },
-            DomainCmd::Catchall(CatchallCmd::Set { domain, target }) => R::CatchallSet { domain, target },
+            DomainCmd::Catchall(CatchallCmd::Set { domain, target }) => {
+                R::CatchallSet { domain, target }
+            }
             DomainCmd::Catchall(CatchallCmd::Clear { domain }) => R::CatchallClear { domain },
         },
         Command::User(u) => match u {
-            UserCmd::Add { address, password, quota, name, admin } => {
+            UserCmd::Add {
+                address,
+                password,
+                quota,
+                name,
+                admin,
+            } => {
                 let password = password_prompt::obtain(password.password_stdin, &address)?;
-                R::UserAdd { address, password, name, quota, admin }
+                R::UserAdd {
+                    address,
+                    password,
+                    name,
+                    quota,
+                    admin,
+                }
             }
             UserCmd::List { domain } => R::UserList { domain },
             UserCmd::Show { address } => R::UserShow { address },
@@ -291,7 +330,10 @@ fn to_request(cmd: Command) -> Result<Req, Error> {
             }
             UserCmd::Disable { address } => R::UserDisable { address },
             UserCmd::Enable { address } => R::UserEnable { address },
-            UserCmd::Quota { address, size } => R::UserQuota { address, quota: size },
+            UserCmd::Quota { address, size } => R::UserQuota {
+                address,
+                quota: size,
+            },
         },
         Command::Alias(a) => match a {
             AliasCmd::Add { address, targets } => R::AliasAdd { address, targets },
@@ -299,14 +341,36 @@ fn to_request(cmd: Command) -> Result<Req, Error> {
             AliasCmd::List { domain } => R::AliasList { domain },
         },
         Command::Group(g) => match g {
-            GroupCmd::Add { name, address, description } => R::GroupAdd { name, address, description },
+            GroupCmd::Add {
+                name,
+                address,
+                description,
+            } => R::GroupAdd {
+                name,
+                address,
+                description,
+            },
             GroupCmd::Remove { name } => R::GroupRemove { name },
             GroupCmd::List => R::GroupList,
-            GroupCmd::Member(GroupMemberCmd::Add { group, members }) => R::GroupMemberAdd { group, members },
-            GroupCmd::Member(GroupMemberCmd::Remove { group, members }) => R::GroupMemberRemove { group, members },
+            GroupCmd::Member(GroupMemberCmd::Add { group, members }) => {
+                R::GroupMemberAdd { group, members }
+            }
+            GroupCmd::Member(GroupMemberCmd::Remove { group, members }) => {
+                R::GroupMemberRemove { group, members }
+            }
         },
         Command::Queue(q) => match q {
-            QueueCmd::List { sender, recipient, state } => R::QueueList { filter: QueueFilter { sender, recipient, state } },
+            QueueCmd::List {
+                sender,
+                recipient,
+                state,
+            } => R::QueueList {
+                filter: QueueFilter {
+                    sender,
+                    recipient,
+                    state,
+                },
+            },
             QueueCmd::Show { id } => R::QueueShow { id },
         },
     }))
@@ -317,7 +381,9 @@ fn print_response(resp: &Response, json: bool) {
         // The payload alone: a list command prints a JSON array, a change prints {"message": …}.
         let value = match serde_json::to_value(resp) {
             Ok(serde_json::Value::Object(mut m)) => match (m.remove("type"), m.remove("data")) {
-                (Some(t), Some(serde_json::Value::String(msg))) if t == "done" => serde_json::json!({ "message": msg }),
+                (Some(t), Some(serde_json::Value::String(msg))) if t == "done" => {
+                    serde_json::json!({ "message": msg })
+                }
                 (_, Some(data)) => data,
                 _ => serde_json::Value::Null,
             },

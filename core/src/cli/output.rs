@@ -31,11 +31,20 @@ fn table(header: &[&str], rows: Vec<Vec<String>>) -> String {
 }
 
 pub fn human_size(n: u64) -> String {
-    const UNITS: [(&str, u64); 4] = [("T", 1 << 40), ("G", 1 << 30), ("M", 1 << 20), ("K", 1 << 10)];
+    const UNITS: [(&str, u64); 4] = [
+        ("T", 1 << 40),
+        ("G", 1 << 30),
+        ("M", 1 << 20),
+        ("K", 1 << 10),
+    ];
     for (u, size) in UNITS {
         if n >= size {
             let v = n as f64 / size as f64;
-            return if v >= 10.0 || n % size == 0 { format!("{:.0}{u}", v) } else { format!("{v:.1}{u}") };
+            return if v >= 10.0 || n % size == 0 {
+                format!("{:.0}{u}", v)
+            } else {
+                format!("{v:.1}{u}")
+            };
         }
     }
     format!("{n}")
@@ -55,8 +64,13 @@ fn user_rows(users: &[UserInfo]) -> Vec<Vec<String>> {
             vec![
                 u.address.clone(),
                 u.name.clone(),
+                u.messages.to_string(),
                 human_size(u.used),
-                if u.quota == 0 { "unlimited".into() } else { human_size(u.quota) },
+                if u.quota == 0 {
+                    "unlimited".into()
+                } else {
+                    human_size(u.quota)
+                },
                 u.groups.join(","),
                 flags.join(","),
             ]
@@ -69,11 +83,24 @@ fn queue_rows(entries: &[QueueEntry]) -> Vec<Vec<String>> {
     for e in entries {
         for (i, r) in e.recipients.iter().enumerate() {
             let (id, from, size, created) = if i == 0 {
-                (e.id.clone(), format!("<{}>", e.sender), human_size(e.size), short_date(e.created))
+                (
+                    e.id.clone(),
+                    format!("<{}>", e.sender),
+                    human_size(e.size),
+                    short_date(e.created),
+                )
             } else {
                 Default::default()
             };
-            rows.push(vec![id, created, size, from, r.address.clone(), r.state.as_str().into(), r.last_error.clone()]);
+            rows.push(vec![
+                id,
+                created,
+                size,
+                from,
+                r.address.clone(),
+                r.state.as_str().into(),
+                r.last_error.clone(),
+            ]);
         }
     }
     rows
@@ -83,39 +110,91 @@ pub fn render(resp: &Response) -> String {
     match resp {
         Response::Done(msg) => format!("{msg}\n"),
         Response::Domain(d) => format!("domain {} added\n", d.name),
-        Response::Domains(ds) if ds.is_empty() => "no domains yet: roost domain add example.com\n".into(),
+        Response::Domains(ds) if ds.is_empty() => {
+            "no domains yet: roost domain add example.com\n".into()
+        }
         Response::Domains(ds) => table(
             &["DOMAIN", "ACCOUNTS", "ALIASES", "CATCH-ALL"],
             ds.iter()
                 .map(|d| {
-                    vec![d.name.clone(), d.accounts.to_string(), d.aliases.join(","), d.catchall.clone().unwrap_or_default()]
+                    vec![
+                        d.name.clone(),
+                        d.accounts.to_string(),
+                        d.aliases.join(","),
+                        d.catchall.clone().unwrap_or_default(),
+                    ]
                 })
                 .collect(),
         ),
-        Response::User(u) => table(&["ADDRESS", "NAME", "USED", "QUOTA", "GROUPS", "FLAGS"], user_rows(std::slice::from_ref(u))),
+        Response::User(u) => table(
+            &[
+                "ADDRESS", "NAME", "MESSAGES", "USED", "QUOTA", "GROUPS", "FLAGS",
+            ],
+            user_rows(std::slice::from_ref(u)),
+        ),
         Response::Users(us) if us.is_empty() => "no users\n".into(),
-        Response::Users(us) => table(&["ADDRESS", "NAME", "USED", "QUOTA", "GROUPS", "FLAGS"], user_rows(us)),
+        Response::Users(us) => table(
+            &[
+                "ADDRESS", "NAME", "MESSAGES", "USED", "QUOTA", "GROUPS", "FLAGS",
+            ],
+            user_rows(us),
+        ),
         Response::Alias(a) => format!("{} -> {}\n", a.address, a.targets.join(", ")),
         Response::Aliases(as_) if as_.is_empty() => "no aliases\n".into(),
-        Response::Aliases(as_) => {
-            table(&["ALIAS", "TARGETS"], as_.iter().map(|a| vec![a.address.clone(), a.targets.join(", ")]).collect())
-        }
+        Response::Aliases(as_) => table(
+            &["ALIAS", "TARGETS"],
+            as_.iter()
+                .map(|a| vec![a.address.clone(), a.targets.join(", ")])
+                .collect(),
+        ),
         Response::Group(g) => table(
             &["GROUP", "ADDRESS", "MEMBERS", "DESCRIPTION"],
-            vec![vec![g.name.clone(), g.address.clone().unwrap_or_default(), g.members.join(", "), g.description.clone()]],
+            vec![vec![
+                g.name.clone(),
+                g.address.clone().unwrap_or_default(),
+                g.members.join(", "),
+                g.description.clone(),
+            ]],
         ),
         Response::Groups(gs) if gs.is_empty() => "no groups\n".into(),
         Response::Groups(gs) => table(
             &["GROUP", "ADDRESS", "MEMBERS", "DESCRIPTION"],
             gs.iter()
-                .map(|g| vec![g.name.clone(), g.address.clone().unwrap_or_default(), g.members.join(", "), g.description.clone()])
+                .map(|g| {
+                    vec![
+                        g.name.clone(),
+                        g.address.clone().unwrap_or_default(),
+                        g.members.join(", "),
+                        g.description.clone(),
+                    ]
+                })
                 .collect(),
         ),
         Response::Queue(q) if q.is_empty() => "the queue is empty\n".into(),
-        Response::Queue(q) => table(&["QUEUE ID", "CREATED (UTC)", "SIZE", "FROM", "TO", "STATE", "LAST ERROR"], queue_rows(q)),
-        Response::QueueEntry(e) => {
-            table(&["QUEUE ID", "CREATED (UTC)", "SIZE", "FROM", "TO", "STATE", "LAST ERROR"], queue_rows(std::slice::from_ref(e)))
-        }
+        Response::Queue(q) => table(
+            &[
+                "QUEUE ID",
+                "CREATED (UTC)",
+                "SIZE",
+                "FROM",
+                "TO",
+                "STATE",
+                "LAST ERROR",
+            ],
+            queue_rows(q),
+        ),
+        Response::QueueEntry(e) => table(
+            &[
+                "QUEUE ID",
+                "CREATED (UTC)",
+                "SIZE",
+                "FROM",
+                "TO",
+                "STATE",
+                "LAST ERROR",
+            ],
+            queue_rows(std::slice::from_ref(e)),
+        ),
     }
 }
 

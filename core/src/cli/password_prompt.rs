@@ -18,7 +18,9 @@ pub fn obtain(from_stdin: bool, address: &str) -> Result<String> {
     let first = ask(&format!("Password for {address}: "))?;
     let second = ask("Again: ")?;
     if first != second {
-        return Err(Error::Invalid("the two passwords differ; nothing was changed".into()));
+        return Err(Error::Invalid(
+            "the two passwords differ; nothing was changed".into(),
+        ));
     }
     Ok(first)
 }

@@ -13,13 +13,21 @@ pub struct Address {
 impl Address {
     pub fn parse(text: &str) -> Result<Address> {
         let t = text.trim();
-        let t = t.strip_prefix('<').and_then(|s| s.strip_suffix('>')).unwrap_or(t);
-        let (local, domain) = t
-            .rsplit_once('@')
-            .ok_or_else(|| Error::Invalid(format!("'{text}' is not a mail address (expected name@domain)")))?;
+        let t = t
+            .strip_prefix('<')
+            .and_then(|s| s.strip_suffix('>'))
+            .unwrap_or(t);
+        let (local, domain) = t.rsplit_once('@').ok_or_else(|| {
+            Error::Invalid(format!(
+                "'{text}' is not a mail address (expected name@domain)"
+            ))
+        })?;
         validate_local(local).map_err(|why| Error::Invalid(format!("'{text}': {why}")))?;
         let domain = normalize_domain(domain)?;
-        Ok(Address { local: local.to_string(), domain })
+        Ok(Address {
+            local: local.to_string(),
+            domain,
+        })
     }
 
     /// The same address without a "+tag" sub-address, if it has one.
@@ -28,7 +36,10 @@ impl Address {
             return None;
         }
         let (base, _) = self.local.split_once(delimiter)?;
-        (!base.is_empty()).then(|| Address { local: base.to_string(), domain: self.domain.clone() })
+        (!base.is_empty()).then(|| Address {
+            local: base.to_string(),
+            domain: self.domain.clone(),
+        })
     }
 }
 
@@ -45,7 +56,9 @@ fn validate_local(local: &str) -> std::result::Result<(), &'static str> {
     if local.len() > 64 {
         return Err("the part before @ is longer than 64 characters");
     }
-    if local.chars().any(|c| c.is_control() || c.is_whitespace() || matches!(c, '<' | '>' | '@' | ',' | ';' | '\\')) {
+    if local.chars().any(|c| {
+        c.is_control() || c.is_whitespace() || matches!(c, '<' | '>' | '@' | ',' | ';' | '\\')
+    }) {
         return Err("the part before @ holds a space, a control character or one of < > @ , ; \\");
     }
     Ok(())
@@ -55,7 +68,12 @@ fn validate_local(local: &str) -> std::result::Result<(), &'static str> {
 /// allowed for internationalised domains), 253 characters at most.
 pub fn normalize_domain(text: &str) -> Result<String> {
     let d = text.trim().trim_end_matches('.').to_lowercase();
-    let bad = |why: &str| Err(Error::Invalid(format!("'{}' is not a domain name: {why}", text.trim())));
+    let bad = |why: &str| {
+        Err(Error::Invalid(format!(
+            "'{}' is not a domain name: {why}",
+            text.trim()
+        )))
+    };
     if d.is_empty() {
         return bad("it is empty");
     }
@@ -89,12 +107,24 @@ mod tests {
         assert_eq!(a.local, "Alice");
         assert_eq!(a.domain, "example.test");
         assert_eq!(a.to_string(), "Alice@example.test");
-        assert_eq!(Address::parse("用户@例子.测试").unwrap().domain, "例子.测试");
+        assert_eq!(
+            Address::parse("用户@例子.测试").unwrap().domain,
+            "例子.测试"
+        );
     }
 
     #[test]
     fn refuses_bad_addresses_with_a_reason() {
-        for bad in ["", "alice", "@example.test", "alice@", "a b@example.test", "alice@exa mple.test", "alice@-x.test", "alice@x..test"] {
+        for bad in [
+            "",
+            "alice",
+            "@example.test",
+            "alice@",
+            "a b@example.test",
+            "alice@exa mple.test",
+            "alice@-x.test",
+            "alice@x..test",
+        ] {
             let e = Address::parse(bad).unwrap_err();
             assert!(matches!(e, Error::Invalid(_)), "{bad}: {e}");
         }
@@ -104,8 +134,16 @@ mod tests {
     #[test]
     fn strips_sub_address() {
         let a = Address::parse("bob+lists@example.test").unwrap();
-        assert_eq!(a.without_detail("+").unwrap().to_string(), "bob@example.test");
+        assert_eq!(
+            a.without_detail("+").unwrap().to_string(),
+            "bob@example.test"
+        );
         assert!(a.without_detail("").is_none());
-        assert!(Address::parse("+x@example.test").unwrap().without_detail("+").is_none());
+        assert!(
+            Address::parse("+x@example.test")
+                .unwrap()
+                .without_detail("+")
+                .is_none()
+        );
     }
 }

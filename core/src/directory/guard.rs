@@ -21,12 +21,20 @@ struct Entry {
 
 impl AuthGuard {
     pub fn new(max_failures: u32, window: Duration, block: Duration) -> AuthGuard {
-        AuthGuard { max_failures, window, block, state: Mutex::new(HashMap::new()) }
+        AuthGuard {
+            max_failures,
+            window,
+            block,
+            state: Mutex::new(HashMap::new()),
+        }
     }
 
     pub fn is_blocked(&self, ip: IpAddr) -> bool {
         let state = self.state.lock().unwrap_or_else(|p| p.into_inner());
-        state.get(&ip).and_then(|e| e.blocked_until).is_some_and(|t| t > Instant::now())
+        state
+            .get(&ip)
+            .and_then(|e| e.blocked_until)
+            .is_some_and(|t| t > Instant::now())
     }
 
     /// Records a failure; true when this failure blocks the address.
@@ -38,11 +46,22 @@ impl AuthGuard {
         let mut state = self.state.lock().unwrap_or_else(|p| p.into_inner());
         if state.len() > 100_000 {
             // Bounded memory under a wide scan: forget entries that no longer matter.
-            state.retain(|_, e| e.blocked_until.is_some_and(|t| t > now) || now.duration_since(e.first) < self.window);
+            state.retain(|_, e| {
+                e.blocked_until.is_some_and(|t| t > now)
+                    || now.duration_since(e.first) < self.window
+            });
         }
-        let e = state.entry(ip).or_insert(Entry { failures: 0, first: now, blocked_until: None });
+        let e = state.entry(ip).or_insert(Entry {
+            failures: 0,
+            first: now,
+            blocked_until: None,
+        });
         if now.duration_since(e.first) > self.window {
-            *e = Entry { failures: 0, first: now, blocked_until: None };
+            *e = Entry {
+                failures: 0,
+                first: now,
+                blocked_until: None,
+            };
         }
         e.failures += 1;
         if e.failures >= self.max_failures {

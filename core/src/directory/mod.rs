@@ -31,6 +31,8 @@ pub struct UserInfo {
     /// Bytes; 0 is unlimited.
     pub quota: u64,
     pub used: u64,
+    /// Messages in all mailboxes.
+    pub messages: u64,
     pub disabled: bool,
     pub admin: bool,
     pub groups: Vec<String>,
@@ -81,8 +83,16 @@ pub fn domain_add(conn: &Connection, name: &str) -> Result<DomainInfo> {
     if local_domain(conn, &name)?.is_some() {
         return Err(Error::Exists(format!("domain {name} exists already")));
     }
-    conn.execute("INSERT INTO domains (name, created) VALUES (?1, ?2)", params![name, now()])?;
-    Ok(DomainInfo { name, aliases: vec![], catchall: None, accounts: 0 })
+    conn.execute(
+        "INSERT INTO domains (name, created) VALUES (?1, ?2)",
+        params![name, now()],
+    )?;
+    Ok(DomainInfo {
+        name,
+        aliases: vec![],
+        catchall: None,
+        accounts: 0,
+    })
 }
 
 pub fn domain_list(conn: &Connection) -> Result<Vec<DomainInfo>> {
@@ -91,20 +101,39 @@ pub fn domain_list(conn: &Connection) -> Result<Vec<DomainInfo>> {
          FROM domains d ORDER BY d.name",
     )?;
     let rows = stmt
-        .query_map([], |r| Ok((r.get::<_, i64>(0)?, r.get(1)?, r.get(2)?, r.get::<_, i64>(3)?)))?
+        .query_map([], |r| {
+            Ok((
+                r.get::<_, i64>(0)?,
+                r.get(1)?,
+                r.get(2)?,
+                r.get::<_, i64>(3)?,
+            ))
+        })?
         .collect::<Result<Vec<(i64, String, Option<String>, i64)>, _>>()?;
-    let mut alias_stmt = conn.prepare("SELECT name FROM domain_aliases WHERE domain_id = ?1 ORDER BY name")?;
+    let mut alias_stmt =
+        conn.prepare("SELECT name FROM domain_aliases WHERE domain_id = ?1 ORDER BY name")?;
     let mut out = Vec::new();
     for (id, name, catchall, accounts) in rows {
-        let aliases = alias_stmt.query_map([id], |r| r.get(0))?.collect::<Result<Vec<String>, _>>()?;
-        out.push(DomainInfo { name, aliases, catchall, accounts: accounts as u64 });
+        let aliases = alias_stmt
+            .query_map([id], |r| r.get(0))?
+            .collect::<Result<Vec<String>, _>>()?;
+        out.push(DomainInfo {
+            name,
+            aliases,
+            catchall,
+            accounts: accounts as u64,
+        });
     }
     Ok(out)
 }
 
 pub fn domain_remove(conn: &Connection, name: &str) -> Result<()> {
     let id = domain_id(conn, name)?;
-    let accounts: i64 = conn.query_row("SELECT COUNT(*) FROM accounts WHERE domain_id = ?1", [id], |r| r.get(0))?;
+    let accounts: i64 = conn.query_row(
+        "SELECT COUNT(*) FROM accounts WHERE domain_id = ?1",
+        [id],
+        |r| r.get(0),
+    )?;
     if accounts > 0 {
         return Err(Error::Conflict(format!(
             "domain {} still has {accounts} account(s); remove them first (roost user list --domain {})",
@@ -120,16 +149,23 @@ pub fn domain_alias_add(conn: &Connection, alias: &str, domain: &str) -> Result<
     let alias = normalize_domain(alias)?;
     let id = domain_id(conn, domain)?;
     if local_domain(conn, &alias)?.is_some() {
-        return Err(Error::Exists(format!("{alias} is already a domain or a domain alias")));
+        return Err(Error::Exists(format!(
+            "{alias} is already a domain or a domain alias"
+        )));
     }
-    conn.execute("INSERT INTO domain_aliases (name, domain_id, created) VALUES (?1, ?2, ?3)", params![alias, id, now()])?;
+    conn.execute(
+        "INSERT INTO domain_aliases (name, domain_id, created) VALUES (?1, ?2, ?3)",
+        params![alias, id, now()],
+    )?;
     Ok(())
 }
 
 pub fn domain_alias_remove(conn: &Connection, alias: &str) -> Result<()> {
     let alias = normalize_domain(alias)?;
     if conn.execute("DELETE FROM domain_aliases WHERE name = ?1", [&alias])? == 0 {
-        return Err(Error::NotFound(format!("domain alias {alias} does not exist")));
+        return Err(Error::NotFound(format!(
+            "domain alias {alias} does not exist"
+        )));
     }
     Ok(())
 }
@@ -141,7 +177,10 @@ pub fn catchall_set(conn: &Connection, domain: &str, target: Option<&str>) -> Re
         Some(t) => Some(Address::parse(t)?.to_string()),
         None => None,
     };
-    conn.execute("UPDATE domains SET catchall = ?1 WHERE id = ?2", params![target, id])?;
+    conn.execute(
+        "UPDATE domains SET catchall = ?1 WHERE id = ?2",
+        params![target, id],
+    )?;
     Ok(())
 }
 
@@ -170,7 +209,10 @@ fn own_domain(conn: &Connection, addr: &Address) -> Result<i64> {
             "{} is an alias of {name}; create {}@{name} instead (it receives mail for both)",
             addr.domain, addr.local
         ))),
-        None => Err(Error::NotFound(format!("domain {} does not exist (roost domain add {})", addr.domain, addr.domain))),
+        None => Err(Error::NotFound(format!(
+            "domain {} does not exist (roost domain add {})",
+            addr.domain, addr.domain
+        ))),
     }
 }
 
@@ -220,9 +262,14 @@ pub fn user_list(conn: &Connection, domain: Option<&str>) -> Result<Vec<UserInfo
     }
 }
 
-fn users_where(conn: &Connection, cond: &str, args: &[&dyn rusqlite::ToSql]) -> Result<Vec<UserInfo>> {
+fn users_where(
+    conn: &Connection,
+    cond: &str,
+    args: &[&dyn rusqlite::ToSql],
+) -> Result<Vec<UserInfo>> {
     let sql = format!(
-        "SELECT a.id, a.localpart || '@' || d.name, a.name, a.quota, a.used, a.disabled, a.admin
+        "SELECT a.id, a.localpart || '@' || d.name, a.name, a.quota, a.used, a.disabled, a.admin,
+                (SELECT COUNT(*) FROM messages m JOIN mailboxes b ON b.id = m.mailbox_id WHERE b.account_id = a.id)
          FROM accounts a JOIN domains d ON d.id = a.domain_id WHERE {cond} ORDER BY d.name, a.localpart"
     );
     let mut stmt = conn.prepare(&sql)?;
@@ -237,6 +284,7 @@ fn users_where(conn: &Connection, cond: &str, args: &[&dyn rusqlite::ToSql]) -> 
                     used: r.get::<_, i64>(4)? as u64,
                     disabled: r.get(5)?,
                     admin: r.get(6)?,
+                    messages: r.get::<_, i64>(7)? as u64,
                     groups: vec![],
                 },
             ))
@@ -247,7 +295,9 @@ fn users_where(conn: &Connection, cond: &str, args: &[&dyn rusqlite::ToSql]) -> 
     )?;
     let mut out = Vec::with_capacity(rows.len());
     for (id, mut info) in rows {
-        info.groups = groups.query_map([id], |r| r.get(0))?.collect::<Result<Vec<String>, _>>()?;
+        info.groups = groups
+            .query_map([id], |r| r.get(0))?
+            .collect::<Result<Vec<String>, _>>()?;
         out.push(info);
     }
     Ok(out)
@@ -262,19 +312,28 @@ pub fn account_remove(conn: &Connection, address: &str) -> Result<()> {
 
 pub fn account_set_password(conn: &Connection, address: &str, hash: &str) -> Result<()> {
     let id = account_id(conn, address)?;
-    conn.execute("UPDATE accounts SET password = ?1 WHERE id = ?2", params![hash, id])?;
+    conn.execute(
+        "UPDATE accounts SET password = ?1 WHERE id = ?2",
+        params![hash, id],
+    )?;
     Ok(())
 }
 
 pub fn account_set_disabled(conn: &Connection, address: &str, disabled: bool) -> Result<()> {
     let id = account_id(conn, address)?;
-    conn.execute("UPDATE accounts SET disabled = ?1 WHERE id = ?2", params![disabled, id])?;
+    conn.execute(
+        "UPDATE accounts SET disabled = ?1 WHERE id = ?2",
+        params![disabled, id],
+    )?;
     Ok(())
 }
 
 pub fn account_set_quota(conn: &Connection, address: &str, quota: u64) -> Result<()> {
     let id = account_id(conn, address)?;
-    conn.execute("UPDATE accounts SET quota = ?1 WHERE id = ?2", params![quota as i64, id])?;
+    conn.execute(
+        "UPDATE accounts SET quota = ?1 WHERE id = ?2",
+        params![quota as i64, id],
+    )?;
     Ok(())
 }
 
@@ -285,18 +344,30 @@ fn normalize_target(t: &str) -> Result<String> {
 /// Creates the alias, or adds targets to an existing one.
 pub fn alias_add(conn: &Connection, address: &str, targets: &[String]) -> Result<AliasInfo> {
     if targets.is_empty() {
-        return Err(Error::Invalid("an alias needs at least one target address".into()));
+        return Err(Error::Invalid(
+            "an alias needs at least one target address".into(),
+        ));
     }
     let addr = Address::parse(address)?;
     let domain_id = own_domain(conn, &addr)?;
-    let targets = targets.iter().map(|t| normalize_target(t)).collect::<Result<Vec<_>>>()?;
-    if targets.iter().any(|t| t.eq_ignore_ascii_case(&addr.to_string())) {
-        return Err(Error::Invalid(format!("alias {addr} cannot point at itself")));
+    let targets = targets
+        .iter()
+        .map(|t| normalize_target(t))
+        .collect::<Result<Vec<_>>>()?;
+    if targets
+        .iter()
+        .any(|t| t.eq_ignore_ascii_case(&addr.to_string()))
+    {
+        return Err(Error::Invalid(format!(
+            "alias {addr} cannot point at itself"
+        )));
     }
     let existing: Option<i64> = conn
-        .query_row("SELECT id FROM aliases WHERE domain_id = ?1 AND localpart = ?2", params![domain_id, addr.local], |r| {
-            r.get(0)
-        })
+        .query_row(
+            "SELECT id FROM aliases WHERE domain_id = ?1 AND localpart = ?2",
+            params![domain_id, addr.local],
+            |r| r.get(0),
+        )
         .optional()?;
     let id = match existing {
         Some(id) => id,
@@ -310,7 +381,10 @@ pub fn alias_add(conn: &Connection, address: &str, targets: &[String]) -> Result
         }
     };
     for t in &targets {
-        conn.execute("INSERT OR IGNORE INTO alias_targets (alias_id, target) VALUES (?1, ?2)", params![id, t])?;
+        conn.execute(
+            "INSERT OR IGNORE INTO alias_targets (alias_id, target) VALUES (?1, ?2)",
+            params![id, t],
+        )?;
     }
     alias_get(conn, &addr)
 }
@@ -331,7 +405,10 @@ fn alias_get(conn: &Connection, addr: &Address) -> Result<AliasInfo> {
         .prepare_cached("SELECT target FROM alias_targets WHERE alias_id = ?1 ORDER BY target")?
         .query_map([id], |r| r.get(0))?
         .collect::<Result<Vec<String>, _>>()?;
-    Ok(AliasInfo { address: addr.to_string(), targets })
+    Ok(AliasInfo {
+        address: addr.to_string(),
+        targets,
+    })
 }
 
 /// Removes the named targets, or the whole alias when none are named (or none remain).
@@ -340,11 +417,21 @@ pub fn alias_remove(conn: &Connection, address: &str, targets: &[String]) -> Res
     let id = alias_id(conn, &addr)?;
     for t in targets {
         let t = normalize_target(t)?;
-        if conn.execute("DELETE FROM alias_targets WHERE alias_id = ?1 AND target = ?2", params![id, t])? == 0 {
-            return Err(Error::NotFound(format!("{t} is not a target of alias {addr}")));
+        if conn.execute(
+            "DELETE FROM alias_targets WHERE alias_id = ?1 AND target = ?2",
+            params![id, t],
+        )? == 0
+        {
+            return Err(Error::NotFound(format!(
+                "{t} is not a target of alias {addr}"
+            )));
         }
     }
-    let left: i64 = conn.query_row("SELECT COUNT(*) FROM alias_targets WHERE alias_id = ?1", [id], |r| r.get(0))?;
+    let left: i64 = conn.query_row(
+        "SELECT COUNT(*) FROM alias_targets WHERE alias_id = ?1",
+        [id],
+        |r| r.get(0),
+    )?;
     if targets.is_empty() || left == 0 {
         conn.execute("DELETE FROM aliases WHERE id = ?1", [id])?;
     }
@@ -358,21 +445,37 @@ pub fn alias_list(conn: &Connection, domain: Option<&str>) -> Result<Vec<AliasIn
          WHERE ?1 IS NULL OR d.name = ?1 ORDER BY d.name, a.localpart",
     )?;
     let addrs = stmt
-        .query_map([&filter], |r| Ok(Address { local: r.get(0)?, domain: r.get(1)? }))?
+        .query_map([&filter], |r| {
+            Ok(Address {
+                local: r.get(0)?,
+                domain: r.get(1)?,
+            })
+        })?
         .collect::<Result<Vec<_>, _>>()?;
     addrs.iter().map(|a| alias_get(conn, a)).collect()
 }
 
 fn group_id(conn: &Connection, name: &str) -> Result<i64> {
-    conn.query_row("SELECT id FROM groups WHERE name = ?1", [name.trim()], |r| r.get(0))
-        .optional()?
-        .ok_or_else(|| Error::NotFound(format!("group {} does not exist", name.trim())))
+    conn.query_row(
+        "SELECT id FROM groups WHERE name = ?1",
+        [name.trim()],
+        |r| r.get(0),
+    )
+    .optional()?
+    .ok_or_else(|| Error::NotFound(format!("group {} does not exist", name.trim())))
 }
 
-pub fn group_add(conn: &Connection, name: &str, address: Option<&str>, description: &str) -> Result<GroupInfo> {
+pub fn group_add(
+    conn: &Connection,
+    name: &str,
+    address: Option<&str>,
+    description: &str,
+) -> Result<GroupInfo> {
     let name = name.trim();
     if name.is_empty() || name.len() > 64 || name.chars().any(|c| c.is_control() || c == '@') {
-        return Err(Error::Invalid(format!("'{name}' is not a group name (1–64 characters, no '@')")));
+        return Err(Error::Invalid(format!(
+            "'{name}' is not a group name (1–64 characters, no '@')"
+        )));
     }
     let (domain_id, local) = match address {
         Some(a) => {
@@ -401,17 +504,31 @@ pub fn group_member_add(conn: &Connection, group: &str, members: &[String]) -> R
     let gid = group_id(conn, group)?;
     for m in members {
         let aid = account_id(conn, m)?;
-        conn.execute("INSERT OR IGNORE INTO group_members (group_id, account_id) VALUES (?1, ?2)", params![gid, aid])?;
+        conn.execute(
+            "INSERT OR IGNORE INTO group_members (group_id, account_id) VALUES (?1, ?2)",
+            params![gid, aid],
+        )?;
     }
     group_get(conn, group)
 }
 
-pub fn group_member_remove(conn: &Connection, group: &str, members: &[String]) -> Result<GroupInfo> {
+pub fn group_member_remove(
+    conn: &Connection,
+    group: &str,
+    members: &[String],
+) -> Result<GroupInfo> {
     let gid = group_id(conn, group)?;
     for m in members {
         let aid = account_id(conn, m)?;
-        if conn.execute("DELETE FROM group_members WHERE group_id = ?1 AND account_id = ?2", params![gid, aid])? == 0 {
-            return Err(Error::NotFound(format!("{m} is not a member of group {}", group.trim())));
+        if conn.execute(
+            "DELETE FROM group_members WHERE group_id = ?1 AND account_id = ?2",
+            params![gid, aid],
+        )? == 0
+        {
+            return Err(Error::NotFound(format!(
+                "{m} is not a member of group {}",
+                group.trim()
+            )));
         }
     }
     group_get(conn, group)
@@ -432,7 +549,12 @@ pub fn group_get(conn: &Connection, name: &str) -> Result<GroupInfo> {
         )?
         .query_map([gid], |r| r.get(0))?
         .collect::<Result<Vec<String>, _>>()?;
-    Ok(GroupInfo { name, address, description, members })
+    Ok(GroupInfo {
+        name,
+        address,
+        description,
+        members,
+    })
 }
 
 pub fn group_list(conn: &Connection) -> Result<Vec<GroupInfo>> {

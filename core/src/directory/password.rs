@@ -19,13 +19,19 @@ fn hasher() -> Argon2<'static> {
 
 pub fn check_strength(password: &str) -> Result<()> {
     if password.chars().count() < 8 {
-        return Err(Error::Invalid("the password is shorter than 8 characters".into()));
+        return Err(Error::Invalid(
+            "the password is shorter than 8 characters".into(),
+        ));
     }
     if password.len() > 1024 {
-        return Err(Error::Invalid("the password is longer than 1024 bytes".into()));
+        return Err(Error::Invalid(
+            "the password is longer than 1024 bytes".into(),
+        ));
     }
     if password.chars().any(|c| c.is_control()) {
-        return Err(Error::Invalid("the password holds a control character".into()));
+        return Err(Error::Invalid(
+            "the password holds a control character".into(),
+        ));
     }
     Ok(())
 }
@@ -42,12 +48,16 @@ pub fn hash(password: &str) -> Result<String> {
 /// as for a real account.
 pub fn dummy_hash() -> String {
     static DUMMY: std::sync::OnceLock<String> = std::sync::OnceLock::new();
-    DUMMY.get_or_init(|| hash("no such account, never matches").unwrap_or_default()).clone()
+    DUMMY
+        .get_or_init(|| hash("no such account, never matches").unwrap_or_default())
+        .clone()
 }
 
 /// Constant-time comparison inside argon2; a malformed stored hash never matches.
 pub fn verify(password: &str, hash: &str) -> bool {
-    Argon2::default().verify_password(password.as_bytes(), hash).is_ok()
+    Argon2::default()
+        .verify_password(password.as_bytes(), hash)
+        .is_ok()
 }
 
 #[cfg(test)]

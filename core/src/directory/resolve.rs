@@ -78,14 +78,24 @@ pub fn resolve(
     delimiter: &str,
     catchall: bool,
 ) -> Result<std::result::Result<Resolved, RcptError>> {
-    let mut w = Walker { conn, delimiter, out: Resolved::default(), saw_disabled: false, too_deep: false };
+    let mut w = Walker {
+        conn,
+        delimiter,
+        out: Resolved::default(),
+        saw_disabled: false,
+        too_deep: false,
+    };
     if !w.walk(addr, catchall, 0)? {
         return Ok(Err(RcptError::NotLocal));
     }
     Ok(if w.too_deep {
         Err(RcptError::TooDeep)
     } else if w.out.accounts.is_empty() && w.out.external.is_empty() {
-        Err(if w.saw_disabled { RcptError::Disabled } else { RcptError::NoSuchUser })
+        Err(if w.saw_disabled {
+            RcptError::Disabled
+        } else {
+            RcptError::NoSuchUser
+        })
     } else {
         Ok(w.out)
     })
@@ -111,12 +121,20 @@ impl Walker<'_> {
                 return Ok(false);
             }
             let ext = addr.to_string();
-            if !self.out.external.iter().any(|e| e.eq_ignore_ascii_case(&ext)) {
+            if !self
+                .out
+                .external
+                .iter()
+                .any(|e| e.eq_ignore_ascii_case(&ext))
+            {
                 self.out.external.push(ext);
             }
             return Ok(true);
         };
-        let canonical = Address { local: addr.local.clone(), domain };
+        let canonical = Address {
+            local: addr.local.clone(),
+            domain,
+        };
         if self.lookup_local(domain_id, &canonical, catchall, depth)? {
             return Ok(true);
         }
@@ -124,6 +142,24 @@ impl Walker<'_> {
             && self.lookup_local(domain_id, &base, catchall, depth)?
         {
             return Ok(true);
+        }
+        // RFC 5321 4.5.1: every domain must accept postmaster; unless an account or alias
+        // takes it, it reaches the server's admins.
+        if canonical.local.eq_ignore_ascii_case("postmaster") {
+            let admins = self
+                .conn
+                .prepare_cached(
+                    "SELECT a.id, a.localpart || '@' || d.name, a.password, a.quota, a.used, a.disabled
+                     FROM accounts a JOIN domains d ON d.id = a.domain_id WHERE a.admin = 1",
+                )?
+                .query_map([], account_row)?
+                .collect::<Result<Vec<_>, _>>()?;
+            if !admins.is_empty() {
+                for a in admins {
+                    self.push_account(a);
+                }
+                return Ok(true);
+            }
         }
         if catchall {
             let target: Option<String> = self
@@ -143,7 +179,13 @@ impl Walker<'_> {
     }
 
     /// Account, alias or group for exactly this local part. True when the address exists.
-    fn lookup_local(&mut self, domain_id: i64, addr: &Address, catchall: bool, depth: usize) -> Result<bool> {
+    fn lookup_local(
+        &mut self,
+        domain_id: i64,
+        addr: &Address,
+        catchall: bool,
+        depth: usize,
+    ) -> Result<bool> {
         if let Some(acc) = find_account(self.conn, addr)? {
             self.push_account(acc);
             return Ok(true);
@@ -179,16 +221,7 @@ impl Walker<'_> {
                      FROM group_members m JOIN accounts a ON a.id = m.account_id JOIN domains d ON d.id = a.domain_id
                      WHERE m.group_id = ?1",
                 )?
-                .query_map([group_id], |r| {
-                    Ok(Account {
-                        id: r.get(0)?,
-                        address: r.get(1)?,
-                        password_hash: r.get(2)?,
-                        quota: r.get::<_, i64>(3)? as u64,
-                        used: r.get::<_, i64>(4)? as u64,
-                        disabled: r.get(5)?,
-                    })
-                })?
+                .query_map([group_id], account_row)?
                 .collect::<Result<Vec<_>, _>>()?;
             for m in members {
                 self.push_account(m);
@@ -205,4 +238,16 @@ impl Walker<'_> {
             self.out.accounts.push(acc);
         }
     }
+}
+
+/// An account from a row of (id, address, password, quota, used, disabled).
+fn account_row(r: &rusqlite::Row<'_>) -> rusqlite::Result<Account> {
+    Ok(Account {
+        id: r.get(0)?,
+        address: r.get(1)?,
+        password_hash: r.get(2)?,
+        quota: r.get::<_, i64>(3)? as u64,
+        used: r.get::<_, i64>(4)? as u64,
+        disabled: r.get(5)?,
+    })
 }

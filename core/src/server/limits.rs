@@ -22,7 +22,12 @@ pub struct ConnGuard {
 }
 
 impl ConnLimiter {
-    pub fn acquire(self: &Arc<Self>, ip: IpAddr, max_total: usize, max_per_ip: usize) -> Result<ConnGuard, &'static str> {
+    pub fn acquire(
+        self: &Arc<Self>,
+        ip: IpAddr,
+        max_total: usize,
+        max_per_ip: usize,
+    ) -> Result<ConnGuard, &'static str> {
         let mut s = self.state.lock().unwrap_or_else(|p| p.into_inner());
         if s.total >= max_total {
             return Err("Too many connections");
@@ -33,7 +38,10 @@ impl ConnLimiter {
         }
         s.total += 1;
         s.per_ip.insert(ip, n + 1);
-        Ok(ConnGuard { limiter: self.clone(), ip })
+        Ok(ConnGuard {
+            limiter: self.clone(),
+            ip,
+        })
     }
 
     pub fn active(&self) -> usize {

@@ -36,7 +36,9 @@ pub fn bind_all(cfg: &Config) -> Result<Vec<Bound>> {
         }
     }
     if out.is_empty() {
-        return Err(Error::Invalid("no listener configured: nothing to serve".into()));
+        return Err(Error::Invalid(
+            "no listener configured: nothing to serve".into(),
+        ));
     }
     Ok(out)
 }
@@ -47,12 +49,19 @@ pub fn bind_one(service: &str, addr: SocketAddr) -> Result<Bound> {
             std::io::ErrorKind::PermissionDenied => {
                 " (ports below 1024 need root or CAP_NET_BIND_SERVICE; or use 10000 + the port and a redirect)"
             }
-            std::io::ErrorKind::AddrInUse => " (another program holds this port: `ss -ltnp` shows which)",
+            std::io::ErrorKind::AddrInUse => {
+                " (another program holds this port: `ss -ltnp` shows which)"
+            }
             _ => "",
         };
         Error::Invalid(format!("cannot listen for {service} on {addr}: {e}{hint}"))
     };
-    let socket = if addr.is_ipv6() { TcpSocket::new_v6() } else { TcpSocket::new_v4() }.map_err(fail)?;
+    let socket = if addr.is_ipv6() {
+        TcpSocket::new_v6()
+    } else {
+        TcpSocket::new_v4()
+    }
+    .map_err(fail)?;
     socket.set_reuseaddr(true).map_err(fail)?;
     if addr.is_ipv6() {
         // The IPv4 wildcard is its own listener; keep the two from colliding.
@@ -61,18 +70,32 @@ pub fn bind_one(service: &str, addr: SocketAddr) -> Result<Bound> {
     socket.bind(addr).map_err(fail)?;
     let listener = socket.listen(1024).map_err(fail)?;
     let local = listener.local_addr().map_err(fail)?;
-    Ok(Bound { service: service.to_string(), configured: Some(addr), addr: local, listener })
+    Ok(Bound {
+        service: service.to_string(),
+        configured: Some(addr),
+        addr: local,
+        listener,
+    })
 }
 
 /// Sockets passed by the init system. They are ours only when LISTEN_PID names this process.
 fn inherited() -> Result<Vec<Bound>> {
-    let pid_ok = std::env::var("LISTEN_PID").ok().and_then(|p| p.parse::<u32>().ok()) == Some(std::process::id());
-    let count = std::env::var("LISTEN_FDS").ok().and_then(|n| n.parse::<i32>().ok()).unwrap_or(0);
+    let pid_ok = std::env::var("LISTEN_PID")
+        .ok()
+        .and_then(|p| p.parse::<u32>().ok())
+        == Some(std::process::id());
+    let count = std::env::var("LISTEN_FDS")
+        .ok()
+        .and_then(|n| n.parse::<i32>().ok())
+        .unwrap_or(0);
     if !pid_ok || count <= 0 {
         return Ok(Vec::new());
     }
-    let names: Vec<String> =
-        std::env::var("LISTEN_FDNAMES").unwrap_or_default().split(':').map(str::to_string).collect();
+    let names: Vec<String> = std::env::var("LISTEN_FDNAMES")
+        .unwrap_or_default()
+        .split(':')
+        .map(str::to_string)
+        .collect();
     let mut out = Vec::new();
     for i in 0..count {
         let name = names.get(i as usize).cloned().unwrap_or_default();
@@ -89,7 +112,12 @@ fn inherited() -> Result<Vec<Bound>> {
         std_listener.set_nonblocking(true)?;
         let listener = TcpListener::from_std(std_listener)?;
         let addr = listener.local_addr()?;
-        out.push(Bound { service: name, configured: None, addr, listener });
+        out.push(Bound {
+            service: name,
+            configured: None,
+            addr,
+            listener,
+        });
     }
     // SAFETY: removing variables before any other thread reads the environment.
     unsafe {
@@ -108,19 +136,26 @@ pub fn drop_privileges(cfg: &Config) -> Result<()> {
     }
     let user = User::from_name(&cfg.user)
         .map_err(|e| Error::Invalid(format!("user '{}': {e}", cfg.user)))?
-        .ok_or_else(|| Error::Invalid(format!("user '{}' does not exist on this system", cfg.user)))?;
+        .ok_or_else(|| {
+            Error::Invalid(format!("user '{}' does not exist on this system", cfg.user))
+        })?;
     if !Uid::effective().is_root() {
         if Uid::effective() == user.uid {
             return Ok(());
         }
-        return Err(Error::Invalid(format!("user = '{}' needs roost to be started as root", cfg.user)));
+        return Err(Error::Invalid(format!(
+            "user = '{}' needs roost to be started as root",
+            cfg.user
+        )));
     }
     chown_tree(&cfg.data_dir, user.uid, user.gid)?;
     setgroups(&[user.gid]).map_err(|e| Error::Invalid(format!("setgroups: {e}")))?;
     setgid(user.gid).map_err(|e| Error::Invalid(format!("setgid: {e}")))?;
     setuid(user.uid).map_err(|e| Error::Invalid(format!("setuid: {e}")))?;
     if setuid(Uid::from_raw(0)).is_ok() {
-        return Err(Error::Invalid("privileges could be regained after dropping them; refusing to run".into()));
+        return Err(Error::Invalid(
+            "privileges could be regained after dropping them; refusing to run".into(),
+        ));
     }
     tracing::info!(user = %cfg.user, "dropped root privileges");
     Ok(())

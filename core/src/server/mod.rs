@@ -39,7 +39,10 @@ pub struct Shared {
 
 impl Shared {
     pub fn config(&self) -> Arc<Config> {
-        self.config.read().unwrap_or_else(|p| p.into_inner()).clone()
+        self.config
+            .read()
+            .unwrap_or_else(|p| p.into_inner())
+            .clone()
     }
 
     pub fn shutdown_receiver(&self) -> watch::Receiver<bool> {
@@ -71,7 +74,11 @@ async fn serve(config: Config, launch: Launch) -> Result<()> {
     let stale = store.blobs().clear_tmp()?;
     let collected = admin::collect_garbage(&store)?;
     if stale + collected > 0 {
-        tracing::info!(stale_temp_files = stale, unreferenced_blobs = collected, "cleaned the store");
+        tracing::info!(
+            stale_temp_files = stale,
+            unreferenced_blobs = collected,
+            "cleaned the store"
+        );
     }
     let first_admin = admin::bootstrap(&store, &config)?;
     let (cert, key) = tls::cert_paths(&config)?;
@@ -80,8 +87,9 @@ async fn serve(config: Config, launch: Launch) -> Result<()> {
     let mut bound = listen::bind_all(&config)?;
     listen::drop_privileges(&config)?;
     if !config.pid_file.is_empty() {
-        std::fs::write(&config.pid_file, format!("{}\n", std::process::id()))
-            .map_err(|e| Error::Storage(format!("cannot write pid file {}: {e}", config.pid_file)))?;
+        std::fs::write(&config.pid_file, format!("{}\n", std::process::id())).map_err(|e| {
+            Error::Storage(format!("cannot write pid file {}: {e}", config.pid_file))
+        })?;
     }
 
     let (shutdown, _) = watch::channel(false);
@@ -98,28 +106,49 @@ async fn serve(config: Config, launch: Launch) -> Result<()> {
         shutdown,
     });
 
-    println!("roost {} serving mail for {} (data in {})", env!("CARGO_PKG_VERSION"), config.hostname, config.data_dir.display());
+    println!(
+        "roost {} serving mail for {} (data in {})",
+        env!("CARGO_PKG_VERSION"),
+        config.hostname,
+        config.data_dir.display()
+    );
     let mut running: Running = HashMap::new();
     for b in bound.drain(..) {
-        let from = if b.configured.is_none() { " (inherited socket)" } else { "" };
+        let from = if b.configured.is_none() {
+            " (inherited socket)"
+        } else {
+            ""
+        };
         println!("roost: {} listening on {}{from}", b.service, b.addr);
         let key = (b.service.clone(), b.configured.unwrap_or(b.addr));
         let inherited = b.configured.is_none();
         running.insert(key, (start_listener(&shared, b), inherited));
     }
     if let Some(a) = first_admin {
-        println!("roost: first start: created the admin account {}", a.address);
-        println!("roost:   password: {}   (also saved in {})", a.password, a.password_file.display());
-        println!("roost:   add a domain and a user:  roost domain add example.com; roost user add alice@example.com");
+        println!(
+            "roost: first start: created the admin account {}",
+            a.address
+        );
+        println!(
+            "roost:   password: {}   (also saved in {})",
+            a.password,
+            a.password_file.display()
+        );
+        println!(
+            "roost:   add a domain and a user:  roost domain add example.com; roost user add alice@example.com"
+        );
     }
     println!("roost: TLS certificate {}", cert.display());
     println!("roost: ready");
     use std::io::Write;
     let _ = std::io::stdout().flush();
 
-    let mut term = signal(SignalKind::terminate()).map_err(|e| Error::Storage(format!("signal: {e}")))?;
-    let mut int = signal(SignalKind::interrupt()).map_err(|e| Error::Storage(format!("signal: {e}")))?;
-    let mut hup = signal(SignalKind::hangup()).map_err(|e| Error::Storage(format!("signal: {e}")))?;
+    let mut term =
+        signal(SignalKind::terminate()).map_err(|e| Error::Storage(format!("signal: {e}")))?;
+    let mut int =
+        signal(SignalKind::interrupt()).map_err(|e| Error::Storage(format!("signal: {e}")))?;
+    let mut hup =
+        signal(SignalKind::hangup()).map_err(|e| Error::Storage(format!("signal: {e}")))?;
     loop {
         tokio::select! {
             _ = term.recv() => break,
@@ -140,7 +169,10 @@ async fn serve(config: Config, launch: Launch) -> Result<()> {
     }
     let left = shared.limiter.active();
     if left > 0 {
-        tracing::warn!(connections = left, "grace period over; closing the remaining connections");
+        tracing::warn!(
+            connections = left,
+            "grace period over; closing the remaining connections"
+        );
     }
     store.close();
     let cfg = shared.config();
@@ -160,7 +192,12 @@ fn start_listener(shared: &Arc<Shared>, b: Bound) -> watch::Sender<bool> {
     stop
 }
 
-async fn accept_loop(shared: Arc<Shared>, service: Service, listener: TcpListener, mut stop: watch::Receiver<bool>) {
+async fn accept_loop(
+    shared: Arc<Shared>,
+    service: Service,
+    listener: TcpListener,
+    mut stop: watch::Receiver<bool>,
+) {
     let mut backoff = Duration::from_millis(10);
     loop {
         let accepted = tokio::select! {
@@ -182,7 +219,11 @@ async fn accept_loop(shared: Arc<Shared>, service: Service, listener: TcpListene
         };
         let cfg = shared.config();
         let ip = peer.ip().to_canonical();
-        match shared.limiter.acquire(ip, cfg.smtp.max_connections, cfg.smtp.max_connections_per_ip) {
+        match shared.limiter.acquire(
+            ip,
+            cfg.smtp.max_connections,
+            cfg.smtp.max_connections_per_ip,
+        ) {
             Ok(guard) => {
                 let shared = shared.clone();
                 tokio::spawn(async move {
@@ -197,7 +238,11 @@ async fn accept_loop(shared: Arc<Shared>, service: Service, listener: TcpListene
                         use tokio::io::AsyncWriteExt;
                         let mut s = stream;
                         let msg = format!("421 4.7.0 {why}, try again later\r\n");
-                        let _ = tokio::time::timeout(Duration::from_secs(5), s.write_all(msg.as_bytes())).await;
+                        let _ = tokio::time::timeout(
+                            Duration::from_secs(5),
+                            s.write_all(msg.as_bytes()),
+                        )
+                        .await;
                     });
                 }
             }
@@ -208,7 +253,10 @@ async fn accept_loop(shared: Arc<Shared>, service: Service, listener: TcpListene
 /// SIGHUP: read the configuration again, swap it in, reload certificates, and bind or close
 /// listeners whose addresses changed. A bad file changes nothing and says why.
 fn reload(shared: &Arc<Shared>, launch: &Launch, running: &mut Running) {
-    let new = match Config::load(launch.config_path.as_deref(), launch.data_override.as_deref()) {
+    let new = match Config::load(
+        launch.config_path.as_deref(),
+        launch.data_override.as_deref(),
+    ) {
         Ok(c) => c,
         Err(e) => {
             tracing::error!(error = %e, "reload refused: configuration kept as it was");
@@ -224,7 +272,11 @@ fn reload(shared: &Arc<Shared>, launch: &Launch, running: &mut Running) {
         Err(e) => tracing::error!(error = %e, "reload: certificates kept as they were"),
     }
     let wanted: Vec<(String, SocketAddr)> = new.listen_addrs();
-    let inherited: Vec<String> = running.iter().filter(|(_, (_, i))| *i).map(|(k, _)| k.0.clone()).collect();
+    let inherited: Vec<String> = running
+        .iter()
+        .filter(|(_, (_, i))| *i)
+        .map(|(k, _)| k.0.clone())
+        .collect();
     running.retain(|key, (stop, is_inherited)| {
         let keep = *is_inherited || wanted.contains(key);
         if !keep {

@@ -23,7 +23,9 @@ pub struct Credentials {
 pub fn decode_plain(b64: &str) -> Result<Credentials, &'static str> {
     let raw = B64.decode(b64.trim()).map_err(|_| "invalid base64")?;
     let mut parts = raw.split(|&b| b == 0);
-    let (Some(authz), Some(authc), Some(pass), None) = (parts.next(), parts.next(), parts.next(), parts.next()) else {
+    let (Some(authz), Some(authc), Some(pass), None) =
+        (parts.next(), parts.next(), parts.next(), parts.next())
+    else {
         return Err("PLAIN needs authzid\\0login\\0password");
     };
     let login = String::from_utf8(authc.to_vec()).map_err(|_| "login is not UTF-8")?;
@@ -48,12 +50,23 @@ enum Step {
     Failed,
 }
 
-async fn challenge<S: AsyncRead + AsyncWrite + Unpin>(conn: &mut Conn<S>, prompt: &str, cfg: &Config) -> Step {
+async fn challenge<S: AsyncRead + AsyncWrite + Unpin>(
+    conn: &mut Conn<S>,
+    prompt: &str,
+    cfg: &Config,
+) -> Step {
     conn.reply(&format!("334 {prompt}"));
     if conn.flush().await.is_err() {
         return Step::Failed;
     }
-    match conn.read_line(12288, Duration::from_secs(cfg.smtp.command_timeout_secs), None).await {
+    match conn
+        .read_line(
+            12288,
+            Duration::from_secs(cfg.smtp.command_timeout_secs),
+            None,
+        )
+        .await
+    {
         Ok(Line::Complete(l)) if l == b"*" => Step::Cancelled,
         Ok(Line::Complete(l)) => match String::from_utf8(l) {
             Ok(s) => Step::Got(s),
@@ -150,16 +163,25 @@ fn cancelled<S: AsyncRead + AsyncWrite + Unpin>(conn: &mut Conn<S>) -> Flow {
 
 /// Looks the login up and verifies the password off the async threads (argon2 is costly).
 async fn check(shared: &Arc<Shared>, creds: &Credentials) -> Option<AuthUser> {
-    let account = shared.store.read(|c| directory::authenticate_lookup(c, &creds.login)).ok().flatten();
+    let account = shared
+        .store
+        .read(|c| directory::authenticate_lookup(c, &creds.login))
+        .ok()
+        .flatten();
     let password = creds.password.clone();
     let (hash, ok_account) = match account {
         Some(a) if !a.disabled => (a.password_hash.clone(), Some(a)),
         // Verify against a fixed hash anyway, so timing does not tell which logins exist.
         _ => (password::dummy_hash(), None),
     };
-    let valid = tokio::task::spawn_blocking(move || password::verify(&password, &hash)).await.unwrap_or(false);
+    let valid = tokio::task::spawn_blocking(move || password::verify(&password, &hash))
+        .await
+        .unwrap_or(false);
     match ok_account {
-        Some(a) if valid => Some(AuthUser { account_id: a.id, address: a.address }),
+        Some(a) if valid => Some(AuthUser {
+            account_id: a.id,
+            address: a.address,
+        }),
         _ => None,
     }
 }
@@ -173,7 +195,10 @@ mod tests {
         let enc = B64.encode(b"\0alice@example.test\0secret pw");
         assert_eq!(
             decode_plain(&enc).unwrap(),
-            Credentials { login: "alice@example.test".into(), password: "secret pw".into() }
+            Credentials {
+                login: "alice@example.test".into(),
+                password: "secret pw".into()
+            }
         );
         let same = B64.encode(b"a@x\0a@x\0pw");
         assert!(decode_plain(&same).is_ok());

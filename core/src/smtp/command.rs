@@ -32,7 +32,10 @@ pub enum Command {
     Mail(Path, MailParams),
     Rcpt(Path),
     Data,
-    Bdat { size: u64, last: bool },
+    Bdat {
+        size: u64,
+        last: bool,
+    },
     Rset,
     Noop,
     Quit,
@@ -40,7 +43,10 @@ pub enum Command {
     Expn,
     Help,
     StartTls,
-    Auth { mechanism: String, initial: Option<String> },
+    Auth {
+        mechanism: String,
+        initial: Option<String>,
+    },
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -58,13 +64,20 @@ pub enum ParseError {
 const MAX_ADDRESS: usize = 320;
 
 pub fn parse(line: &[u8]) -> Result<Command, ParseError> {
-    let line = std::str::from_utf8(line).map_err(|_| ParseError::Syntax("command is not valid UTF-8"))?;
+    let line =
+        std::str::from_utf8(line).map_err(|_| ParseError::Syntax("command is not valid UTF-8"))?;
     let (verb, rest) = match line.find(' ') {
         Some(i) => (&line[..i], &line[i + 1..]),
         None => (line, ""),
     };
     let arg = rest.trim();
-    let no_arg = |c: Command| if arg.is_empty() { Ok(c) } else { Err(ParseError::Syntax("this command takes no argument")) };
+    let no_arg = |c: Command| {
+        if arg.is_empty() {
+            Ok(c)
+        } else {
+            Err(ParseError::Syntax("this command takes no argument"))
+        }
+    };
     match verb.to_ascii_uppercase().as_str() {
         "EHLO" => domain_arg(arg).map(Command::Ehlo),
         "HELO" => domain_arg(arg).map(Command::Helo),
@@ -81,10 +94,15 @@ pub fn parse(line: &[u8]) -> Result<Command, ParseError> {
         "STARTTLS" => no_arg(Command::StartTls),
         "AUTH" => {
             let mut parts = arg.split_ascii_whitespace();
-            let mechanism = parts.next().ok_or(ParseError::Syntax("AUTH needs a mechanism"))?.to_ascii_uppercase();
+            let mechanism = parts
+                .next()
+                .ok_or(ParseError::Syntax("AUTH needs a mechanism"))?
+                .to_ascii_uppercase();
             let initial = parts.next().map(str::to_string);
             if parts.next().is_some() {
-                return Err(ParseError::Syntax("AUTH takes a mechanism and one initial response"));
+                return Err(ParseError::Syntax(
+                    "AUTH takes a mechanism and one initial response",
+                ));
             }
             Ok(Command::Auth { mechanism, initial })
         }
@@ -96,7 +114,9 @@ pub fn parse(line: &[u8]) -> Result<Command, ParseError> {
 fn domain_arg(arg: &str) -> Result<String, ParseError> {
     let d = arg.split_ascii_whitespace().next().unwrap_or("");
     if d.is_empty() {
-        return Err(ParseError::Syntax("a domain name or address literal is required"));
+        return Err(ParseError::Syntax(
+            "a domain name or address literal is required",
+        ));
     }
     if d.len() > 255 || d.chars().any(|c| c.is_control()) {
         return Err(ParseError::Syntax("invalid domain name"));
@@ -108,12 +128,21 @@ fn domain_arg(arg: &str) -> Result<String, ParseError> {
 fn keyword_path<'a>(rest: &'a str, keyword: &str) -> Result<(&'a str, &'a str), ParseError> {
     let r = rest.trim_start();
     if r.len() < keyword.len() || !r[..keyword.len()].eq_ignore_ascii_case(keyword) {
-        return Err(ParseError::Syntax(if keyword == "FROM" { "expected MAIL FROM:<address>" } else { "expected RCPT TO:<address>" }));
+        return Err(ParseError::Syntax(if keyword == "FROM" {
+            "expected MAIL FROM:<address>"
+        } else {
+            "expected RCPT TO:<address>"
+        }));
     }
     let r = r[keyword.len()..].trim_start();
-    let r = r.strip_prefix(':').ok_or(ParseError::Syntax("expected ':' after the keyword"))?.trim_start();
+    let r = r
+        .strip_prefix(':')
+        .ok_or(ParseError::Syntax("expected ':' after the keyword"))?
+        .trim_start();
     if !r.starts_with('<') {
-        return Err(ParseError::Syntax("the address must be in angle brackets: <name@domain>"));
+        return Err(ParseError::Syntax(
+            "the address must be in angle brackets: <name@domain>",
+        ));
     }
     let end = find_path_end(r).ok_or(ParseError::Syntax("unbalanced '<' in the address"))?;
     Ok((&r[1..end], r[end + 1..].trim()))
@@ -137,30 +166,58 @@ fn find_path_end(r: &str) -> Option<usize> {
 
 fn parse_path(inner: &str, allow_null: bool) -> Result<Path, ParseError> {
     if inner.is_empty() {
-        return if allow_null { Ok(Path(String::new())) } else { Err(ParseError::Syntax("an empty address is not a recipient")) };
+        return if allow_null {
+            Ok(Path(String::new()))
+        } else {
+            Err(ParseError::Syntax("an empty address is not a recipient"))
+        };
     }
     // A source route ("@a,@b:user@c") is obsolete; RFC 5321 C says to ignore it.
     let inner = match inner.strip_prefix('@') {
-        Some(r) => r.split_once(':').map(|(_, a)| a).ok_or(ParseError::Syntax("bad source route"))?,
+        Some(r) => r
+            .split_once(':')
+            .map(|(_, a)| a)
+            .ok_or(ParseError::Syntax("bad source route"))?,
         None => inner,
     };
     if inner.len() > MAX_ADDRESS {
         return Err(ParseError::Syntax("the address is too long"));
     }
-    let (local, domain) = inner.rsplit_once('@').ok_or(ParseError::Syntax("the address has no '@domain'"))?;
+    let (local, domain) = inner
+        .rsplit_once('@')
+        .ok_or(ParseError::Syntax("the address has no '@domain'"))?;
     if local.is_empty() || domain.is_empty() {
-        return Err(ParseError::Syntax("the address is missing a part before or after '@'"));
+        return Err(ParseError::Syntax(
+            "the address is missing a part before or after '@'",
+        ));
     }
     let quoted = local.starts_with('"') && local.ends_with('"') && local.len() >= 2;
-    if !quoted && local.chars().any(|c| c.is_whitespace() || c.is_control() || matches!(c, '<' | '>' | '(' | ')' | ',' | ';' | ':' | '\\' | '"' | '[' | ']')) {
-        return Err(ParseError::Syntax("the address holds a character not allowed there"));
+    if !quoted
+        && local.chars().any(|c| {
+            c.is_whitespace()
+                || c.is_control()
+                || matches!(
+                    c,
+                    '<' | '>' | '(' | ')' | ',' | ';' | ':' | '\\' | '"' | '[' | ']'
+                )
+        })
+    {
+        return Err(ParseError::Syntax(
+            "the address holds a character not allowed there",
+        ));
     }
     if quoted && local.chars().any(|c| c.is_control()) {
         return Err(ParseError::Syntax("the address holds a control character"));
     }
     let literal = domain.starts_with('[') && domain.ends_with(']');
-    if !literal && !domain.chars().all(|c| c.is_alphanumeric() || c == '-' || c == '.') {
-        return Err(ParseError::Syntax("the domain holds a character not allowed there"));
+    if !literal
+        && !domain
+            .chars()
+            .all(|c| c.is_alphanumeric() || c == '-' || c == '.')
+    {
+        return Err(ParseError::Syntax(
+            "the domain holds a character not allowed there",
+        ));
     }
     Ok(Path(inner.to_string()))
 }
@@ -175,9 +232,16 @@ fn parse_mail(rest: &str) -> Result<Command, ParseError> {
             None => (param, None),
         };
         match (key.to_ascii_uppercase().as_str(), value) {
-            ("SIZE", Some(v)) => p.size = Some(v.parse().map_err(|_| ParseError::Syntax("SIZE must be a number"))?),
+            ("SIZE", Some(v)) => {
+                p.size = Some(
+                    v.parse()
+                        .map_err(|_| ParseError::Syntax("SIZE must be a number"))?,
+                )
+            }
             ("BODY", Some(v)) if v.eq_ignore_ascii_case("7BIT") => p.body = Some(Body::SevenBit),
-            ("BODY", Some(v)) if v.eq_ignore_ascii_case("8BITMIME") => p.body = Some(Body::EightBitMime),
+            ("BODY", Some(v)) if v.eq_ignore_ascii_case("8BITMIME") => {
+                p.body = Some(Body::EightBitMime)
+            }
             ("SMTPUTF8", None) => p.smtputf8 = true,
             // RFC 4954 5: AUTH=<> or the sender's identity; we trust our own authentication only.
             ("AUTH", Some(_)) => {}
@@ -226,31 +290,77 @@ mod tests {
 
     #[test]
     fn greetings() {
-        assert_eq!(ok("EHLO client.example"), Command::Ehlo("client.example".into()));
+        assert_eq!(
+            ok("EHLO client.example"),
+            Command::Ehlo("client.example".into())
+        );
         assert_eq!(ok("helo [192.0.2.1]"), Command::Helo("[192.0.2.1]".into()));
         assert!(matches!(parse(b"EHLO"), Err(ParseError::Syntax(_))));
     }
 
     #[test]
     fn mail_from_with_parameters() {
-        let Command::Mail(p, params) = ok("MAIL FROM:<a@b.example> SIZE=1000 BODY=8BITMIME SMTPUTF8") else { panic!() };
+        let Command::Mail(p, params) =
+            ok("MAIL FROM:<a@b.example> SIZE=1000 BODY=8BITMIME SMTPUTF8")
+        else {
+            panic!()
+        };
         assert_eq!(p.0, "a@b.example");
-        assert_eq!(params, MailParams { size: Some(1000), body: Some(Body::EightBitMime), smtputf8: true });
-        let Command::Mail(p, _) = ok("mail from: <>") else { panic!() };
+        assert_eq!(
+            params,
+            MailParams {
+                size: Some(1000),
+                body: Some(Body::EightBitMime),
+                smtputf8: true
+            }
+        );
+        let Command::Mail(p, _) = ok("mail from: <>") else {
+            panic!()
+        };
         assert!(p.is_null());
-        assert_eq!(parse(b"MAIL FROM:<a@b> FOO=1"), Err(ParseError::Param("FOO=1".into())));
-        assert!(matches!(parse(b"MAIL FROM:a@b"), Err(ParseError::Syntax(_))));
-        assert!(matches!(parse(b"MAIL FROM:<a@b"), Err(ParseError::Syntax(_))));
-        assert!(matches!(parse(b"MAIL TO:<a@b>"), Err(ParseError::Syntax(_))));
+        assert_eq!(
+            parse(b"MAIL FROM:<a@b> FOO=1"),
+            Err(ParseError::Param("FOO=1".into()))
+        );
+        assert!(matches!(
+            parse(b"MAIL FROM:a@b"),
+            Err(ParseError::Syntax(_))
+        ));
+        assert!(matches!(
+            parse(b"MAIL FROM:<a@b"),
+            Err(ParseError::Syntax(_))
+        ));
+        assert!(matches!(
+            parse(b"MAIL TO:<a@b>"),
+            Err(ParseError::Syntax(_))
+        ));
     }
 
     #[test]
     fn rcpt_paths() {
-        assert_eq!(ok("RCPT TO:<@relay.example:bob@c.example>"), Command::Rcpt(Path("bob@c.example".into())));
-        assert_eq!(ok("RCPT TO:<\"odd >name\"@c.example>"), Command::Rcpt(Path("\"odd >name\"@c.example".into())));
-        assert_eq!(ok("RCPT TO:<Postmaster>"), Command::Rcpt(Path("postmaster".into())));
-        assert_eq!(ok("RCPT TO:<用户@例子.测试>"), Command::Rcpt(Path("用户@例子.测试".into())));
-        for bad in ["RCPT TO:<>", "RCPT TO:<nobody>", "RCPT TO:<a b@c>", "RCPT TO:<a@b c>", "RCPT TO:<a@b> NOTIFY=NEVER"] {
+        assert_eq!(
+            ok("RCPT TO:<@relay.example:bob@c.example>"),
+            Command::Rcpt(Path("bob@c.example".into()))
+        );
+        assert_eq!(
+            ok("RCPT TO:<\"odd >name\"@c.example>"),
+            Command::Rcpt(Path("\"odd >name\"@c.example".into()))
+        );
+        assert_eq!(
+            ok("RCPT TO:<Postmaster>"),
+            Command::Rcpt(Path("postmaster".into()))
+        );
+        assert_eq!(
+            ok("RCPT TO:<用户@例子.测试>"),
+            Command::Rcpt(Path("用户@例子.测试".into()))
+        );
+        for bad in [
+            "RCPT TO:<>",
+            "RCPT TO:<nobody>",
+            "RCPT TO:<a b@c>",
+            "RCPT TO:<a@b c>",
+            "RCPT TO:<a@b> NOTIFY=NEVER",
+        ] {
             assert!(parse(bad.as_bytes()).is_err(), "{bad}");
         }
         let long = format!("RCPT TO:<{}@x.example>", "a".repeat(400));
@@ -259,11 +369,29 @@ mod tests {
 
     #[test]
     fn bdat_auth_and_others() {
-        assert_eq!(ok("BDAT 100 LAST"), Command::Bdat { size: 100, last: true });
-        assert_eq!(ok("bdat 0"), Command::Bdat { size: 0, last: false });
+        assert_eq!(
+            ok("BDAT 100 LAST"),
+            Command::Bdat {
+                size: 100,
+                last: true
+            }
+        );
+        assert_eq!(
+            ok("bdat 0"),
+            Command::Bdat {
+                size: 0,
+                last: false
+            }
+        );
         assert!(parse(b"BDAT x").is_err());
         assert!(parse(b"BDAT 10 NOW").is_err());
-        assert_eq!(ok("AUTH plain dGVzdA=="), Command::Auth { mechanism: "PLAIN".into(), initial: Some("dGVzdA==".into()) });
+        assert_eq!(
+            ok("AUTH plain dGVzdA=="),
+            Command::Auth {
+                mechanism: "PLAIN".into(),
+                initial: Some("dGVzdA==".into())
+            }
+        );
         assert_eq!(ok("QUIT"), Command::Quit);
         assert!(matches!(parse(b"DATA now"), Err(ParseError::Syntax(_))));
         assert_eq!(parse(b"GET / HTTP/1.1"), Err(ParseError::Http));

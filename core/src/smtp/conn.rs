@@ -33,7 +33,12 @@ const READ_CHUNK: usize = 16 * 1024;
 
 impl<S: AsyncRead + AsyncWrite + Unpin> Conn<S> {
     pub fn new(stream: S) -> Conn<S> {
-        Conn { stream, buf: Vec::with_capacity(READ_CHUNK), pos: 0, out: Vec::with_capacity(512) }
+        Conn {
+            stream,
+            buf: Vec::with_capacity(READ_CHUNK),
+            pos: 0,
+            out: Vec::with_capacity(512),
+        }
     }
 
     /// Bytes the client sent that no command has consumed yet.
@@ -59,7 +64,11 @@ impl<S: AsyncRead + AsyncWrite + Unpin> Conn<S> {
     }
 
     /// Reads more bytes into the buffer; at most one read call.
-    pub async fn fill(&mut self, timeout: Duration, shutdown: Option<&mut watch::Receiver<bool>>) -> Result<usize, ReadError> {
+    pub async fn fill(
+        &mut self,
+        timeout: Duration,
+        shutdown: Option<&mut watch::Receiver<bool>>,
+    ) -> Result<usize, ReadError> {
         if self.pos > 0 && self.pos * 2 > self.buf.capacity() {
             self.buf.drain(..self.pos);
             self.pos = 0;

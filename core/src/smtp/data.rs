@@ -10,14 +10,20 @@
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 enum State {
     /// At the start of a line; `crlf` tells whether the previous line ended with a real CRLF.
-    LineStart { crlf: bool },
+    LineStart {
+        crlf: bool,
+    },
     InLine,
     /// Saw CR inside a line.
     Cr,
     /// Saw '.' at the start of a line.
-    Dot { crlf: bool },
+    Dot {
+        crlf: bool,
+    },
     /// Saw ".\r" at the start of a line.
-    DotCr { crlf: bool },
+    DotCr {
+        crlf: bool,
+    },
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -72,7 +78,9 @@ impl DataReceiver {
     fn step(&mut self, b: u8) -> bool {
         use State::*;
         self.state = match (self.state, b) {
-            (LineStart { .. }, b'.') => Dot { crlf: matches!(self.state, LineStart { crlf: true }) },
+            (LineStart { .. }, b'.') => Dot {
+                crlf: matches!(self.state, LineStart { crlf: true }),
+            },
             (LineStart { .. } | InLine, b'\r') => Cr,
             (LineStart { .. } | InLine, b'\n') => {
                 self.emit(b"\r\n");
@@ -174,7 +182,10 @@ mod tests {
 
     #[test]
     fn ends_only_at_crlf_dot_crlf_and_unstuffs() {
-        let (body, used, done) = receive(b"Subject: x\r\n\r\n..dot\r\n.x\r\nend\r\n.\r\nQUIT\r\n", 1000);
+        let (body, used, done) = receive(
+            b"Subject: x\r\n\r\n..dot\r\n.x\r\nend\r\n.\r\nQUIT\r\n",
+            1000,
+        );
         assert!(done);
         assert_eq!(used, b"Subject: x\r\n\r\n..dot\r\n.x\r\nend\r\n.\r\n".len());
         assert_eq!(body.unwrap(), b"Subject: x\r\n\r\n.dot\r\nx\r\nend\r\n");
@@ -189,12 +200,21 @@ mod tests {
 
     #[test]
     fn smuggling_sequences_do_not_end_data_and_refuse_the_message() {
-        for trick in [&b"a\n.\nMAIL FROM:<x@y>\r\n"[..], b"a\n.\r\nMAIL", b"a\r\n.\nMAIL", b"a\r.\r\nb"] {
+        for trick in [
+            &b"a\n.\nMAIL FROM:<x@y>\r\n"[..],
+            b"a\n.\r\nMAIL",
+            b"a\r\n.\nMAIL",
+            b"a\r.\r\nb",
+        ] {
             let mut input = trick.to_vec();
             input.extend_from_slice(b"\r\n.\r\n");
             let (body, used, done) = receive(&input, 1000);
             assert!(done, "{trick:?}");
-            assert_eq!(used, input.len(), "{trick:?}: the trick must not end the data early");
+            assert_eq!(
+                used,
+                input.len(),
+                "{trick:?}: the trick must not end the data early"
+            );
             assert!(body.is_err(), "{trick:?}");
         }
     }

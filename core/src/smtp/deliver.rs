@@ -24,13 +24,20 @@ pub async fn accept(st: &mut State, shared: &Arc<Shared>, cfg: &Config, body: Ve
     reply
 }
 
-async fn store_message(st: &State, shared: &Arc<Shared>, cfg: &Config, body: Vec<u8>) -> Result<String, String> {
+async fn store_message(
+    st: &State,
+    shared: &Arc<Shared>,
+    cfg: &Config,
+    body: Vec<u8>,
+) -> Result<String, String> {
     let Some(tx) = st.tx.as_ref() else {
         return Err("503 5.5.1 Send MAIL first".into());
     };
     let hops = count_received(&body);
     if hops >= cfg.smtp.max_received_headers {
-        return Err(format!("554 5.4.6 Mail loop: the message has passed {hops} servers"));
+        return Err(format!(
+            "554 5.4.6 Mail loop: the message has passed {hops} servers"
+        ));
     }
     let queue_id = new_queue_id();
     let single_rcpt = (tx.rcpts.len() == 1).then(|| tx.rcpts[0].address.as_str());
@@ -51,7 +58,12 @@ async fn store_message(st: &State, shared: &Arc<Shared>, cfg: &Config, body: Vec
         }
     }
     let size = (received.len() + body.len()) as u64;
-    if external.is_empty() && !accounts.is_empty() && accounts.iter().all(|a| a.quota > 0 && a.used + size > a.quota) {
+    if external.is_empty()
+        && !accounts.is_empty()
+        && accounts
+            .iter()
+            .all(|a| a.quota > 0 && a.used + size > a.quota)
+    {
         return Err(if accounts.iter().all(|a| size > a.quota) {
             "552 5.2.2 Message is larger than the recipient's mailbox quota".into()
         } else {
@@ -60,8 +72,13 @@ async fn store_message(st: &State, shared: &Arc<Shared>, cfg: &Config, body: Vec
     }
 
     let return_path = format!("Return-Path: <{}>\r\n", tx.from.0);
-    let targets: Vec<DeliveryTarget> =
-        accounts.iter().map(|a| DeliveryTarget { account_id: a.id, mailbox: "INBOX".into() }).collect();
+    let targets: Vec<DeliveryTarget> = accounts
+        .iter()
+        .map(|a| DeliveryTarget {
+            account_id: a.id,
+            mailbox: "INBOX".into(),
+        })
+        .collect();
     let blobs = shared.store.blobs().clone();
     let want_local = !targets.is_empty();
     let want_queue = !external.is_empty();
@@ -73,7 +90,11 @@ async fn store_message(st: &State, shared: &Arc<Shared>, cfg: &Config, body: Vec
         } else {
             None
         };
-        let queued = if want_queue { Some(blobs.write(&[received.as_bytes(), &body])?) } else { None };
+        let queued = if want_queue {
+            Some(blobs.write(&[received.as_bytes(), &body])?)
+        } else {
+            None
+        };
         Ok((local, queued))
     })
     .await;
@@ -90,7 +111,12 @@ async fn store_message(st: &State, shared: &Arc<Shared>, cfg: &Config, body: Vec
     let mut sync_dirs = Vec::new();
     let delivery = local.map(|(blob, size, dir)| {
         sync_dirs.push(dir);
-        Delivery { blob, size, internal_date: now, targets }
+        Delivery {
+            blob,
+            size,
+            internal_date: now,
+            targets,
+        }
     });
     let entry = queued.map(|(blob, size, dir)| {
         sync_dirs.push(dir);
@@ -137,7 +163,11 @@ async fn store_message(st: &State, shared: &Arc<Shared>, cfg: &Config, body: Vec
 
 /// Received headers in the header section: each server adds one, so too many means a loop.
 fn count_received(msg: &[u8]) -> usize {
-    let header_end = msg.windows(4).position(|w| w == b"\r\n\r\n").map(|i| i + 2).unwrap_or(msg.len());
+    let header_end = msg
+        .windows(4)
+        .position(|w| w == b"\r\n\r\n")
+        .map(|i| i + 2)
+        .unwrap_or(msg.len());
     msg[..header_end]
         .split(|&b| b == b'\n')
         .filter(|line| line.len() >= 9 && line[..9].eq_ignore_ascii_case(b"received:"))
@@ -145,8 +175,20 @@ fn count_received(msg: &[u8]) -> usize {
 }
 
 /// RFC 5321 4.4 trace header, with the protocol names of RFC 3848 and RFC 6531.
-fn received_header(st: &State, cfg: &Config, queue_id: &str, utf8: bool, single_rcpt: Option<&str>) -> String {
-    let mut proto = String::from(if utf8 { "UTF8SMTP" } else if st.esmtp { "ESMTP" } else { "SMTP" });
+fn received_header(
+    st: &State,
+    cfg: &Config,
+    queue_id: &str,
+    utf8: bool,
+    single_rcpt: Option<&str>,
+) -> String {
+    let mut proto = String::from(if utf8 {
+        "UTF8SMTP"
+    } else if st.esmtp {
+        "ESMTP"
+    } else {
+        "SMTP"
+    });
     if utf8 && !st.esmtp {
         proto = "UTF8SMTP".into();
     }
@@ -156,7 +198,13 @@ fn received_header(st: &State, cfg: &Config, queue_id: &str, utf8: bool, single_
     if st.auth.is_some() {
         proto.push('A');
     }
-    let helo: String = st.helo.as_deref().unwrap_or("unknown").chars().filter(|c| !c.is_control()).collect();
+    let helo: String = st
+        .helo
+        .as_deref()
+        .unwrap_or("unknown")
+        .chars()
+        .filter(|c| !c.is_control())
+        .collect();
     let mut h = format!(
         "Received: from {helo} ([{}])\r\n\tby {} (Roost) with {proto} id {queue_id}",
         st.peer.ip().to_canonical(),
@@ -168,7 +216,10 @@ fn received_header(st: &State, cfg: &Config, queue_id: &str, utf8: bool, single_
     if let Some(r) = single_rcpt {
         h.push_str(&format!("\r\n\tfor <{r}>"));
     }
-    h.push_str(&format!(";\r\n\t{}\r\n", crate::util::rfc5322_date(store::now())));
+    h.push_str(&format!(
+        ";\r\n\t{}\r\n",
+        crate::util::rfc5322_date(store::now())
+    ));
     h
 }
 

@@ -78,7 +78,10 @@ pub async fn handle(shared: Arc<Shared>, service: Service, stream: TcpStream, pe
     }
 }
 
-async fn greet<S: tokio::io::AsyncRead + tokio::io::AsyncWrite + Unpin>(conn: &mut Conn<S>, hostname: &str) {
+async fn greet<S: tokio::io::AsyncRead + tokio::io::AsyncWrite + Unpin>(
+    conn: &mut Conn<S>,
+    hostname: &str,
+) {
     conn.reply(&format!("220 {hostname} ESMTP Roost ready"));
     let _ = conn.flush().await;
 }
@@ -86,15 +89,36 @@ async fn greet<S: tokio::io::AsyncRead + tokio::io::AsyncWrite + Unpin>(conn: &m
 /// A client that talks before the greeting is not following the protocol (spam engines do it
 /// to save time). With `greet_pause_ms` the server waits to see; either way anything already
 /// sent ends the connection.
-async fn early_talker_check(conn: &mut Conn<TcpStream>, cfg: &crate::config::Config, peer: SocketAddr) -> bool {
-    if cfg.smtp.greet_pause_ms > 0 {
-        let pause = Duration::from_millis(cfg.smtp.greet_pause_ms);
-        let _ = tokio::time::timeout(pause, conn.stream.readable()).await;
-    }
+async fn early_talker_check(
+    conn: &mut Conn<TcpStream>,
+    cfg: &crate::config::Config,
+    peer: SocketAddr,
+) -> bool {
     let mut probe = [0u8; 1];
-    let talked = matches!(conn.stream.try_read(&mut probe), Ok(n) if n > 0);
+    let mut talked = matches!(conn.stream.try_read(&mut probe), Ok(n) if n > 0);
+    if !talked && cfg.smtp.greet_pause_ms > 0 {
+        let deadline = tokio::time::Instant::now() + Duration::from_millis(cfg.smtp.greet_pause_ms);
+        // Readiness can be spurious: keep waiting until the pause is over or bytes arrive.
+        while !talked
+            && tokio::time::timeout_at(deadline, conn.stream.readable())
+                .await
+                .is_ok()
+        {
+            match conn.stream.try_read(&mut probe) {
+                Ok(n) => talked = n > 0,
+                Err(e) if e.kind() == std::io::ErrorKind::WouldBlock => continue,
+                Err(_) => return false,
+            }
+            if !talked {
+                // End of stream: the client left before the greeting.
+                return false;
+            }
+        }
+    }
     if talked {
-        conn.reply("554 5.5.0 Error: SMTP protocol synchronization (client spoke before the greeting)");
+        conn.reply(
+            "554 5.5.0 Error: SMTP protocol synchronization (client spoke before the greeting)",
+        );
         let _ = conn.flush().await;
         tracing::info!(client = %peer.ip().to_canonical(), "smtp client spoke before the greeting, disconnected");
         return false;
@@ -123,7 +147,14 @@ async fn tls_accept(
 
 fn tls_info(s: &tokio_rustls::server::TlsStream<TcpStream>) -> String {
     let (_, c) = s.get_ref();
-    let version = c.protocol_version().map(|v| format!("{v:?}")).unwrap_or_default().replace("TLSv1_", "TLSv1.");
-    let cipher = c.negotiated_cipher_suite().map(|s| format!("{:?}", s.suite())).unwrap_or_default();
+    let version = c
+        .protocol_version()
+        .map(|v| format!("{v:?}"))
+        .unwrap_or_default()
+        .replace("TLSv1_", "TLSv1.");
+    let cipher = c
+        .negotiated_cipher_suite()
+        .map(|s| format!("{:?}", s.suite()))
+        .unwrap_or_default();
     format!("{version} {cipher}")
 }

@@ -60,7 +60,17 @@ pub enum Outcome {
 
 impl State {
     pub fn new(service: Service, peer: SocketAddr, tls: Option<String>) -> State {
-        State { service, peer, tls, helo: None, esmtp: false, auth: None, tx: None, errors: 0, bdat: None }
+        State {
+            service,
+            peer,
+            tls,
+            helo: None,
+            esmtp: false,
+            auth: None,
+            tx: None,
+            errors: 0,
+            bdat: None,
+        }
     }
 
     /// After STARTTLS the client starts over with EHLO; nothing learned in clear text is kept.
@@ -71,7 +81,8 @@ impl State {
     fn auth_allowed(&self, cfg: &Config) -> bool {
         self.tls.is_some()
             || cfg.smtp.allow_plaintext_auth
-            || (cfg.smtp.allow_plaintext_auth_on_loopback && self.peer.ip().to_canonical().is_loopback())
+            || (cfg.smtp.allow_plaintext_auth_on_loopback
+                && self.peer.ip().to_canonical().is_loopback())
     }
 
     fn must_auth(&self) -> bool {
@@ -97,7 +108,10 @@ pub async fn run<S: AsyncRead + AsyncWrite + Unpin + Send>(
             return Outcome::Closed;
         }
         let timeout = Duration::from_secs(cfg.smtp.command_timeout_secs);
-        let line = match conn.read_line(MAX_COMMAND_LINE, timeout, Some(&mut shutdown)).await {
+        let line = match conn
+            .read_line(MAX_COMMAND_LINE, timeout, Some(&mut shutdown))
+            .await
+        {
             Ok(Line::Complete(l)) => l,
             Ok(Line::TooLong) => {
                 conn.reply("500 5.5.2 Line too long");
@@ -119,6 +133,8 @@ pub async fn run<S: AsyncRead + AsyncWrite + Unpin + Send>(
                 return Outcome::Closed;
             }
         };
+        // The configuration may have been reloaded while this session waited for the line.
+        let cfg = shared.config();
         if line.contains(&0) {
             conn.reply("500 5.5.2 NUL byte in command");
             if count_error(conn, st, &cfg) {
@@ -134,11 +150,17 @@ pub async fn run<S: AsyncRead + AsyncWrite + Unpin + Send>(
             }
             Err(e) => {
                 conn.reply(&match e {
-                    ParseError::Unknown | ParseError::Http => "500 5.5.1 Command not recognized".to_string(),
+                    ParseError::Unknown | ParseError::Http => {
+                        "500 5.5.1 Command not recognized".to_string()
+                    }
                     ParseError::Syntax(why) => format!("501 5.5.4 Syntax error: {why}"),
                     ParseError::Param(p) => format!("555 5.5.4 Parameter not supported: {p}"),
                 });
-                if count_error(conn, st, &cfg) { Flow::Close } else { Flow::Continue }
+                if count_error(conn, st, &cfg) {
+                    Flow::Close
+                } else {
+                    Flow::Continue
+                }
             }
         };
         match flow {
@@ -156,7 +178,11 @@ pub async fn run<S: AsyncRead + AsyncWrite + Unpin + Send>(
 }
 
 /// Counts a client error; true (after a 421) when the client has made too many.
-fn count_error<S: AsyncRead + AsyncWrite + Unpin>(conn: &mut Conn<S>, st: &mut State, cfg: &Config) -> bool {
+fn count_error<S: AsyncRead + AsyncWrite + Unpin>(
+    conn: &mut Conn<S>,
+    st: &mut State,
+    cfg: &Config,
+) -> bool {
     st.errors += 1;
     if st.errors >= cfg.smtp.max_errors {
         conn.reply("421 4.7.0 Too many errors, closing connection");
@@ -231,7 +257,10 @@ async fn dispatch<S: AsyncRead + AsyncWrite + Unpin + Send>(
         }
         Command::Rcpt(path) => {
             rcpt(conn, st, shared, cfg, path);
-            if st.tx.as_ref().is_some_and(|t| t.log.last().is_some_and(|(_, r)| r.starts_with('5')))
+            if st
+                .tx
+                .as_ref()
+                .is_some_and(|t| t.log.last().is_some_and(|(_, r)| r.starts_with('5')))
                 && count_error(conn, st, cfg)
             {
                 return Flow::Close;
@@ -273,7 +302,11 @@ async fn dispatch<S: AsyncRead + AsyncWrite + Unpin + Send>(
 
 fn ehlo_reply(st: &State, shared: &Shared, cfg: &Config) -> String {
     let mut lines = vec![
-        format!("{} Hello {}", cfg.hostname, st.helo.as_deref().unwrap_or("")),
+        format!(
+            "{} Hello {}",
+            cfg.hostname,
+            st.helo.as_deref().unwrap_or("")
+        ),
         "PIPELINING".into(),
         format!("SIZE {}", cfg.smtp.max_message_size.0),
         "8BITMIME".into(),
@@ -284,7 +317,10 @@ fn ehlo_reply(st: &State, shared: &Shared, cfg: &Config) -> String {
     if st.tls.is_none() && shared.tls_available() {
         lines.push("STARTTLS".into());
     }
-    if st.auth.is_none() && st.auth_allowed(cfg) && !matches!(st.service, Service::Smtp if st.tls.is_none()) {
+    if st.auth.is_none()
+        && st.auth_allowed(cfg)
+        && !matches!(st.service, Service::Smtp if st.tls.is_none())
+    {
         lines.push("AUTH PLAIN LOGIN".into());
     }
     lines.push("HELP".into());
@@ -317,7 +353,10 @@ fn mail<S: AsyncRead + AsyncWrite + Unpin>(
     if let Some(size) = params.size
         && size > cfg.smtp.max_message_size.0
     {
-        return conn.reply(&format!("552 5.3.4 Message too big: the limit is {} bytes", cfg.smtp.max_message_size.0));
+        return conn.reply(&format!(
+            "552 5.3.4 Message too big: the limit is {} bytes",
+            cfg.smtp.max_message_size.0
+        ));
     }
     if !path.0.is_ascii() && !params.smtputf8 {
         return conn.reply("553 5.6.7 Non-ASCII address needs the SMTPUTF8 parameter");
@@ -334,14 +373,24 @@ fn mail<S: AsyncRead + AsyncWrite + Unpin>(
             Err(_) => return conn.reply("451 4.3.0 Temporary lookup failure, try again later"),
         }
     }
-    st.tx = Some(Transaction { from: path, params, rcpts: Vec::new(), log: Vec::new() });
+    st.tx = Some(Transaction {
+        from: path,
+        params,
+        rcpts: Vec::new(),
+        log: Vec::new(),
+    });
     st.bdat = None;
     conn.reply("250 2.1.0 Sender OK");
 }
 
 /// An authenticated user may send as their own address (with or without a sub-address), through
 /// their domain's aliases, and as any alias or group that delivers to them; never via a catch-all.
-fn sender_allowed(shared: &Shared, cfg: &Config, user: &AuthUser, path: &Path) -> crate::error::Result<bool> {
+fn sender_allowed(
+    shared: &Shared,
+    cfg: &Config,
+    user: &AuthUser,
+    path: &Path,
+) -> crate::error::Result<bool> {
     if path.is_null() {
         return Ok(false);
     }
@@ -349,10 +398,12 @@ fn sender_allowed(shared: &Shared, cfg: &Config, user: &AuthUser, path: &Path) -
         return Ok(false);
     };
     let delimiter = cfg.smtp.recipient_delimiter.clone();
-    shared.store.read(|c| match directory::resolve(c, &addr, &delimiter, false)? {
-        Ok(r) => Ok(r.accounts.iter().any(|a| a.id == user.account_id)),
-        Err(_) => Ok(false),
-    })
+    shared
+        .store
+        .read(|c| match directory::resolve(c, &addr, &delimiter, false)? {
+            Ok(r) => Ok(r.accounts.iter().any(|a| a.id == user.account_id)),
+            Err(_) => Ok(false),
+        })
 }
 
 fn rcpt<S: AsyncRead + AsyncWrite + Unpin>(
@@ -367,23 +418,42 @@ fn rcpt<S: AsyncRead + AsyncWrite + Unpin>(
         return conn.reply("503 5.5.1 Send MAIL first");
     };
     let reply = rcpt_reply(tx, shared, cfg, authenticated, &path);
-    tx.log.push((path.0.clone(), reply.split(' ').take(2).collect::<Vec<_>>().join(" ")));
+    tx.log.push((
+        path.0.clone(),
+        reply.split(' ').take(2).collect::<Vec<_>>().join(" "),
+    ));
     conn.reply(&reply);
 }
 
-fn rcpt_reply(tx: &mut Transaction, shared: &Shared, cfg: &Config, authenticated: bool, path: &Path) -> String {
+fn rcpt_reply(
+    tx: &mut Transaction,
+    shared: &Shared,
+    cfg: &Config,
+    authenticated: bool,
+    path: &Path,
+) -> String {
     if tx.rcpts.len() >= cfg.smtp.max_recipients {
-        return format!("452 4.5.3 Too many recipients: at most {} per message", cfg.smtp.max_recipients);
+        return format!(
+            "452 4.5.3 Too many recipients: at most {} per message",
+            cfg.smtp.max_recipients
+        );
     }
     if !path.0.is_ascii() && !tx.params.smtputf8 {
         return "553 5.6.7 Non-ASCII address needs SMTPUTF8 on MAIL".into();
     }
-    let target = if path.0 == "postmaster" { format!("postmaster@{}", cfg.first_domain()) } else { path.0.clone() };
+    let target = if path.0 == "postmaster" {
+        format!("postmaster@{}", cfg.first_domain())
+    } else {
+        path.0.clone()
+    };
     let Ok(addr) = Address::parse(&target) else {
         return format!("553 5.1.3 <{}> is not a valid mailbox address", path.0);
     };
     let delimiter = cfg.smtp.recipient_delimiter.clone();
-    let resolved = match shared.store.read(|c| directory::resolve(c, &addr, &delimiter, true)) {
+    let resolved = match shared
+        .store
+        .read(|c| directory::resolve(c, &addr, &delimiter, true))
+    {
         Ok(r) => r,
         Err(e) => {
             tracing::error!(error = %e, "recipient lookup failed");
@@ -392,22 +462,38 @@ fn rcpt_reply(tx: &mut Transaction, shared: &Shared, cfg: &Config, authenticated
     };
     let dest = match resolved {
         Ok(d) => d,
-        Err(RcptError::NotLocal) if authenticated => Resolved { accounts: vec![], external: vec![addr.to_string()] },
+        Err(RcptError::NotLocal) if authenticated => Resolved {
+            accounts: vec![],
+            external: vec![addr.to_string()],
+        },
         Err(RcptError::NotLocal) => return format!("554 5.7.1 <{}>: Relay access denied", path.0),
-        Err(RcptError::NoSuchUser) => return format!("550 5.1.1 <{}>: Recipient address rejected: no such user", path.0),
+        Err(RcptError::NoSuchUser) => {
+            return format!(
+                "550 5.1.1 <{}>: Recipient address rejected: no such user",
+                path.0
+            );
+        }
         Err(RcptError::Disabled) => return format!("550 5.2.1 <{}>: Mailbox disabled", path.0),
-        Err(RcptError::TooDeep) => return format!("550 5.4.6 <{}>: Alias loop or too deep", path.0),
+        Err(RcptError::TooDeep) => {
+            return format!("550 5.4.6 <{}>: Alias loop or too deep", path.0);
+        }
     };
     let declared = tx.params.size.unwrap_or(0);
     for a in &dest.accounts {
         if a.quota > 0 && declared > a.quota {
-            return format!("552 5.2.2 <{}>: Message is larger than the mailbox quota", path.0);
+            return format!(
+                "552 5.2.2 <{}>: Message is larger than the mailbox quota",
+                path.0
+            );
         }
         if a.quota > 0 && a.used.saturating_add(declared) >= a.quota && dest.accounts.len() == 1 {
             return format!("452 4.2.2 <{}>: Mailbox full, try again later", path.0);
         }
     }
-    tx.rcpts.push(Accepted { address: path.0.clone(), dest });
+    tx.rcpts.push(Accepted {
+        address: path.0.clone(),
+        dest,
+    });
     "250 2.1.5 Recipient OK".into()
 }
 
@@ -494,7 +580,10 @@ async fn bdat<S: AsyncRead + AsyncWrite + Unpin + Send>(
     let max = cfg.smtp.max_message_size.0;
     let ready = st.tx.as_ref().is_some_and(|t| !t.rcpts.is_empty());
     // The chunk follows the command whatever we think of it (RFC 3030 2): read it either way.
-    let buf = st.bdat.get_or_insert_with(|| BdatBuffer { data: Vec::new(), too_big: false });
+    let buf = st.bdat.get_or_insert_with(|| BdatBuffer {
+        data: Vec::new(),
+        too_big: false,
+    });
     let mut left = size;
     let timeout = Duration::from_secs(cfg.smtp.data_timeout_secs);
     loop {
@@ -527,7 +616,11 @@ async fn bdat<S: AsyncRead + AsyncWrite + Unpin + Send>(
     }
     if !ready {
         st.bdat = None;
-        conn.reply(if st.tx.is_none() { "503 5.5.1 Send MAIL first" } else { "554 5.5.1 No valid recipients" });
+        conn.reply(if st.tx.is_none() {
+            "503 5.5.1 Send MAIL first"
+        } else {
+            "554 5.5.1 No valid recipients"
+        });
         return Flow::Continue;
     }
     if !last {
@@ -558,15 +651,15 @@ pub fn finish_tx(st: &mut State, result: &str, queue_id: Option<&str>, size: Opt
     let rcpts: Vec<String> = tx.log.iter().map(|(a, r)| format!("<{a}> {r}")).collect();
     tracing::info!(
         target: "roost::smtp",
-        queue_id = queue_id.unwrap_or("-"),
+        queue_id = %queue_id.unwrap_or("-"),
         client = %st.peer.ip().to_canonical(),
-        service = st.service.name(),
-        tls = st.tls.as_deref().unwrap_or("no"),
-        auth = st.auth.as_ref().map(|a| a.address.as_str()).unwrap_or("-"),
+        service = %st.service.name(),
+        tls = %st.tls.as_deref().unwrap_or("no"),
+        auth = %st.auth.as_ref().map(|a| a.address.as_str()).unwrap_or("-"),
         from = %format!("<{}>", tx.from.0),
         rcpts = %rcpts.join(", "),
         size = size.unwrap_or(0),
-        result,
+        result = %result,
         "smtp transaction"
     );
 }

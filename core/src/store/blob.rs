@@ -30,7 +30,11 @@ impl BlobId {
             .unwrap_or(0);
         let n = COUNTER.fetch_add(1, Ordering::Relaxed);
         let r = getrandom::u32().unwrap_or(n.wrapping_mul(2_654_435_761));
-        BlobId(format!("{micros:013x}{:04x}{:06x}", n & 0xffff, r & 0xff_ffff))
+        BlobId(format!(
+            "{micros:013x}{:04x}{:06x}",
+            n & 0xffff,
+            r & 0xff_ffff
+        ))
     }
 
     /// Ids are made here and read back from our own database; anything else is refused so a
@@ -68,7 +72,10 @@ impl BlobStore {
         let id = BlobId::new();
         let tmp_path = self.tmp.join(format!("{}.tmp", id.0));
         let result = (|| -> std::io::Result<(u64, PathBuf)> {
-            let mut f = OpenOptions::new().write(true).create_new(true).open(&tmp_path)?;
+            let mut f = OpenOptions::new()
+                .write(true)
+                .create_new(true)
+                .open(&tmp_path)?;
             let mut size = 0u64;
             for p in parts {
                 f.write_all(p)?;
@@ -96,7 +103,9 @@ impl BlobStore {
 
     pub fn read(&self, id: &BlobId) -> Result<Vec<u8>> {
         let path = self.path(id)?;
-        std::fs::read(&path).map_err(|e| Error::Storage(format!("cannot read message file {}: {e}", path.display())))
+        std::fs::read(&path).map_err(|e| {
+            Error::Storage(format!("cannot read message file {}: {e}", path.display()))
+        })
     }
 
     pub fn remove(&self, id: &BlobId) -> Result<()> {

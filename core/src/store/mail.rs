@@ -76,11 +76,19 @@ pub fn create_default_mailboxes(conn: &Connection, account_id: i64) -> Result<()
     Ok(())
 }
 
-pub fn create_mailbox(conn: &Connection, account_id: i64, name: &str, special_use: Option<&str>) -> Result<i64> {
+pub fn create_mailbox(
+    conn: &Connection,
+    account_id: i64,
+    name: &str,
+    special_use: Option<&str>,
+) -> Result<i64> {
     // UIDVALIDITY must change whenever a name is reused for a new mailbox (RFC 3501 2.3.1.1):
     // take the clock, but never a value this account has handed out before.
-    let last: Option<i64> =
-        conn.query_row("SELECT MAX(uidvalidity) FROM mailboxes WHERE account_id = ?1", [account_id], |r| r.get(0))?;
+    let last: Option<i64> = conn.query_row(
+        "SELECT MAX(uidvalidity) FROM mailboxes WHERE account_id = ?1",
+        [account_id],
+        |r| r.get(0),
+    )?;
     let uidvalidity = (super::now() & 0xffff_ffff).max(last.unwrap_or(0) + 1);
     conn.execute(
         "INSERT INTO mailboxes (account_id, name, special_use, uidvalidity) VALUES (?1, ?2, ?3, ?4)",
@@ -106,7 +114,8 @@ pub fn mailbox_id(conn: &Connection, account_id: i64, name: &str) -> Result<Opti
     let id = if name.eq_ignore_ascii_case("INBOX") {
         stmt.query_row([account_id], |r| r.get(0)).optional()?
     } else {
-        stmt.query_row(params![account_id, name], |r| r.get(0)).optional()?
+        stmt.query_row(params![account_id, name], |r| r.get(0))
+            .optional()?
     };
     Ok(id)
 }
@@ -134,10 +143,22 @@ pub fn deliver(conn: &Connection, d: &Delivery) -> Result<Vec<StoredMessage>> {
             "INSERT INTO messages (mailbox_id, uid, modseq, blob_id, size, internal_date, flags)
              VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
         )?
-        .execute(params![mailbox_id, uid, modseq, d.blob.0, d.size as i64, d.internal_date, flags::RECENT])?;
+        .execute(params![
+            mailbox_id,
+            uid,
+            modseq,
+            d.blob.0,
+            d.size as i64,
+            d.internal_date,
+            flags::RECENT
+        ])?;
         conn.prepare_cached("UPDATE accounts SET used = used + ?1 WHERE id = ?2")?
             .execute(params![d.size as i64, t.account_id])?;
-        out.push(StoredMessage { account_id: t.account_id, mailbox_id, uid: uid as u32 });
+        out.push(StoredMessage {
+            account_id: t.account_id,
+            mailbox_id,
+            uid: uid as u32,
+        });
     }
     Ok(out)
 }

@@ -14,11 +14,13 @@ mod schema;
 
 pub use blob::{BlobId, BlobStore};
 pub use mail::{
-    DEFAULT_MAILBOXES, Delivery, DeliveryTarget, MessageRow, StoredMessage, blob_known, create_default_mailboxes,
-    create_mailbox, deliver, flags, list_messages, mailbox_id, unreferenced_blobs,
+    DEFAULT_MAILBOXES, Delivery, DeliveryTarget, MessageRow, StoredMessage, blob_known,
+    create_default_mailboxes, create_mailbox, deliver, flags, list_messages, mailbox_id,
+    unreferenced_blobs,
 };
 pub use queue::{
-    QueueEntry, QueueFilter, QueueRecipient, QueueState, enqueue, get as queue_get, list as queue_list,
+    QueueEntry, QueueFilter, QueueRecipient, QueueState, enqueue, get as queue_get,
+    list as queue_list,
 };
 
 use crate::error::{Error, Result};
@@ -58,8 +60,9 @@ type Completion = Box<dyn FnOnce(Option<&Error>) + Send>;
 impl Store {
     /// Opens (creating when new) the store in `dir`: folders, database, migrations, writer.
     pub fn open(dir: &Path) -> Result<Store> {
-        std::fs::create_dir_all(dir)
-            .map_err(|e| Error::Storage(format!("cannot create data folder {}: {e}", dir.display())))?;
+        std::fs::create_dir_all(dir).map_err(|e| {
+            Error::Storage(format!("cannot create data folder {}: {e}", dir.display()))
+        })?;
         let blobs = BlobStore::open(dir)?;
         let db_path = dir.join(DB_FILE);
         let mut conn = open_connection(&db_path)?;
@@ -107,12 +110,16 @@ impl Store {
     }
 
     /// Runs `f` in a write transaction and waits until it is committed to disk.
-    pub fn write<T: Send + 'static>(&self, f: impl FnOnce(&Connection) -> Result<T> + Send + 'static) -> Result<T> {
+    pub fn write<T: Send + 'static>(
+        &self,
+        f: impl FnOnce(&Connection) -> Result<T> + Send + 'static,
+    ) -> Result<T> {
         let (tx, rx) = mpsc::sync_channel(1);
         self.submit(Vec::new(), f, move |r| {
             let _ = tx.send(r);
         })?;
-        rx.recv().map_err(|_| Error::Storage("the store writer stopped".into()))?
+        rx.recv()
+            .map_err(|_| Error::Storage("the store writer stopped".into()))?
     }
 
     /// As `write`, for async callers; `sync_dirs` are fsynced before the commit (blob renames).
@@ -125,7 +132,8 @@ impl Store {
         self.submit(sync_dirs, f, move |r| {
             let _ = tx.send(r);
         })?;
-        rx.await.map_err(|_| Error::Storage("the store writer stopped".into()))?
+        rx.await
+            .map_err(|_| Error::Storage("the store writer stopped".into()))?
     }
 
     fn submit<T: Send + 'static>(
@@ -147,7 +155,9 @@ impl Store {
             (ok, done)
         });
         let writer = self.inner.writer.lock().unwrap_or_else(|p| p.into_inner());
-        let sender = writer.as_ref().ok_or_else(|| Error::Storage("the store is closed".into()))?;
+        let sender = writer
+            .as_ref()
+            .ok_or_else(|| Error::Storage("the store is closed".into()))?;
         sender
             .send(Job { sync_dirs, run })
             .map_err(|_| Error::Storage("the store writer stopped".into()))
@@ -155,8 +165,18 @@ impl Store {
 
     /// Stops the writer after the jobs already queued are committed.
     pub fn close(&self) {
-        self.inner.writer.lock().unwrap_or_else(|p| p.into_inner()).take();
-        if let Some(t) = self.inner.writer_thread.lock().unwrap_or_else(|p| p.into_inner()).take() {
+        self.inner
+            .writer
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .take();
+        if let Some(t) = self
+            .inner
+            .writer_thread
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .take()
+        {
             let _ = t.join();
         }
     }
@@ -187,8 +207,13 @@ fn writer_loop(conn: Connection, rx: mpsc::Receiver<Job>) {
 }
 
 fn run_batch(conn: &Connection, batch: Vec<Job>) {
-    let dirs: BTreeSet<PathBuf> = batch.iter().flat_map(|j| j.sync_dirs.iter().cloned()).collect();
-    let mut failure = dirs.iter().find_map(|d| blob::sync_dir(d).err().map(Error::from));
+    let dirs: BTreeSet<PathBuf> = batch
+        .iter()
+        .flat_map(|j| j.sync_dirs.iter().cloned())
+        .collect();
+    let mut failure = dirs
+        .iter()
+        .find_map(|d| blob::sync_dir(d).err().map(Error::from));
     let mut completions = Vec::with_capacity(batch.len());
     if failure.is_none()
         && let Err(e) = conn.execute_batch("BEGIN IMMEDIATE")
@@ -207,7 +232,11 @@ fn run_batch(conn: &Connection, batch: Vec<Job>) {
             continue;
         }
         let (ok, done) = (job.run)(Some(conn));
-        let end = if ok { "RELEASE job" } else { "ROLLBACK TO job; RELEASE job" };
+        let end = if ok {
+            "RELEASE job"
+        } else {
+            "ROLLBACK TO job; RELEASE job"
+        };
         if let Err(e) = conn.execute_batch(end) {
             failure = Some(e.into());
         }

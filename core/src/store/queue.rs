@@ -70,7 +70,10 @@ pub struct QueueFilter {
 }
 
 pub fn enqueue(conn: &Connection, e: &QueueEntry) -> Result<()> {
-    let blob = e.blob.as_ref().ok_or_else(|| Error::Invalid("queue entry without message".into()))?;
+    let blob = e
+        .blob
+        .as_ref()
+        .ok_or_else(|| Error::Invalid("queue entry without message".into()))?;
     super::mail::insert_blob(conn, blob, e.size)?;
     conn.prepare_cached(
         "INSERT INTO queue (id, blob_id, sender, auth_user, client_ip, size, created) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
@@ -131,7 +134,8 @@ pub fn get(conn: &Connection, id: &str) -> Result<QueueEntry> {
             },
         )
         .optional()?;
-    let mut entry = head.ok_or_else(|| Error::NotFound(format!("queue entry {id} does not exist")))?;
+    let mut entry =
+        head.ok_or_else(|| Error::NotFound(format!("queue entry {id} does not exist")))?;
     entry.recipients = recipients(conn, id)?;
     Ok(entry)
 }
@@ -155,8 +159,14 @@ fn recipients(conn: &Connection, id: &str) -> Result<Vec<QueueRecipient>> {
 }
 
 fn matches(e: &QueueEntry, f: &QueueFilter) -> bool {
-    let contains = |hay: &str, needle: &str| hay.to_ascii_lowercase().contains(&needle.to_ascii_lowercase());
+    let contains = |hay: &str, needle: &str| {
+        hay.to_ascii_lowercase()
+            .contains(&needle.to_ascii_lowercase())
+    };
     f.sender.as_deref().is_none_or(|s| contains(&e.sender, s))
-        && f.recipient.as_deref().is_none_or(|s| e.recipients.iter().any(|r| contains(&r.address, s)))
-        && f.state.is_none_or(|s| e.recipients.iter().any(|r| r.state == s))
+        && f.recipient
+            .as_deref()
+            .is_none_or(|s| e.recipients.iter().any(|r| contains(&r.address, s)))
+        && f.state
+            .is_none_or(|s| e.recipients.iter().any(|r| r.state == s))
 }

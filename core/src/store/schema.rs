@@ -113,7 +113,8 @@ const MIGRATIONS: &[&str] = &[
 ];
 
 pub fn migrate(conn: &mut Connection, db_path: &Path) -> Result<()> {
-    let version: usize = conn.query_row("PRAGMA user_version", [], |r| r.get::<_, i64>(0))? as usize;
+    let version: usize =
+        conn.query_row("PRAGMA user_version", [], |r| r.get::<_, i64>(0))? as usize;
     if version > MIGRATIONS.len() {
         return Err(Error::Storage(format!(
             "the database {} is at schema version {version}, newer than this roost knows ({}); \
@@ -126,9 +127,15 @@ pub fn migrate(conn: &mut Connection, db_path: &Path) -> Result<()> {
         return Ok(());
     }
     if version > 0 {
-        let backup = db_path.with_file_name(format!("roost.db.before-v{}-{}", MIGRATIONS.len(), super::now()));
+        let backup = db_path.with_file_name(format!(
+            "roost.db.before-v{}-{}",
+            MIGRATIONS.len(),
+            super::now()
+        ));
         conn.execute("VACUUM INTO ?1", [backup.to_string_lossy()])
-            .map_err(|e| Error::Storage(format!("cannot back up the database before migrating: {e}")))?;
+            .map_err(|e| {
+                Error::Storage(format!("cannot back up the database before migrating: {e}"))
+            })?;
         tracing::info!(backup = %backup.display(), "database backed up before migration");
     }
     for (i, sql) in MIGRATIONS.iter().enumerate().skip(version) {
@@ -154,7 +161,9 @@ mod tests {
     fn migrates_a_new_database_to_the_latest_version() {
         let mut conn = Connection::open_in_memory().unwrap();
         migrate(&mut conn, Path::new("/nonexistent/roost.db")).unwrap();
-        let v: i64 = conn.query_row("PRAGMA user_version", [], |r| r.get(0)).unwrap();
+        let v: i64 = conn
+            .query_row("PRAGMA user_version", [], |r| r.get(0))
+            .unwrap();
         assert_eq!(v as usize, latest());
         // Running again is a no-op.
         migrate(&mut conn, Path::new("/nonexistent/roost.db")).unwrap();

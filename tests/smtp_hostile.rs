@@ -1,0 +1,230 @@
+//! Hostile and broken clients: each gets the right code, memory stays bounded, and the server
+//! serves the next client normally.
+
+mod common;
+
+use common::smtp::Client;
+use common::{Server, server_with_users};
+use std::time::{Duration, Instant};
+
+/// The server still delivers for a well-behaved client.
+fn healthy(s: &Server) {
+    let (mut c, g) = Client::connect(s.smtp);
+    assert_eq!(g.code, 220);
+    c.ehlo();
+    let before = s.message_count("alice@example.test");
+    assert_eq!(
+        c.send_mail(
+            "ok@remote.test",
+            &["alice@example.test"],
+            "Subject: ok\n\nfine\n"
+        )
+        .code,
+        250
+    );
+    assert_eq!(s.message_count("alice@example.test"), before + 1);
+}
+
+#[test]
+fn overlong_lines_nul_bytes_and_garbage() {
+    let s = server_with_users("");
+    let (mut c, _) = Client::connect(s.smtp);
+    c.ehlo();
+    c.send(&vec![b'A'; 100_000]);
+    c.send(b"\r\n");
+    assert_eq!(c.read_reply().status(), "500 5.5.2", "line too long");
+    c.send(b"NOOP\0x\r\n");
+    assert_eq!(c.read_reply().status(), "500 5.5.2", "NUL byte");
+    c.send(b"\xff\xfe\xfd\r\n");
+    assert_eq!(c.read_reply().code, 501);
+    assert_eq!(c.cmd("NOOP").code, 250, "still usable");
+    healthy(&s);
+}
+
+#[test]
+fn smuggling_with_bare_lf_cannot_split_a_message() {
+    let s = server_with_users("");
+    let (mut c, _) = Client::connect(s.smtp);
+    c.ehlo();
+    assert_eq!(c.cmd("MAIL FROM:<x@remote.test>").code, 250);
+    assert_eq!(c.cmd("RCPT TO:<alice@example.test>").code, 250);
+    assert_eq!(c.cmd("DATA").code, 354);
+    c.send(b"Subject: outer\r\n\r\nhello\n.\nMAIL FROM:<admin@example.test>\r\nRCPT TO:<bob@example.test>\r\nDATA\r\nSubject: smuggled\r\n\r\nevil\r\n.\r\n");
+    let r = c.read_reply();
+    assert_eq!(r.status(), "550 5.5.2", "{r:?}");
+    assert_eq!(c.cmd("NOOP").code, 250, "nothing else was read as commands");
+    assert_eq!(s.message_count("alice@example.test"), 0);
+    assert_eq!(
+        s.message_count("bob@example.test"),
+        0,
+        "no smuggled message"
+    );
+    // <CR><LF>.<LF> and a bare CR are refused too.
+    for bad in [&b"a\r\n.\nb\r\n.\r\n"[..], b"a\rb\r\n.\r\n"] {
+        assert_eq!(c.cmd("MAIL FROM:<x@remote.test>").code, 250);
+        assert_eq!(c.cmd("RCPT TO:<alice@example.test>").code, 250);
+        assert_eq!(c.cmd("DATA").code, 354);
+        c.send(bad);
+        assert_eq!(c.read_reply().code, 550);
+    }
+    // A lone bare-LF message without tricks is stored with CRLF line ends.
+    assert_eq!(c.cmd("MAIL FROM:<x@remote.test>").code, 250);
+    assert_eq!(c.cmd("RCPT TO:<alice@example.test>").code, 250);
+    assert_eq!(c.cmd("DATA").code, 354);
+    c.send(b"Subject: lf\n\nunix line ends\r\n.\r\n");
+    assert_eq!(c.read_reply().code, 250);
+    let m = String::from_utf8(s.inbox("alice@example.test")[0].clone()).unwrap();
+    assert!(
+        m.ends_with("Subject: lf\r\n\r\nunix line ends\r\n"),
+        "{m:?}"
+    );
+    healthy(&s);
+}
+
+#[test]
+fn ten_thousand_recipients() {
+    let s = server_with_users("");
+    let (mut c, _) = Client::connect(s.smtp);
+    c.ehlo();
+    assert_eq!(c.cmd("MAIL FROM:<x@remote.test>").code, 250);
+    let mut batch = Vec::new();
+    for _ in 0..10_000 {
+        batch.extend_from_slice(b"RCPT TO:<alice@example.test>\r\n");
+    }
+    c.send(&batch);
+    let mut codes = std::collections::BTreeMap::new();
+    for _ in 0..10_000 {
+        *codes.entry(c.read_reply().status()).or_insert(0) += 1;
+    }
+    assert_eq!(codes.get("250 2.1.5"), Some(&100), "{codes:?}");
+    assert_eq!(codes.get("452 4.5.3"), Some(&9_900), "{codes:?}");
+    assert_eq!(c.cmd("DATA").code, 354);
+    c.send(b"Subject: many\r\n\r\nx\r\n.\r\n");
+    assert_eq!(c.read_reply().code, 250);
+    assert_eq!(
+        s.message_count("alice@example.test"),
+        1,
+        "one copy however often the account was named"
+    );
+    healthy(&s);
+}
+
+#[test]
+fn unknown_recipients_end_the_connection_after_too_many_errors() {
+    let s = server_with_users("[smtp]\nmax_errors = 5\n");
+    let (mut c, _) = Client::connect(s.smtp);
+    c.ehlo();
+    assert_eq!(c.cmd("MAIL FROM:<x@remote.test>").code, 250);
+    for _ in 0..4 {
+        assert_eq!(c.cmd("RCPT TO:<guess@example.test>").code, 550);
+    }
+    let r = c.cmd("RCPT TO:<guess@example.test>");
+    assert_eq!(r.code, 550);
+    assert_eq!(c.read_reply().status(), "421 4.7.0");
+    assert!(c.is_closed());
+    healthy(&s);
+}
+
+#[test]
+fn message_over_the_size_limit() {
+    let s = server_with_users("[smtp]\nmax_message_size = \"64K\"\n");
+    let (mut c, _) = Client::connect(s.smtp);
+    c.ehlo();
+    let huge = format!("Subject: huge\n\n{}\n", "0123456789abcdef\n".repeat(20_000));
+    assert_eq!(
+        c.send_mail("x@remote.test", &["alice@example.test"], &huge)
+            .status(),
+        "552 5.3.4"
+    );
+    assert_eq!(c.cmd("NOOP").code, 250);
+    healthy(&s);
+}
+
+#[test]
+fn garbage_in_and_after_data() {
+    let s = server_with_users("");
+    let (mut c, _) = Client::connect(s.smtp);
+    c.ehlo();
+    assert_eq!(c.cmd("MAIL FROM:<x@remote.test>").code, 250);
+    assert_eq!(c.cmd("RCPT TO:<alice@example.test>").code, 250);
+    assert_eq!(c.cmd("DATA").code, 354);
+    // 8-bit binary junk inside the message is the sender's business; it is kept byte for byte.
+    let mut body = b"Subject: junk\r\n\r\n".to_vec();
+    body.extend((0u8..=255).filter(|&b| b != b'\r' && b != b'\n'));
+    body.extend_from_slice(b"\r\n.\r\n\x01\x02garbage after the end\r\n");
+    c.send(&body);
+    assert_eq!(c.read_reply().code, 250);
+    assert_eq!(
+        c.read_reply().status(),
+        "500 5.5.1",
+        "what follows the end is a (bad) command"
+    );
+    assert_eq!(c.cmd("NOOP").code, 250);
+    assert!(s.inbox("alice@example.test")[0].ends_with(&body[17..body.len() - 28]));
+    healthy(&s);
+}
+
+#[test]
+fn talking_before_the_greeting_is_refused() {
+    let s = server_with_users("[smtp]\ngreet_pause_ms = 300\n");
+    let mut c = Client::connect_silent(s.smtp);
+    c.send(
+        b"EHLO spam.test\r\nMAIL FROM:<x@remote.test>\r\nRCPT TO:<alice@example.test>\r\nDATA\r\n",
+    );
+    let r = c.read_reply();
+    assert_eq!(r.status(), "554 5.5.0", "{r:?}");
+    assert!(c.is_closed());
+    // Without a pause the same client is caught at EHLO (it did not wait for the answer).
+    let s2 = server_with_users("");
+    let (mut c, _) = Client::connect(s2.smtp);
+    c.send(b"EHLO spam.test\r\nMAIL FROM:<x@remote.test>\r\n");
+    assert_eq!(c.read_reply().status(), "554 5.5.0");
+    assert!(c.is_closed());
+    healthy(&s);
+    healthy(&s2);
+}
+
+#[test]
+fn stalled_client_is_disconnected_and_others_are_served() {
+    let s = server_with_users("[smtp]\ncommand_timeout_secs = 1\ndata_timeout_secs = 1\n");
+    let (mut idle, _) = Client::connect(s.smtp);
+    let (mut in_data, _) = Client::connect(s.smtp);
+    in_data.ehlo();
+    in_data.cmd("MAIL FROM:<x@remote.test>");
+    in_data.cmd("RCPT TO:<alice@example.test>");
+    assert_eq!(in_data.cmd("DATA").code, 354);
+    in_data.send(b"Subject: half a mess");
+    healthy(&s);
+    let start = Instant::now();
+    assert_eq!(idle.read_reply().status(), "421 4.4.2");
+    assert!(idle.is_closed());
+    assert_eq!(in_data.read_reply().status(), "421 4.4.2");
+    assert!(start.elapsed() < Duration::from_secs(10));
+    assert_eq!(
+        s.message_count("alice@example.test"),
+        1,
+        "the half message was not stored"
+    );
+}
+
+#[test]
+fn http_on_the_smtp_port() {
+    let s = server_with_users("");
+    let (mut c, _) = Client::connect(s.smtp);
+    c.send(b"GET / HTTP/1.1\r\nHost: x\r\n\r\n");
+    assert_eq!(c.read_reply().status(), "500 5.5.1");
+    assert!(c.is_closed());
+    healthy(&s);
+}
+
+#[test]
+fn connections_per_ip_are_limited() {
+    let s = server_with_users("[smtp]\nmax_connections_per_ip = 3\n");
+    let held: Vec<_> = (0..3).map(|_| Client::connect(s.smtp).0).collect();
+    let (mut c, r) = Client::connect(s.smtp);
+    assert_eq!(r.status(), "421 4.7.0");
+    assert!(c.is_closed());
+    drop(held);
+    std::thread::sleep(Duration::from_millis(200));
+    healthy(&s);
+}
