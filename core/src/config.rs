@@ -195,7 +195,7 @@ impl fmt::Display for ByteSize {
             ("K", 1 << 10),
         ];
         for (name, size) in UNITS {
-            if self.0 >= size && self.0 % size == 0 {
+            if self.0 >= size && self.0.is_multiple_of(size) {
                 return write!(f, "{}{name}", self.0 / size);
             }
         }
@@ -419,6 +419,21 @@ mod tests {
         let c = Config::default();
         let ports: Vec<u16> = c.listen_addrs().iter().map(|(_, a)| a.port()).collect();
         assert!(ports.contains(&10025) && ports.contains(&10587) && ports.contains(&10465));
+    }
+
+    /// conf/roost.toml documents every key with its default: it must parse and mean exactly
+    /// what no file at all means.
+    #[test]
+    fn shipped_configuration_is_the_defaults() {
+        let text = include_str!("../../conf/roost.toml");
+        let shipped = Config::parse(text).unwrap();
+        let default = Config::default();
+        assert_eq!(shipped.listen_addrs(), default.listen_addrs());
+        let strip = |c: &Config| format!("{:?}", Config { listeners: BTreeMap::new(), ..c.clone() });
+        assert_eq!(strip(&shipped), strip(&default));
+        for (name, _) in SERVICES.iter().filter(|(n, _)| SERVED.contains(n)) {
+            assert!(text.contains(&format!("\n{name} = ")), "{name} documented");
+        }
     }
 
     #[test]

@@ -9,10 +9,10 @@ use argon2::{Algorithm, Argon2, Params, Version};
 pub const FAST_HASH_ENV: &str = "ROOST_INSECURE_FAST_HASH";
 
 fn hasher() -> Argon2<'static> {
-    if std::env::var_os(FAST_HASH_ENV).is_some() {
-        if let Ok(p) = Params::new(256, 1, 1, None) {
-            return Argon2::new(Algorithm::Argon2id, Version::V0x13, p);
-        }
+    if std::env::var_os(FAST_HASH_ENV).is_some()
+        && let Ok(p) = Params::new(256, 1, 1, None)
+    {
+        return Argon2::new(Algorithm::Argon2id, Version::V0x13, p);
     }
     Argon2::default()
 }

@@ -52,8 +52,10 @@ struct Inner {
 struct Job {
     sync_dirs: Vec<PathBuf>,
     /// Given no connection when the batch already failed: it then only reports.
-    run: Box<dyn FnOnce(Option<&Connection>) -> (bool, Completion) + Send>,
+    run: JobFn,
 }
+
+type JobFn = Box<dyn FnOnce(Option<&Connection>) -> (bool, Completion) + Send>;
 
 type Completion = Box<dyn FnOnce(Option<&Error>) + Send>;
 
