@@ -429,7 +429,15 @@ mod tests {
         let shipped = Config::parse(text).unwrap();
         let default = Config::default();
         assert_eq!(shipped.listen_addrs(), default.listen_addrs());
-        let strip = |c: &Config| format!("{:?}", Config { listeners: BTreeMap::new(), ..c.clone() });
+        let strip = |c: &Config| {
+            format!(
+                "{:?}",
+                Config {
+                    listeners: BTreeMap::new(),
+                    ..c.clone()
+                }
+            )
+        };
         assert_eq!(strip(&shipped), strip(&default));
         for (name, _) in SERVICES.iter().filter(|(n, _)| SERVED.contains(n)) {
             assert!(text.contains(&format!("\n{name} = ")), "{name} documented");

@@ -113,23 +113,27 @@ const MIGRATIONS: &[&str] = &[
 ];
 
 pub fn migrate(conn: &mut Connection, db_path: &Path) -> Result<()> {
+    migrate_with(conn, db_path, MIGRATIONS)
+}
+
+fn migrate_with(conn: &mut Connection, db_path: &Path, migrations: &[&str]) -> Result<()> {
     let version: usize =
         conn.query_row("PRAGMA user_version", [], |r| r.get::<_, i64>(0))? as usize;
-    if version > MIGRATIONS.len() {
+    if version > migrations.len() {
         return Err(Error::Storage(format!(
             "the database {} is at schema version {version}, newer than this roost knows ({}); \
              run the newer roost, or restore a backup",
             db_path.display(),
-            MIGRATIONS.len()
+            migrations.len()
         )));
     }
-    if version == MIGRATIONS.len() {
+    if version == migrations.len() {
         return Ok(());
     }
     if version > 0 {
         let backup = db_path.with_file_name(format!(
             "roost.db.before-v{}-{}",
-            MIGRATIONS.len(),
+            migrations.len(),
             super::now()
         ));
         conn.execute("VACUUM INTO ?1", [backup.to_string_lossy()])
@@ -138,7 +142,7 @@ pub fn migrate(conn: &mut Connection, db_path: &Path) -> Result<()> {
             })?;
         tracing::info!(backup = %backup.display(), "database backed up before migration");
     }
-    for (i, sql) in MIGRATIONS.iter().enumerate().skip(version) {
+    for (i, sql) in migrations.iter().enumerate().skip(version) {
         let tx = conn.transaction()?;
         tx.execute_batch(sql)
             .map_err(|e| Error::Storage(format!("schema migration {} failed: {e}", i + 1)))?;
@@ -167,6 +171,52 @@ mod tests {
         assert_eq!(v as usize, latest());
         // Running again is a no-op.
         migrate(&mut conn, Path::new("/nonexistent/roost.db")).unwrap();
+    }
+
+    #[test]
+    fn backs_up_an_existing_database_before_migrating() {
+        let dir = std::env::temp_dir().join(format!("roost-migrate-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let db = dir.join("roost.db");
+        let mut conn = Connection::open(&db).unwrap();
+        let v1 = ["CREATE TABLE t (x INTEGER); INSERT INTO t VALUES (42);"];
+        migrate_with(&mut conn, &db, &v1).unwrap();
+        let backups = |d: &Path| {
+            std::fs::read_dir(d)
+                .unwrap()
+                .filter(|e| {
+                    e.as_ref()
+                        .unwrap()
+                        .file_name()
+                        .to_string_lossy()
+                        .starts_with("roost.db.before-")
+                })
+                .count()
+        };
+        assert_eq!(backups(&dir), 0, "a new database needs no backup");
+        let v2 = [v1[0], "ALTER TABLE t ADD COLUMN y TEXT;"];
+        migrate_with(&mut conn, &db, &v2).unwrap();
+        assert_eq!(backups(&dir), 1);
+        let backup = std::fs::read_dir(&dir)
+            .unwrap()
+            .map(|e| e.unwrap().path())
+            .find(|p| p.to_string_lossy().contains("before-v2"))
+            .unwrap();
+        let old = Connection::open(&backup).unwrap();
+        let v: i64 = old
+            .query_row("PRAGMA user_version", [], |r| r.get(0))
+            .unwrap();
+        assert_eq!(v, 1, "the backup is the database as it was");
+        let x: i64 = old.query_row("SELECT x FROM t", [], |r| r.get(0)).unwrap();
+        assert_eq!(x, 42);
+        // A failing migration leaves the database at its last good version.
+        let bad = [v1[0], v2[1], "THIS IS NOT SQL;"];
+        assert!(migrate_with(&mut conn, &db, &bad).is_err());
+        let v: i64 = conn
+            .query_row("PRAGMA user_version", [], |r| r.get(0))
+            .unwrap();
+        assert_eq!(v, 2);
+        std::fs::remove_dir_all(&dir).unwrap();
     }
 
     #[test]
