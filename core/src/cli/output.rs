@@ -5,6 +5,19 @@ use crate::directory::UserInfo;
 use crate::store::QueueEntry;
 use crate::util::short_date;
 
+const QUEUE_HEADER: &[&str] = &[
+    "QUEUE ID",
+    "CREATED (UTC)",
+    "SIZE",
+    "FROM",
+    "TO",
+    "STATE",
+    "LAST ERROR",
+];
+const USER_HEADER: &[&str] = &[
+    "ADDRESS", "NAME", "MESSAGES", "USED", "QUOTA", "GROUPS", "FLAGS",
+];
+
 fn table(header: &[&str], rows: Vec<Vec<String>>) -> String {
     let mut widths: Vec<usize> = header.iter().map(|h| h.chars().count()).collect();
     for r in &rows {
@@ -126,19 +139,9 @@ pub fn render(resp: &Response) -> String {
                 })
                 .collect(),
         ),
-        Response::User(u) => table(
-            &[
-                "ADDRESS", "NAME", "MESSAGES", "USED", "QUOTA", "GROUPS", "FLAGS",
-            ],
-            user_rows(std::slice::from_ref(u)),
-        ),
+        Response::User(u) => table(USER_HEADER, user_rows(std::slice::from_ref(u))),
         Response::Users(us) if us.is_empty() => "no users\n".into(),
-        Response::Users(us) => table(
-            &[
-                "ADDRESS", "NAME", "MESSAGES", "USED", "QUOTA", "GROUPS", "FLAGS",
-            ],
-            user_rows(us),
-        ),
+        Response::Users(us) => table(USER_HEADER, user_rows(us)),
         Response::Alias(a) => format!("{} -> {}\n", a.address, a.targets.join(", ")),
         Response::Aliases(as_) if as_.is_empty() => "no aliases\n".into(),
         Response::Aliases(as_) => table(
@@ -171,30 +174,8 @@ pub fn render(resp: &Response) -> String {
                 .collect(),
         ),
         Response::Queue(q) if q.is_empty() => "the queue is empty\n".into(),
-        Response::Queue(q) => table(
-            &[
-                "QUEUE ID",
-                "CREATED (UTC)",
-                "SIZE",
-                "FROM",
-                "TO",
-                "STATE",
-                "LAST ERROR",
-            ],
-            queue_rows(q),
-        ),
-        Response::QueueEntry(e) => table(
-            &[
-                "QUEUE ID",
-                "CREATED (UTC)",
-                "SIZE",
-                "FROM",
-                "TO",
-                "STATE",
-                "LAST ERROR",
-            ],
-            queue_rows(std::slice::from_ref(e)),
-        ),
+        Response::Queue(q) => table(QUEUE_HEADER, queue_rows(q)),
+        Response::QueueEntry(e) => table(QUEUE_HEADER, queue_rows(std::slice::from_ref(e))),
     }
 }
 

@@ -530,18 +530,8 @@ async fn data<S: AsyncRead + AsyncWrite + Unpin + Send>(
         if done {
             break;
         }
-        // No shutdown check here: a message in flight is finished, then the client gets 421.
-        match conn.fill(timeout, None).await {
-            Ok(_) => {}
-            Err(ReadError::Timeout) => {
-                conn.reply("421 4.4.2 Timeout while receiving the message");
-                finish_tx(st, "421 4.4.2 data timeout", None, None);
-                return Flow::Close;
-            }
-            Err(_) => {
-                finish_tx(st, "connection lost during DATA", None, None);
-                return Flow::Close;
-            }
+        if !read_message_bytes(conn, st, timeout, "DATA").await {
+            return Flow::Close;
         }
     }
     let reply = match rx.finish() {
@@ -550,6 +540,28 @@ async fn data<S: AsyncRead + AsyncWrite + Unpin + Send>(
     };
     conn.reply(&reply);
     Flow::Continue
+}
+
+/// Reads more of a message; false (with the transaction logged) when the client went silent
+/// or away. No shutdown check here: a message in flight is finished, then the client gets 421.
+async fn read_message_bytes<S: AsyncRead + AsyncWrite + Unpin>(
+    conn: &mut Conn<S>,
+    st: &mut State,
+    timeout: Duration,
+    what: &str,
+) -> bool {
+    match conn.fill(timeout, None).await {
+        Ok(_) => true,
+        Err(ReadError::Timeout) => {
+            conn.reply("421 4.4.2 Timeout while receiving the message");
+            finish_tx(st, &format!("421 4.4.2 {what} timeout"), None, None);
+            false
+        }
+        Err(_) => {
+            finish_tx(st, &format!("connection lost during {what}"), None, None);
+            false
+        }
+    }
 }
 
 /// Refuses the message of the current transaction and logs it.
@@ -580,7 +592,7 @@ async fn bdat<S: AsyncRead + AsyncWrite + Unpin + Send>(
     let max = cfg.smtp.max_message_size.0;
     let ready = st.tx.as_ref().is_some_and(|t| !t.rcpts.is_empty());
     // The chunk follows the command whatever we think of it (RFC 3030 2): read it either way.
-    let buf = st.bdat.get_or_insert_with(|| BdatBuffer {
+    let mut buf = st.bdat.take().unwrap_or(BdatBuffer {
         data: Vec::new(),
         too_big: false,
     });
@@ -601,21 +613,11 @@ async fn bdat<S: AsyncRead + AsyncWrite + Unpin + Send>(
         if left == 0 {
             break;
         }
-        match conn.fill(timeout, None).await {
-            Ok(_) => {}
-            Err(ReadError::Timeout) => {
-                conn.reply("421 4.4.2 Timeout while receiving the message");
-                finish_tx(st, "421 4.4.2 BDAT timeout", None, None);
-                return Flow::Close;
-            }
-            Err(_) => {
-                finish_tx(st, "connection lost during BDAT", None, None);
-                return Flow::Close;
-            }
+        if !read_message_bytes(conn, st, timeout, "BDAT").await {
+            return Flow::Close;
         }
     }
     if !ready {
-        st.bdat = None;
         conn.reply(if st.tx.is_none() {
             "503 5.5.1 Send MAIL first"
         } else {
@@ -624,12 +626,10 @@ async fn bdat<S: AsyncRead + AsyncWrite + Unpin + Send>(
         return Flow::Continue;
     }
     if !last {
+        st.bdat = Some(buf);
         conn.reply(&format!("250 2.0.0 {size} octets received"));
         return Flow::Continue;
     }
-    let Some(buf) = st.bdat.take() else {
-        return Flow::Continue;
-    };
     let reply = if buf.too_big {
         refuse(st, Defect::TooBig, cfg)
     } else {

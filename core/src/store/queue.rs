@@ -92,18 +92,7 @@ pub fn list(conn: &Connection, filter: &QueueFilter) -> Result<Vec<QueueEntry>> 
     let mut stmt = conn.prepare(
         "SELECT id, blob_id, sender, auth_user, client_ip, size, created FROM queue ORDER BY created, id",
     )?;
-    let heads = stmt.query_map([], |r| {
-        Ok(QueueEntry {
-            id: r.get(0)?,
-            blob: Some(BlobId(r.get(1)?)),
-            sender: r.get(2)?,
-            auth_user: r.get(3)?,
-            client_ip: r.get(4)?,
-            size: r.get::<_, i64>(5)? as u64,
-            created: r.get(6)?,
-            recipients: Vec::new(),
-        })
-    })?;
+    let heads = stmt.query_map([], entry_row)?;
     let mut out = Vec::new();
     for head in heads {
         let mut entry = head?;
@@ -120,24 +109,27 @@ pub fn get(conn: &Connection, id: &str) -> Result<QueueEntry> {
         .query_row(
             "SELECT id, blob_id, sender, auth_user, client_ip, size, created FROM queue WHERE id = ?1",
             [id],
-            |r| {
-                Ok(QueueEntry {
-                    id: r.get(0)?,
-                    blob: Some(BlobId(r.get(1)?)),
-                    sender: r.get(2)?,
-                    auth_user: r.get(3)?,
-                    client_ip: r.get(4)?,
-                    size: r.get::<_, i64>(5)? as u64,
-                    created: r.get(6)?,
-                    recipients: Vec::new(),
-                })
-            },
+            entry_row,
         )
         .optional()?;
     let mut entry =
         head.ok_or_else(|| Error::NotFound(format!("queue entry {id} does not exist")))?;
     entry.recipients = recipients(conn, id)?;
     Ok(entry)
+}
+
+/// A queue entry without its recipients from (id, blob, sender, auth_user, client_ip, size, created).
+fn entry_row(r: &rusqlite::Row<'_>) -> rusqlite::Result<QueueEntry> {
+    Ok(QueueEntry {
+        id: r.get(0)?,
+        blob: Some(BlobId(r.get(1)?)),
+        sender: r.get(2)?,
+        auth_user: r.get(3)?,
+        client_ip: r.get(4)?,
+        size: r.get::<_, i64>(5)? as u64,
+        created: r.get(6)?,
+        recipients: Vec::new(),
+    })
 }
 
 fn recipients(conn: &Connection, id: &str) -> Result<Vec<QueueRecipient>> {

@@ -1,0 +1,43 @@
+//! The DATA receiver gives the same answer however the bytes are split across reads, never
+//! reports using more bytes than it was given, and never stores more than its limit.
+#![no_main]
+use libfuzzer_sys::fuzz_target;
+use roost_core::smtp::data::DataReceiver;
+
+fn whole(input: &[u8], max: usize) -> (usize, bool, Result<Vec<u8>, roost_core::smtp::data::Defect>) {
+    let mut r = DataReceiver::new(max);
+    let (used, done) = r.feed(input);
+    (used, done, r.finish())
+}
+
+fn split(input: &[u8], max: usize, step: usize) -> (usize, bool, Result<Vec<u8>, roost_core::smtp::data::Defect>) {
+    let mut r = DataReceiver::new(max);
+    let mut used = 0;
+    let mut done = false;
+    for chunk in input.chunks(step) {
+        let (u, d) = r.feed(chunk);
+        assert!(u <= chunk.len());
+        used += u;
+        if d {
+            done = true;
+            break;
+        }
+    }
+    (used, done, r.finish())
+}
+
+fuzz_target!(|data: &[u8]| {
+    if data.len() < 2 {
+        return;
+    }
+    let max = 16 + data[0] as usize * 4;
+    let step = 1 + data[1] as usize % 7;
+    let input = &data[2..];
+    let a = whole(input, max);
+    let b = split(input, max, step);
+    assert_eq!(a, b);
+    assert!(a.0 <= input.len());
+    if let Ok(body) = &a.2 {
+        assert!(body.len() <= max);
+    }
+});
