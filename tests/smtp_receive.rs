@@ -65,6 +65,30 @@ fn delivers_to_a_local_account_with_trace_headers() {
     let log = s.wait_log("result=250 2.0.0 OK queued as");
     assert!(log.contains("client=127.0.0.1 service=smtp tls=no auth=- from=<sender@remote.test> rcpts=<alice@example.test> 250 2.1.5"), "{log}");
     assert_eq!(s.message_count("bob@example.test"), 0);
+
+    // What IMAP will stand on: the default mailboxes with their special use, UIDs from 1,
+    // UIDNEXT and the modification sequence moved on by the delivery.
+    let boxes = common::mailboxes(&s.data, "alice@example.test");
+    let names: Vec<(&str, Option<&str>)> = boxes
+        .iter()
+        .map(|b| (b.0.as_str(), b.1.as_deref()))
+        .collect();
+    assert_eq!(
+        names,
+        [
+            ("INBOX", None),
+            ("Sent", Some("\\Sent")),
+            ("Drafts", Some("\\Drafts")),
+            ("Trash", Some("\\Trash")),
+            ("Junk", Some("\\Junk")),
+            ("Archive", Some("\\Archive"))
+        ]
+    );
+    let (_, _, uidvalidity, uidnext, modseq) = boxes[0];
+    assert!(uidvalidity > 0);
+    assert_eq!((uidnext, modseq), (2, 2));
+    let uidvalidities: std::collections::BTreeSet<i64> = boxes.iter().map(|b| b.2).collect();
+    assert_eq!(uidvalidities.len(), 6, "each mailbox its own UIDVALIDITY");
 }
 
 #[test]

@@ -4,13 +4,20 @@
 use libfuzzer_sys::fuzz_target;
 use roost_core::smtp::data::DataReceiver;
 
-fn whole(input: &[u8], max: usize) -> (usize, bool, Result<Vec<u8>, roost_core::smtp::data::Defect>) {
+fn whole(
+    input: &[u8],
+    max: usize,
+) -> (usize, bool, Result<Vec<u8>, roost_core::smtp::data::Defect>) {
     let mut r = DataReceiver::new(max);
     let (used, done) = r.feed(input);
     (used, done, r.finish())
 }
 
-fn split(input: &[u8], max: usize, step: usize) -> (usize, bool, Result<Vec<u8>, roost_core::smtp::data::Defect>) {
+fn split(
+    input: &[u8],
+    max: usize,
+    step: usize,
+) -> (usize, bool, Result<Vec<u8>, roost_core::smtp::data::Defect>) {
     let mut r = DataReceiver::new(max);
     let mut used = 0;
     let mut done = false;

@@ -248,6 +248,25 @@ impl Server {
     }
 }
 
+/// (name, special-use, uidvalidity, uidnext, highestmodseq) of each mailbox of an account.
+pub fn mailboxes(data: &Path, address: &str) -> Vec<(String, Option<String>, i64, i64, i64)> {
+    let store = roost_core::store::Store::open(data).unwrap();
+    let id = store
+        .read(|c| roost_core::directory::account_id(c, address))
+        .unwrap();
+    let rows = store
+        .read(|c| {
+            let mut stmt = c.prepare(
+                "SELECT name, special_use, uidvalidity, uidnext, highestmodseq FROM mailboxes WHERE account_id = ?1 ORDER BY id",
+            )?;
+            let rows = stmt.query_map([id], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?, r.get(4)?)))?;
+            Ok(rows.collect::<Result<Vec<_>, _>>()?)
+        })
+        .unwrap();
+    store.close();
+    rows
+}
+
 pub fn read_inbox(data: &Path, address: &str) -> Vec<Vec<u8>> {
     let store = roost_core::store::Store::open(data).unwrap();
     let id = store

@@ -127,14 +127,18 @@ fn domain_arg(arg: &str) -> Result<String, ParseError> {
 /// "FROM:<path> params" with the keyword case-insensitive and, leniently, spaces around ':'.
 fn keyword_path<'a>(rest: &'a str, keyword: &str) -> Result<(&'a str, &'a str), ParseError> {
     let r = rest.trim_start();
-    if r.len() < keyword.len() || !r[..keyword.len()].eq_ignore_ascii_case(keyword) {
+    // `get`, not indexing: the client's bytes may put a UTF-8 sequence across the keyword's end.
+    if !r
+        .get(..keyword.len())
+        .is_some_and(|k| k.eq_ignore_ascii_case(keyword))
+    {
         return Err(ParseError::Syntax(if keyword == "FROM" {
             "expected MAIL FROM:<address>"
         } else {
             "expected RCPT TO:<address>"
         }));
     }
-    let r = r[keyword.len()..].trim_start();
+    let r = r.get(keyword.len()..).unwrap_or("").trim_start();
     let r = r
         .strip_prefix(':')
         .ok_or(ParseError::Syntax("expected ':' after the keyword"))?
@@ -397,5 +401,18 @@ mod tests {
         assert_eq!(parse(b"GET / HTTP/1.1"), Err(ParseError::Http));
         assert_eq!(parse(b"XYZZY"), Err(ParseError::Unknown));
         assert!(matches!(parse(b"\xff\xfe"), Err(ParseError::Syntax(_))));
+    }
+
+    /// Found by cargo fuzz (smtp_command): a multi-byte character across the keyword's end.
+    #[test]
+    fn fuzz_regression_utf8_across_keyword() {
+        assert!(matches!(
+            parse(b"RCPT 0\xda\x8f \n "),
+            Err(ParseError::Syntax(_))
+        ));
+        assert!(matches!(
+            parse("MAIL FRÖM:<a@b>".as_bytes()),
+            Err(ParseError::Syntax(_))
+        ));
     }
 }
