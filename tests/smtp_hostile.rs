@@ -228,3 +228,20 @@ fn connections_per_ip_are_limited() {
     std::thread::sleep(Duration::from_millis(200));
     healthy(&s);
 }
+
+#[test]
+fn endless_noops_end_the_connection() {
+    let s = server_with_users("[smtp]\nmax_errors = 3\n");
+    let (mut c, _) = Client::connect(s.smtp);
+    c.ehlo();
+    c.send(&b"NOOP\r\n".repeat(120));
+    let codes: Vec<u16> = std::iter::from_fn(|| c.try_read_reply())
+        .map(|r| r.code)
+        .collect();
+    // 100 free NOOPs; the next two count as errors and are answered; the third error is the
+    // limit: 421 and the connection closes.
+    assert_eq!(codes.len(), 103, "{codes:?}");
+    assert!(codes[..102].iter().all(|&c| c == 250));
+    assert_eq!(codes[102], 421);
+    healthy(&s);
+}

@@ -14,6 +14,7 @@ use std::time::Duration;
 use tokio::io::{AsyncRead, AsyncWrite};
 
 const MAX_COMMAND_LINE: usize = 4096;
+const JUNK_LIMIT: u32 = 100;
 
 /// What a session knows about its client; survives a STARTTLS upgrade only in part (RFC 3207 4.2).
 pub struct State {
@@ -25,6 +26,9 @@ pub struct State {
     pub auth: Option<AuthUser>,
     pub tx: Option<Transaction>,
     pub errors: u32,
+    /// NOOP, RSET, VRFY and HELP so far: past JUNK_LIMIT each one counts as an error, so a
+    /// client cannot hold a connection open forever doing nothing (Postfix's junk limit).
+    pub junk: u32,
     /// BDAT chunks of the current message; BDAT and DATA do not mix in one transaction.
     pub bdat: Option<BdatBuffer>,
 }
@@ -69,6 +73,7 @@ impl State {
             auth: None,
             tx: None,
             errors: 0,
+            junk: 0,
             bdat: None,
         }
     }
@@ -199,6 +204,15 @@ async fn dispatch<S: AsyncRead + AsyncWrite + Unpin + Send>(
     cfg: &Config,
     cmd: Command,
 ) -> Flow {
+    if matches!(
+        cmd,
+        Command::Noop | Command::Rset | Command::Vrfy | Command::Help
+    ) {
+        st.junk += 1;
+        if st.junk > JUNK_LIMIT && count_error(conn, st, cfg) {
+            return Flow::Close;
+        }
+    }
     match cmd {
         Command::Ehlo(domain) | Command::Helo(domain) if !conn.buffered().is_empty() => {
             // RFC 2920 3.1: EHLO ends a pipelined group. Postfix and Exim treat a client that
