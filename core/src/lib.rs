@@ -7,6 +7,7 @@ pub mod config;
 pub mod directory;
 pub mod error;
 pub mod logging;
+pub mod net;
 pub mod server;
 pub mod smtp;
 pub mod store;

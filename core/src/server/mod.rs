@@ -1,9 +1,13 @@
 //! The daemon: listeners (bound here, or inherited from the init system), connection limits,
 //! privilege drop, pid file, graceful shutdown on SIGTERM and reload on SIGHUP.
 
+mod hub;
 mod limits;
 mod listen;
+mod login;
 
+pub use hub::{Hub, Pop3Lock};
+pub use login::{AuthUser, Login, login};
 pub use limits::ConnLimiter;
 
 use crate::admin;
@@ -34,6 +38,7 @@ pub struct Shared {
     pub tls: TlsStore,
     pub guard: AuthGuard,
     pub limiter: Arc<ConnLimiter>,
+    pub hub: Hub,
     shutdown: watch::Sender<bool>,
 }
 
@@ -100,6 +105,7 @@ async fn serve(config: Config, launch: Launch) -> Result<()> {
             Duration::from_secs(config.auth.block_secs),
         ),
         limiter: Arc::new(ConnLimiter::default()),
+        hub: Hub::default(),
         config: RwLock::new(Arc::new(config.clone())),
         store: store.clone(),
         tls: TlsStore::new(tls_config),

@@ -1,11 +1,10 @@
 //! SMTP AUTH (RFC 4954) with the PLAIN (RFC 4616) and LOGIN mechanisms. The SASL decoding is
 //! plain functions; the exchange with the client is the only I/O.
 
-use super::conn::{Conn, Line};
-use super::session::{AuthUser, Flow, State};
+use crate::net::{Conn, Line};
+use super::session::{Flow, State};
 use crate::config::Config;
-use crate::directory::{self, password};
-use crate::server::Shared;
+use crate::server::{Login, Shared};
 use base64::Engine;
 use base64::engine::general_purpose::STANDARD as B64;
 use std::sync::Arc;
@@ -132,26 +131,13 @@ pub(super) async fn run<S: AsyncRead + AsyncWrite + Unpin>(
             return Flow::Continue;
         }
     };
-    match check(shared, &creds).await {
-        Some(user) => {
-            shared.guard.succeed(ip);
-            tracing::info!(target: "roost::auth", client = %ip, user = %user.address, mechanism, service = st.service.name(), "login");
+    match crate::server::login(shared, ip, &creds.login, &creds.password, st.service.name(), mechanism).await {
+        Login::Ok(user) => {
             st.auth = Some(user);
             conn.reply("235 2.7.0 Authentication successful");
         }
-        None => {
-            let blocked = shared.guard.fail(ip);
-            tracing::warn!(
-                target: "roost::auth",
-                client = %ip,
-                user = %creds.login.chars().filter(|c| !c.is_control()).take(100).collect::<String>(),
-                mechanism,
-                service = st.service.name(),
-                blocked,
-                "authentication failed"
-            );
-            conn.reply("535 5.7.8 Authentication credentials invalid");
-        }
+        Login::Failed => conn.reply("535 5.7.8 Authentication credentials invalid"),
+        Login::Blocked => conn.reply("454 4.7.0 Too many failed logins from your address; try again later"),
     }
     Flow::Continue
 }
@@ -159,31 +145,6 @@ pub(super) async fn run<S: AsyncRead + AsyncWrite + Unpin>(
 fn cancelled<S: AsyncRead + AsyncWrite + Unpin>(conn: &mut Conn<S>) -> Flow {
     conn.reply("501 5.0.0 Authentication cancelled");
     Flow::Continue
-}
-
-/// Looks the login up and verifies the password off the async threads (argon2 is costly).
-async fn check(shared: &Arc<Shared>, creds: &Credentials) -> Option<AuthUser> {
-    let account = shared
-        .store
-        .read(|c| directory::authenticate_lookup(c, &creds.login))
-        .ok()
-        .flatten();
-    let password = creds.password.clone();
-    let (hash, ok_account) = match account {
-        Some(a) if !a.disabled => (a.password_hash.clone(), Some(a)),
-        // Verify against a fixed hash anyway, so timing does not tell which logins exist.
-        _ => (password::dummy_hash(), None),
-    };
-    let valid = tokio::task::spawn_blocking(move || password::verify(&password, &hash))
-        .await
-        .unwrap_or(false);
-    match ok_account {
-        Some(a) if valid => Some(AuthUser {
-            account_id: a.id,
-            address: a.address,
-        }),
-        _ => None,
-    }
 }
 
 #[cfg(test)]

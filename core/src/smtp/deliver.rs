@@ -153,7 +153,12 @@ async fn store_message(
         })
         .await;
     match committed {
-        Ok(()) => Ok(queue_id),
+        Ok(()) => {
+            for a in &accounts {
+                shared.hub.notify(a.id);
+            }
+            Ok(queue_id)
+        }
         Err(e) => {
             tracing::error!(error = %e, queue_id, "cannot commit message");
             Err("451 4.3.0 Local error in processing, try again later".into())

@@ -3,7 +3,6 @@
 
 mod auth;
 pub mod command;
-mod conn;
 pub mod data;
 mod deliver;
 mod session;
@@ -11,13 +10,12 @@ mod session;
 pub use deliver::new_queue_id;
 
 use crate::server::Shared;
-use conn::Conn;
+use crate::net::{Conn, tls_accept, tls_info};
 use session::{Outcome, State};
 use std::net::SocketAddr;
 use std::sync::Arc;
 use std::time::Duration;
 use tokio::net::TcpStream;
-use tokio_rustls::TlsAcceptor;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Service {
@@ -44,8 +42,6 @@ impl Service {
         }
     }
 }
-
-const TLS_HANDSHAKE_TIMEOUT: Duration = Duration::from_secs(30);
 
 /// Serves one accepted connection to its end.
 pub async fn handle(shared: Arc<Shared>, service: Service, stream: TcpStream, peer: SocketAddr) {
@@ -124,37 +120,4 @@ async fn early_talker_check(
         return false;
     }
     true
-}
-
-async fn tls_accept(
-    shared: &Shared,
-    stream: TcpStream,
-    peer: SocketAddr,
-) -> Option<tokio_rustls::server::TlsStream<TcpStream>> {
-    let acceptor = TlsAcceptor::from(shared.tls.get());
-    match tokio::time::timeout(TLS_HANDSHAKE_TIMEOUT, acceptor.accept(stream)).await {
-        Ok(Ok(s)) => Some(s),
-        Ok(Err(e)) => {
-            tracing::info!(client = %peer.ip().to_canonical(), error = %e, "TLS handshake failed");
-            None
-        }
-        Err(_) => {
-            tracing::info!(client = %peer.ip().to_canonical(), "TLS handshake timed out");
-            None
-        }
-    }
-}
-
-fn tls_info(s: &tokio_rustls::server::TlsStream<TcpStream>) -> String {
-    let (_, c) = s.get_ref();
-    let version = c
-        .protocol_version()
-        .map(|v| format!("{v:?}"))
-        .unwrap_or_default()
-        .replace("TLSv1_", "TLSv1.");
-    let cipher = c
-        .negotiated_cipher_suite()
-        .map(|s| format!("{:?}", s.suite()))
-        .unwrap_or_default();
-    format!("{version} {cipher}")
 }

@@ -2,12 +2,12 @@
 //! handler, and answered; replies are flushed whenever the client has nothing more pipelined.
 
 use super::command::{self, Command, MailParams, ParseError, Path};
-use super::conn::{Conn, Line, ReadError};
+use crate::net::{Conn, Line, ReadError};
 use super::data::{DataReceiver, Defect};
 use super::{Service, auth, deliver};
 use crate::config::Config;
 use crate::directory::{self, Address, RcptError, Resolved};
-use crate::server::Shared;
+use crate::server::{AuthUser, Shared};
 use std::net::SocketAddr;
 use std::sync::Arc;
 use std::time::Duration;
@@ -31,12 +31,6 @@ pub struct State {
     pub junk: u32,
     /// BDAT chunks of the current message; BDAT and DATA do not mix in one transaction.
     pub bdat: Option<BdatBuffer>,
-}
-
-#[derive(Debug, Clone)]
-pub struct AuthUser {
-    pub account_id: i64,
-    pub address: String,
 }
 
 pub struct Transaction {

@@ -9,6 +9,8 @@
 
 mod blob;
 mod mail;
+pub mod mailboxes;
+pub mod messages;
 mod queue;
 mod schema;
 

@@ -110,6 +110,18 @@ const MIGRATIONS: &[&str] = &[
         PRIMARY KEY (queue_id, recipient)
     );
     "#,
+    // 2: what IMAP and POP3 need to tell sessions about changes: expunged UIDs with the
+    // modification sequence of their removal (QRESYNC's VANISHED), and changes by modseq.
+    r#"
+    CREATE TABLE expunged (
+        mailbox_id INTEGER NOT NULL REFERENCES mailboxes(id) ON DELETE CASCADE,
+        uid        INTEGER NOT NULL,
+        modseq     INTEGER NOT NULL,
+        PRIMARY KEY (mailbox_id, uid)
+    );
+    CREATE INDEX expunged_modseq ON expunged(mailbox_id, modseq);
+    CREATE INDEX messages_modseq ON messages(mailbox_id, modseq);
+    "#,
 ];
 
 pub fn migrate(conn: &mut Connection, db_path: &Path) -> Result<()> {

@@ -1,0 +1,48 @@
+//! Password logins for every protocol: blocked addresses, the account lookup, argon2 off the
+//! async threads, failure counting, and the one log line per login or failed login.
+
+use super::Shared;
+use crate::directory::{self, password};
+use std::net::IpAddr;
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct AuthUser {
+    pub account_id: i64,
+    pub address: String,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Login {
+    Ok(AuthUser),
+    Failed,
+    /// Too many failures from this address: refused without looking.
+    Blocked,
+}
+
+pub async fn login(shared: &Shared, ip: IpAddr, user: &str, pass: &str, service: &str, mechanism: &str) -> Login {
+    if shared.guard.is_blocked(ip) {
+        tracing::warn!(target: "roost::auth", client = %ip, service, "login refused: address blocked");
+        return Login::Blocked;
+    }
+    let account = shared.store.read(|c| directory::authenticate_lookup(c, user)).ok().flatten();
+    let pw = pass.to_string();
+    let (hash, account) = match account {
+        Some(a) if !a.disabled => (a.password_hash.clone(), Some(a)),
+        // Verify against a fixed hash anyway, so timing does not tell which logins exist.
+        _ => (password::dummy_hash(), None),
+    };
+    let valid = tokio::task::spawn_blocking(move || password::verify(&pw, &hash)).await.unwrap_or(false);
+    match account {
+        Some(a) if valid => {
+            shared.guard.succeed(ip);
+            tracing::info!(target: "roost::auth", client = %ip, user = %a.address, mechanism, service, "login");
+            Login::Ok(AuthUser { account_id: a.id, address: a.address })
+        }
+        _ => {
+            let blocked = shared.guard.fail(ip);
+            let shown: String = user.chars().filter(|c| !c.is_control()).take(100).collect();
+            tracing::warn!(target: "roost::auth", client = %ip, user = %shown, mechanism, service, blocked, "authentication failed");
+            Login::Failed
+        }
+    }
+}
