@@ -196,7 +196,7 @@ fn port_25_offers_auth_after_starttls_and_relays_only_when_authenticated() {
 
 #[test]
 fn plain_text_auth_on_loopback_when_allowed() {
-    let s = server_with_users("[smtp]\nallow_plaintext_auth_on_loopback = true\n");
+    let s = server_with_users("[auth]\nallow_plaintext_on_loopback = true\n");
     let (mut c, _) = Client::connect(s.submission);
     let ehlo = c.ehlo();
     assert!(ehlo.lines.contains(&"AUTH PLAIN LOGIN".into()), "{ehlo:?}");

@@ -23,7 +23,7 @@ pub const SERVICES: &[(&str, u16)] = &[
 ];
 
 /// Services this build serves; the others are accepted in the file but not yet started.
-pub const SERVED: &[&str] = &["smtp", "submission", "submissions"];
+pub const SERVED: &[&str] = &["smtp", "submission", "submissions", "pop3", "pop3s"];
 
 #[derive(Debug, Clone, Deserialize)]
 #[serde(deny_unknown_fields, default)]
@@ -69,10 +69,6 @@ pub struct SmtpConfig {
     pub max_errors: u32,
     /// Wait this long before the greeting; a client that talks first is dropped.
     pub greet_pause_ms: u64,
-    /// Allow AUTH without TLS from loopback clients (local webmail, scripts).
-    pub allow_plaintext_auth_on_loopback: bool,
-    /// Allow AUTH without TLS from anywhere. Off: passwords never cross the network in clear.
-    pub allow_plaintext_auth: bool,
     /// "user+tag@domain" is delivered to "user@domain". Empty: off.
     pub recipient_delimiter: String,
     /// Seconds a transaction in progress may take to finish after SIGTERM.
@@ -82,6 +78,11 @@ pub struct SmtpConfig {
 #[derive(Debug, Clone, Deserialize)]
 #[serde(deny_unknown_fields, default)]
 pub struct AuthConfig {
+    /// Allow passwords without TLS (SMTP AUTH, IMAP LOGIN, POP3 USER/PASS) from anywhere.
+    /// Off: passwords never cross the network in clear.
+    pub allow_plaintext: bool,
+    /// Allow them without TLS from loopback clients only (a local webmail, scripts).
+    pub allow_plaintext_on_loopback: bool,
     /// Failed logins from one address within `block_window_secs` before it is blocked.
     pub max_failures: u32,
     pub block_window_secs: u64,
@@ -124,8 +125,6 @@ impl Default for SmtpConfig {
             max_connections_per_ip: 50,
             max_errors: 20,
             greet_pause_ms: 0,
-            allow_plaintext_auth_on_loopback: false,
-            allow_plaintext_auth: false,
             recipient_delimiter: "+".into(),
             shutdown_grace_secs: 30,
         }
@@ -135,6 +134,8 @@ impl Default for SmtpConfig {
 impl Default for AuthConfig {
     fn default() -> Self {
         AuthConfig {
+            allow_plaintext: false,
+            allow_plaintext_on_loopback: false,
             max_failures: 10,
             block_window_secs: 600,
             block_secs: 900,
@@ -237,6 +238,12 @@ impl fmt::Display for ConfigError {
 impl std::error::Error for ConfigError {}
 
 impl Config {
+    /// Whether a client at `ip`, without TLS, may send a password.
+    pub fn plaintext_auth_allowed(&self, ip: std::net::IpAddr) -> bool {
+        self.auth.allow_plaintext
+            || (self.auth.allow_plaintext_on_loopback && ip.to_canonical().is_loopback())
+    }
+
     /// Reads `path` (when given) over the defaults, applies `data_override`, fills what is left
     /// to detect (hostname), and validates.
     pub fn load(path: Option<&Path>, data_override: Option<&Path>) -> Result<Config, ConfigError> {

@@ -8,6 +8,7 @@ pub mod directory;
 pub mod error;
 pub mod logging;
 pub mod net;
+pub mod pop3;
 pub mod server;
 pub mod smtp;
 pub mod store;

@@ -52,6 +52,8 @@ pub struct Server {
     pub smtp: SocketAddr,
     pub submission: SocketAddr,
     pub submissions: SocketAddr,
+    pub pop3: SocketAddr,
+    pub pop3s: SocketAddr,
     pub stdout: Vec<String>,
 }
 
@@ -63,6 +65,8 @@ pub fn base_config(extra: &str) -> String {
          smtp = [\"127.0.0.1:0\"]\n\
          submission = [\"127.0.0.1:0\"]\n\
          submissions = [\"127.0.0.1:0\"]\n\
+         pop3 = [\"127.0.0.1:0\"]\n\
+         pop3s = [\"127.0.0.1:0\"]\n\
          {extra}\n"
     )
 }
@@ -86,6 +90,8 @@ impl Server {
             smtp: "0.0.0.0:0".parse().unwrap(),
             submission: "0.0.0.0:0".parse().unwrap(),
             submissions: "0.0.0.0:0".parse().unwrap(),
+            pop3: "0.0.0.0:0".parse().unwrap(),
+            pop3s: "0.0.0.0:0".parse().unwrap(),
             stdout: vec![],
         };
         s.launch();
@@ -139,6 +145,8 @@ impl Server {
                         "smtp" => self.smtp = addr,
                         "submission" => self.submission = addr,
                         "submissions" => self.submissions = addr,
+                        "pop3" => self.pop3 = addr,
+                        "pop3s" => self.pop3s = addr,
                         _ => {}
                     }
                 }

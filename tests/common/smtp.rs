@@ -77,6 +77,26 @@ impl Client {
         (c, greeting)
     }
 
+    /// Sends a line and reads one line back (POP3 and other line protocols).
+    pub fn line(&mut self, line: &str) -> String {
+        self.send(format!("{line}\r\n").as_bytes());
+        self.read_line().expect("connection closed")
+    }
+
+    /// Reads a POP3 multi-line body up to its "." line, without the terminator.
+    pub fn multiline(&mut self) -> Vec<String> {
+        let mut out = Vec::new();
+        loop {
+            let l = self
+                .read_line()
+                .expect("connection closed in a multi-line response");
+            if l == "." {
+                return out;
+            }
+            out.push(l);
+        }
+    }
+
     /// Connects without reading the greeting.
     pub fn connect_silent(addr: SocketAddr) -> Client {
         let s = TcpStream::connect(addr).unwrap();
@@ -85,6 +105,33 @@ impl Client {
             stream: Stream::Plain(s),
             buf: Vec::new(),
         }
+    }
+
+    /// Connects to a line protocol (POP3) and returns the greeting line.
+    pub fn connect_line(addr: SocketAddr) -> (Client, String) {
+        let mut c = Client::connect_silent(addr);
+        let g = c.read_line().expect("greeting");
+        (c, g)
+    }
+
+    /// The same over implicit TLS.
+    pub fn connect_tls_line(addr: SocketAddr) -> (Client, String) {
+        let s = TcpStream::connect(addr).unwrap();
+        s.set_read_timeout(Some(Duration::from_secs(30))).unwrap();
+        let mut c = Client {
+            stream: Stream::Tls(Box::new(tls_wrap(s))),
+            buf: Vec::new(),
+        };
+        let g = c.read_line().expect("greeting");
+        (c, g)
+    }
+
+    /// Starts TLS on the plain connection (after the server agreed to STARTTLS/STLS).
+    pub fn upgrade_tls(&mut self) {
+        let Stream::Plain(s) = std::mem::replace(&mut self.stream, Stream::Closed) else {
+            panic!("already TLS")
+        };
+        self.stream = Stream::Tls(Box::new(tls_wrap(s)));
     }
 
     /// Implicit TLS (port 465).
@@ -129,7 +176,7 @@ impl Client {
         }
     }
 
-    fn read_line(&mut self) -> Option<String> {
+    pub fn read_line(&mut self) -> Option<String> {
         loop {
             if let Some(i) = self.buf.iter().position(|&b| b == b'\n') {
                 let line: Vec<u8> = self.buf.drain(..=i).collect();
@@ -161,10 +208,7 @@ impl Client {
     pub fn starttls(&mut self) {
         let r = self.cmd("STARTTLS");
         assert_eq!(r.code, 220, "{r:?}");
-        let Stream::Plain(s) = std::mem::replace(&mut self.stream, Stream::Closed) else {
-            panic!("already TLS")
-        };
-        self.stream = Stream::Tls(Box::new(tls_wrap(s)));
+        self.upgrade_tls();
     }
 
     pub fn auth_plain(&mut self, user: &str, password: &str) -> Reply {

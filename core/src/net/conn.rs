@@ -131,6 +131,11 @@ impl<S: AsyncRead + AsyncWrite + Unpin> Conn<S> {
         self.out.extend_from_slice(b"\r\n");
     }
 
+    /// Queues bytes as they are (a message body already in wire form).
+    pub fn write_raw(&mut self, bytes: &[u8]) {
+        self.out.extend_from_slice(bytes);
+    }
+
     pub async fn flush(&mut self) -> io::Result<()> {
         if !self.out.is_empty() {
             self.stream.write_all(&self.out).await?;

@@ -1,6 +1,7 @@
 //! What every protocol server shares on the wire: the buffered connection and TLS set-up.
 
 mod conn;
+pub mod sasl;
 
 pub use conn::{Conn, Line, ReadError};
 
@@ -14,7 +15,11 @@ use tokio_rustls::server::TlsStream;
 const TLS_HANDSHAKE_TIMEOUT: Duration = Duration::from_secs(30);
 
 /// Runs the server side of a TLS handshake; None (logged) when it fails or stalls.
-pub async fn tls_accept(shared: &Shared, stream: TcpStream, peer: SocketAddr) -> Option<TlsStream<TcpStream>> {
+pub async fn tls_accept(
+    shared: &Shared,
+    stream: TcpStream,
+    peer: SocketAddr,
+) -> Option<TlsStream<TcpStream>> {
     let acceptor = TlsAcceptor::from(shared.tls.get());
     match tokio::time::timeout(TLS_HANDSHAKE_TIMEOUT, acceptor.accept(stream)).await {
         Ok(Ok(s)) => Some(s),
@@ -32,7 +37,14 @@ pub async fn tls_accept(shared: &Shared, stream: TcpStream, peer: SocketAddr) ->
 /// "TLSv1.3 TLS13_AES_256_GCM_SHA384", for logs and Received headers.
 pub fn tls_info(s: &TlsStream<TcpStream>) -> String {
     let (_, c) = s.get_ref();
-    let version = c.protocol_version().map(|v| format!("{v:?}")).unwrap_or_default().replace("TLSv1_", "TLSv1.");
-    let cipher = c.negotiated_cipher_suite().map(|s| format!("{:?}", s.suite())).unwrap_or_default();
+    let version = c
+        .protocol_version()
+        .map(|v| format!("{v:?}"))
+        .unwrap_or_default()
+        .replace("TLSv1_", "TLSv1.");
+    let cipher = c
+        .negotiated_cipher_suite()
+        .map(|s| format!("{:?}", s.suite()))
+        .unwrap_or_default();
     format!("{version} {cipher}")
 }

@@ -13,15 +13,12 @@ pub struct Hub {
     pop3_locks: Mutex<HashSet<i64>>,
 }
 
-pub struct Pop3Lock<'a> {
-    hub: &'a Hub,
-    account_id: i64,
-}
-
 impl Hub {
     pub fn subscribe(&self, account_id: i64) -> watch::Receiver<u64> {
         let mut map = self.accounts.lock().unwrap_or_else(|p| p.into_inner());
-        map.entry(account_id).or_insert_with(|| watch::channel(0).0).subscribe()
+        map.entry(account_id)
+            .or_insert_with(|| watch::channel(0).0)
+            .subscribe()
     }
 
     pub fn notify(&self, account_id: i64) {
@@ -36,16 +33,19 @@ impl Hub {
         }
     }
 
-    /// The POP3 lock on an account, or None when another POP3 session holds it.
-    pub fn lock_pop3(&self, account_id: i64) -> Option<Pop3Lock<'_>> {
-        let mut locks = self.pop3_locks.lock().unwrap_or_else(|p| p.into_inner());
-        locks.insert(account_id).then(|| Pop3Lock { hub: self, account_id })
+    /// Takes the POP3 lock on an account; false when another POP3 session holds it.
+    pub fn lock_pop3(&self, account_id: i64) -> bool {
+        self.pop3_locks
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .insert(account_id)
     }
-}
 
-impl Drop for Pop3Lock<'_> {
-    fn drop(&mut self) {
-        self.hub.pop3_locks.lock().unwrap_or_else(|p| p.into_inner()).remove(&self.account_id);
+    pub fn unlock_pop3(&self, account_id: i64) {
+        self.pop3_locks
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .remove(&account_id);
     }
 }
 
@@ -67,12 +67,12 @@ mod tests {
     }
 
     #[test]
-    fn pop3_lock_is_exclusive_until_dropped() {
+    fn pop3_lock_is_exclusive_until_released() {
         let hub = Hub::default();
-        let l = hub.lock_pop3(7).unwrap();
-        assert!(hub.lock_pop3(7).is_none());
-        assert!(hub.lock_pop3(8).is_some());
-        drop(l);
-        assert!(hub.lock_pop3(7).is_some());
+        assert!(hub.lock_pop3(7));
+        assert!(!hub.lock_pop3(7));
+        assert!(hub.lock_pop3(8));
+        hub.unlock_pop3(7);
+        assert!(hub.lock_pop3(7));
     }
 }

@@ -19,24 +19,40 @@ pub enum Login {
     Blocked,
 }
 
-pub async fn login(shared: &Shared, ip: IpAddr, user: &str, pass: &str, service: &str, mechanism: &str) -> Login {
+pub async fn login(
+    shared: &Shared,
+    ip: IpAddr,
+    user: &str,
+    pass: &str,
+    service: &str,
+    mechanism: &str,
+) -> Login {
     if shared.guard.is_blocked(ip) {
         tracing::warn!(target: "roost::auth", client = %ip, service, "login refused: address blocked");
         return Login::Blocked;
     }
-    let account = shared.store.read(|c| directory::authenticate_lookup(c, user)).ok().flatten();
+    let account = shared
+        .store
+        .read(|c| directory::authenticate_lookup(c, user))
+        .ok()
+        .flatten();
     let pw = pass.to_string();
     let (hash, account) = match account {
         Some(a) if !a.disabled => (a.password_hash.clone(), Some(a)),
         // Verify against a fixed hash anyway, so timing does not tell which logins exist.
         _ => (password::dummy_hash(), None),
     };
-    let valid = tokio::task::spawn_blocking(move || password::verify(&pw, &hash)).await.unwrap_or(false);
+    let valid = tokio::task::spawn_blocking(move || password::verify(&pw, &hash))
+        .await
+        .unwrap_or(false);
     match account {
         Some(a) if valid => {
             shared.guard.succeed(ip);
             tracing::info!(target: "roost::auth", client = %ip, user = %a.address, mechanism, service, "login");
-            Login::Ok(AuthUser { account_id: a.id, address: a.address })
+            Login::Ok(AuthUser {
+                account_id: a.id,
+                address: a.address,
+            })
         }
         _ => {
             let blocked = shared.guard.fail(ip);

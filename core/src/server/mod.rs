@@ -6,9 +6,9 @@ mod limits;
 mod listen;
 mod login;
 
-pub use hub::{Hub, Pop3Lock};
-pub use login::{AuthUser, Login, login};
+pub use hub::Hub;
 pub use limits::ConnLimiter;
+pub use login::{AuthUser, Login, login};
 
 use crate::admin;
 use crate::config::Config;
@@ -56,6 +56,31 @@ impl Shared {
 
     pub fn tls_available(&self) -> bool {
         true
+    }
+}
+
+/// Which server a listener feeds.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Protocol {
+    Smtp(Service),
+    Pop3 { tls: bool },
+}
+
+impl Protocol {
+    fn from_name(name: &str) -> Option<Protocol> {
+        match name {
+            "pop3" => Some(Protocol::Pop3 { tls: false }),
+            "pop3s" => Some(Protocol::Pop3 { tls: true }),
+            _ => Service::from_name(name).map(Protocol::Smtp),
+        }
+    }
+
+    fn name(self) -> &'static str {
+        match self {
+            Protocol::Smtp(s) => s.name(),
+            Protocol::Pop3 { tls: false } => "pop3",
+            Protocol::Pop3 { tls: true } => "pop3s",
+        }
     }
 }
 
@@ -191,7 +216,7 @@ async fn serve(config: Config, launch: Launch) -> Result<()> {
 
 fn start_listener(shared: &Arc<Shared>, b: Bound) -> watch::Sender<bool> {
     let (stop, stop_rx) = watch::channel(false);
-    let Some(service) = Service::from_name(&b.service) else {
+    let Some(service) = Protocol::from_name(&b.service) else {
         return stop;
     };
     tokio::spawn(accept_loop(shared.clone(), service, b.listener, stop_rx));
@@ -200,7 +225,7 @@ fn start_listener(shared: &Arc<Shared>, b: Bound) -> watch::Sender<bool> {
 
 async fn accept_loop(
     shared: Arc<Shared>,
-    service: Service,
+    service: Protocol,
     listener: TcpListener,
     mut stop: watch::Receiver<bool>,
 ) {
@@ -233,17 +258,29 @@ async fn accept_loop(
             Ok(guard) => {
                 let shared = shared.clone();
                 tokio::spawn(async move {
-                    smtp::handle(shared, service, stream, peer).await;
+                    match service {
+                        Protocol::Smtp(s) => smtp::handle(shared, s, stream, peer).await,
+                        Protocol::Pop3 { tls } => {
+                            crate::pop3::handle(shared, tls, stream, peer).await
+                        }
+                    }
                     drop(guard);
                 });
             }
             Err(why) => {
                 tracing::info!(client = %ip, service = service.name(), why, "connection refused");
-                if service != Service::Submissions {
+                // An implicit-TLS client cannot read a clear-text answer: it just gets closed.
+                let msg = match service {
+                    Protocol::Smtp(Service::Submissions) | Protocol::Pop3 { tls: true } => None,
+                    Protocol::Smtp(_) => Some(format!("421 4.7.0 {why}, try again later\r\n")),
+                    Protocol::Pop3 { tls: false } => {
+                        Some(format!("-ERR [SYS/TEMP] {why}, try again later\r\n"))
+                    }
+                };
+                if let Some(msg) = msg {
                     tokio::spawn(async move {
                         use tokio::io::AsyncWriteExt;
                         let mut s = stream;
-                        let msg = format!("421 4.7.0 {why}, try again later\r\n");
                         let _ = tokio::time::timeout(
                             Duration::from_secs(5),
                             s.write_all(msg.as_bytes()),

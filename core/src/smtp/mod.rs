@@ -9,8 +9,8 @@ mod session;
 
 pub use deliver::new_queue_id;
 
-use crate::server::Shared;
 use crate::net::{Conn, tls_accept, tls_info};
+use crate::server::Shared;
 use session::{Outcome, State};
 use std::net::SocketAddr;
 use std::sync::Arc;

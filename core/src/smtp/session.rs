@@ -2,11 +2,11 @@
 //! handler, and answered; replies are flushed whenever the client has nothing more pipelined.
 
 use super::command::{self, Command, MailParams, ParseError, Path};
-use crate::net::{Conn, Line, ReadError};
 use super::data::{DataReceiver, Defect};
 use super::{Service, auth, deliver};
 use crate::config::Config;
 use crate::directory::{self, Address, RcptError, Resolved};
+use crate::net::{Conn, Line, ReadError};
 use crate::server::{AuthUser, Shared};
 use std::net::SocketAddr;
 use std::sync::Arc;
@@ -78,10 +78,7 @@ impl State {
     }
 
     fn auth_allowed(&self, cfg: &Config) -> bool {
-        self.tls.is_some()
-            || cfg.smtp.allow_plaintext_auth
-            || (cfg.smtp.allow_plaintext_auth_on_loopback
-                && self.peer.ip().to_canonical().is_loopback())
+        self.tls.is_some() || cfg.plaintext_auth_allowed(self.peer.ip())
     }
 
     fn must_auth(&self) -> bool {

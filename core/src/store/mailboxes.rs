@@ -21,7 +21,12 @@ pub fn list(conn: &Connection, account_id: i64) -> Result<Vec<MailboxInfo>> {
          ORDER BY CASE WHEN name = 'INBOX' THEN 0 ELSE 1 END, name",
     )?;
     let rows = stmt.query_map([account_id], |r| {
-        Ok(MailboxInfo { id: r.get(0)?, name: r.get(1)?, special_use: r.get(2)?, subscribed: r.get(3)? })
+        Ok(MailboxInfo {
+            id: r.get(0)?,
+            name: r.get(1)?,
+            special_use: r.get(2)?,
+            subscribed: r.get(3)?,
+        })
     })?;
     Ok(rows.collect::<Result<Vec<_>, _>>()?)
 }
@@ -38,7 +43,9 @@ pub fn validate_name(name: &str) -> Result<String> {
         return Err(Error::Invalid("mailbox name too long".into()));
     }
     if name.chars().any(|c| c.is_control()) {
-        return Err(Error::Invalid("mailbox name holds a control character".into()));
+        return Err(Error::Invalid(
+            "mailbox name holds a control character".into(),
+        ));
     }
     if name.split(DELIMITER).any(|level| level.is_empty()) {
         return Err(Error::Invalid("mailbox name has an empty level".into()));
@@ -48,7 +55,9 @@ pub fn validate_name(name: &str) -> Result<String> {
     }
     // INBOX/child keeps the canonical spelling of its parent.
     match name.split_once(DELIMITER) {
-        Some((first, rest)) if first.eq_ignore_ascii_case("INBOX") => Ok(format!("INBOX{DELIMITER}{rest}")),
+        Some((first, rest)) if first.eq_ignore_ascii_case("INBOX") => {
+            Ok(format!("INBOX{DELIMITER}{rest}"))
+        }
         _ => Ok(name.to_string()),
     }
 }
@@ -74,18 +83,32 @@ pub fn delete(conn: &Connection, account_id: i64, name: &str) -> Result<()> {
     if name == "INBOX" {
         return Err(Error::Invalid("INBOX cannot be deleted".into()));
     }
-    let id = mailbox_id(conn, account_id, &name)?.ok_or_else(|| Error::NotFound(format!("mailbox {name} does not exist")))?;
+    let id = mailbox_id(conn, account_id, &name)?
+        .ok_or_else(|| Error::NotFound(format!("mailbox {name} does not exist")))?;
     let children: i64 = conn.query_row(
         "SELECT COUNT(*) FROM mailboxes WHERE account_id = ?1 AND substr(name, 1, ?2) = ?3",
-        params![account_id, name.len() as i64 + 1, format!("{name}{DELIMITER}")],
+        params![
+            account_id,
+            name.len() as i64 + 1,
+            format!("{name}{DELIMITER}")
+        ],
         |r| r.get(0),
     )?;
     if children > 0 {
-        return Err(Error::Conflict(format!("mailbox {name} has sub-mailboxes; delete them first")));
+        return Err(Error::Conflict(format!(
+            "mailbox {name} has sub-mailboxes; delete them first"
+        )));
     }
-    let freed: i64 = conn.query_row("SELECT COALESCE(SUM(size), 0) FROM messages WHERE mailbox_id = ?1", [id], |r| r.get(0))?;
+    let freed: i64 = conn.query_row(
+        "SELECT COALESCE(SUM(size), 0) FROM messages WHERE mailbox_id = ?1",
+        [id],
+        |r| r.get(0),
+    )?;
     conn.execute("DELETE FROM mailboxes WHERE id = ?1", [id])?;
-    conn.execute("UPDATE accounts SET used = MAX(0, used - ?1) WHERE id = ?2", params![freed, account_id])?;
+    conn.execute(
+        "UPDATE accounts SET used = MAX(0, used - ?1) WHERE id = ?2",
+        params![freed, account_id],
+    )?;
     Ok(())
 }
 
@@ -94,16 +117,22 @@ pub fn delete(conn: &Connection, account_id: i64, name: &str) -> Result<()> {
 pub fn rename(conn: &Connection, account_id: i64, from: &str, to: &str) -> Result<()> {
     let from = validate_name(from)?;
     let to = validate_name(to)?;
-    let id = mailbox_id(conn, account_id, &from)?.ok_or_else(|| Error::NotFound(format!("mailbox {from} does not exist")))?;
+    let id = mailbox_id(conn, account_id, &from)?
+        .ok_or_else(|| Error::NotFound(format!("mailbox {from} does not exist")))?;
     if mailbox_id(conn, account_id, &to)?.is_some() {
         return Err(Error::Exists(format!("mailbox {to} exists already")));
     }
     if to.starts_with(&format!("{from}{DELIMITER}")) {
-        return Err(Error::Invalid("a mailbox cannot be moved inside itself".into()));
+        return Err(Error::Invalid(
+            "a mailbox cannot be moved inside itself".into(),
+        ));
     }
     if from == "INBOX" {
         let new_id = create(conn, account_id, &to)?;
-        let uids: Vec<u32> = super::messages::messages(conn, id)?.iter().map(|m| m.uid).collect();
+        let uids: Vec<u32> = super::messages::messages(conn, id)?
+            .iter()
+            .map(|m| m.uid)
+            .collect();
         super::messages::copy(conn, id, new_id, &uids)?;
         super::messages::remove_uids(conn, id, &uids)?;
         return Ok(());
@@ -115,14 +144,29 @@ pub fn rename(conn: &Connection, account_id: i64, from: &str, to: &str) -> Resul
         create(conn, account_id, parent)?;
     }
     let children: Vec<(i64, String)> = conn
-        .prepare("SELECT id, name FROM mailboxes WHERE account_id = ?1 AND substr(name, 1, ?2) = ?3")?
-        .query_map(params![account_id, from.len() as i64 + 1, format!("{from}{DELIMITER}")], |r| Ok((r.get(0)?, r.get(1)?)))?
+        .prepare(
+            "SELECT id, name FROM mailboxes WHERE account_id = ?1 AND substr(name, 1, ?2) = ?3",
+        )?
+        .query_map(
+            params![
+                account_id,
+                from.len() as i64 + 1,
+                format!("{from}{DELIMITER}")
+            ],
+            |r| Ok((r.get(0)?, r.get(1)?)),
+        )?
         .collect::<Result<Vec<_>, _>>()?;
     // The messages are the same ones under a new name: UIDs and UIDVALIDITY stay.
-    conn.execute("UPDATE mailboxes SET name = ?1 WHERE id = ?2", params![to, id])?;
+    conn.execute(
+        "UPDATE mailboxes SET name = ?1 WHERE id = ?2",
+        params![to, id],
+    )?;
     for (cid, cname) in children {
         let new_name = format!("{to}{}", &cname[from.len()..]);
-        conn.execute("UPDATE mailboxes SET name = ?1 WHERE id = ?2", params![new_name, cid])?;
+        conn.execute(
+            "UPDATE mailboxes SET name = ?1 WHERE id = ?2",
+            params![new_name, cid],
+        )?;
     }
     Ok(())
 }

@@ -81,14 +81,19 @@ const META_COLUMNS: &str = "uid, modseq, flags, keywords, size, internal_date, b
 
 /// Every message of the mailbox in UID order.
 pub fn messages(conn: &Connection, mailbox_id: i64) -> Result<Vec<Meta>> {
-    let mut stmt =
-        conn.prepare_cached(&format!("SELECT {META_COLUMNS} FROM messages WHERE mailbox_id = ?1 ORDER BY uid"))?;
+    let mut stmt = conn.prepare_cached(&format!(
+        "SELECT {META_COLUMNS} FROM messages WHERE mailbox_id = ?1 ORDER BY uid"
+    ))?;
     let rows = stmt.query_map([mailbox_id], meta_row)?;
     Ok(rows.collect::<Result<Vec<_>, _>>()?)
 }
 
 /// Messages changed (flags, or new) after `modseq`, and UIDs expunged after it.
-pub fn changes_since(conn: &Connection, mailbox_id: i64, modseq: u64) -> Result<(Vec<Meta>, Vec<u32>)> {
+pub fn changes_since(
+    conn: &Connection,
+    mailbox_id: i64,
+    modseq: u64,
+) -> Result<(Vec<Meta>, Vec<u32>)> {
     let changed = conn
         .prepare_cached(&format!(
             "SELECT {META_COLUMNS} FROM messages WHERE mailbox_id = ?1 AND modseq > ?2 ORDER BY uid"
@@ -96,8 +101,12 @@ pub fn changes_since(conn: &Connection, mailbox_id: i64, modseq: u64) -> Result<
         .query_map(params![mailbox_id, modseq as i64], meta_row)?
         .collect::<Result<Vec<_>, _>>()?;
     let gone = conn
-        .prepare_cached("SELECT uid FROM expunged WHERE mailbox_id = ?1 AND modseq > ?2 ORDER BY uid")?
-        .query_map(params![mailbox_id, modseq as i64], |r| r.get::<_, i64>(0).map(|u| u as u32))?
+        .prepare_cached(
+            "SELECT uid FROM expunged WHERE mailbox_id = ?1 AND modseq > ?2 ORDER BY uid",
+        )?
+        .query_map(params![mailbox_id, modseq as i64], |r| {
+            r.get::<_, i64>(0).map(|u| u as u32)
+        })?
         .collect::<Result<Vec<_>, _>>()?;
     Ok((changed, gone))
 }
@@ -124,9 +133,14 @@ pub fn store_flags(
     let mut changed = Vec::new();
     let mut failed = Vec::new();
     let mut modseq = None;
-    let mut get = conn.prepare_cached(&format!("SELECT {META_COLUMNS} FROM messages WHERE mailbox_id = ?1 AND uid = ?2"))?;
+    let mut get = conn.prepare_cached(&format!(
+        "SELECT {META_COLUMNS} FROM messages WHERE mailbox_id = ?1 AND uid = ?2"
+    ))?;
     for &uid in uids {
-        let Some(m) = get.query_row(params![mailbox_id, uid], meta_row).optional()? else {
+        let Some(m) = get
+            .query_row(params![mailbox_id, uid], meta_row)
+            .optional()?
+        else {
             continue;
         };
         if unchanged_since.is_some_and(|u| m.modseq > u) {
@@ -166,7 +180,12 @@ pub fn store_flags(
         };
         conn.prepare_cached("UPDATE messages SET flags = ?1, keywords = ?2, modseq = ?3 WHERE mailbox_id = ?4 AND uid = ?5")?
             .execute(params![new_flags, new_kw, ms, mailbox_id, uid])?;
-        changed.push(Meta { flags: new_flags, keywords: new_kw, modseq: ms as u64, ..m });
+        changed.push(Meta {
+            flags: new_flags,
+            keywords: new_kw,
+            modseq: ms as u64,
+            ..m
+        });
     }
     Ok((changed, failed))
 }
@@ -174,11 +193,18 @@ pub fn store_flags(
 /// Removes messages flagged \Deleted (only those in `only`, when given); returns their UIDs.
 pub fn expunge(conn: &Connection, mailbox_id: i64, only: Option<&[u32]>) -> Result<Vec<u32>> {
     let candidates: Vec<(u32, i64)> = conn
-        .prepare_cached("SELECT uid, size FROM messages WHERE mailbox_id = ?1 AND flags & ?2 != 0 ORDER BY uid")?
-        .query_map(params![mailbox_id, flags::DELETED], |r| Ok((r.get::<_, i64>(0)? as u32, r.get(1)?)))?
+        .prepare_cached(
+            "SELECT uid, size FROM messages WHERE mailbox_id = ?1 AND flags & ?2 != 0 ORDER BY uid",
+        )?
+        .query_map(params![mailbox_id, flags::DELETED], |r| {
+            Ok((r.get::<_, i64>(0)? as u32, r.get(1)?))
+        })?
         .collect::<Result<Vec<_>, _>>()?;
     let doomed: Vec<(u32, i64)> = match only {
-        Some(set) => candidates.into_iter().filter(|(u, _)| set.contains(u)).collect(),
+        Some(set) => candidates
+            .into_iter()
+            .filter(|(u, _)| set.contains(u))
+            .collect(),
         None => candidates,
     };
     remove(conn, mailbox_id, &doomed)
@@ -187,9 +213,13 @@ pub fn expunge(conn: &Connection, mailbox_id: i64, only: Option<&[u32]>) -> Resu
 /// Removes the given UIDs whatever their flags (POP3 DELE, MOVE).
 pub fn remove_uids(conn: &Connection, mailbox_id: i64, uids: &[u32]) -> Result<Vec<u32>> {
     let mut rows = Vec::new();
-    let mut get = conn.prepare_cached("SELECT size FROM messages WHERE mailbox_id = ?1 AND uid = ?2")?;
+    let mut get =
+        conn.prepare_cached("SELECT size FROM messages WHERE mailbox_id = ?1 AND uid = ?2")?;
     for &u in uids {
-        if let Some(size) = get.query_row(params![mailbox_id, u], |r| r.get::<_, i64>(0)).optional()? {
+        if let Some(size) = get
+            .query_row(params![mailbox_id, u], |r| r.get::<_, i64>(0))
+            .optional()?
+        {
             rows.push((u, size));
         }
     }
@@ -202,7 +232,9 @@ fn remove(conn: &Connection, mailbox_id: i64, rows: &[(u32, i64)]) -> Result<Vec
     }
     let ms = next_modseq(conn, mailbox_id)?;
     let mut del = conn.prepare_cached("DELETE FROM messages WHERE mailbox_id = ?1 AND uid = ?2")?;
-    let mut mark = conn.prepare_cached("INSERT OR REPLACE INTO expunged (mailbox_id, uid, modseq) VALUES (?1, ?2, ?3)")?;
+    let mut mark = conn.prepare_cached(
+        "INSERT OR REPLACE INTO expunged (mailbox_id, uid, modseq) VALUES (?1, ?2, ?3)",
+    )?;
     let mut freed = 0i64;
     for (uid, size) in rows {
         del.execute(params![mailbox_id, uid])?;
@@ -255,14 +287,24 @@ pub fn append(
 /// Copies messages to another mailbox (sharing their blobs); returns (source UID, new UID)
 /// pairs in source order, for UIDPLUS's COPYUID.
 pub fn copy(conn: &Connection, from: i64, to: i64, uids: &[u32]) -> Result<Vec<(u32, u32)>> {
-    let mut get = conn.prepare_cached(&format!("SELECT {META_COLUMNS} FROM messages WHERE mailbox_id = ?1 AND uid = ?2"))?;
+    let mut get = conn.prepare_cached(&format!(
+        "SELECT {META_COLUMNS} FROM messages WHERE mailbox_id = ?1 AND uid = ?2"
+    ))?;
     let mut out = Vec::with_capacity(uids.len());
     for &uid in uids {
         let Some(m) = get.query_row(params![from, uid], meta_row).optional()? else {
             continue;
         };
         let kw: Vec<String> = m.keywords.split_whitespace().map(str::to_string).collect();
-        let new = append(conn, to, &m.blob, m.size, m.flags & !flags::RECENT, &kw, Some(m.internal_date))?;
+        let new = append(
+            conn,
+            to,
+            &m.blob,
+            m.size,
+            m.flags & !flags::RECENT,
+            &kw,
+            Some(m.internal_date),
+        )?;
         out.push((uid, new));
     }
     Ok(out)
