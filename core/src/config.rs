@@ -23,7 +23,15 @@ pub const SERVICES: &[(&str, u16)] = &[
 ];
 
 /// Services this build serves; the others are accepted in the file but not yet started.
-pub const SERVED: &[&str] = &["smtp", "submission", "submissions", "pop3", "pop3s"];
+pub const SERVED: &[&str] = &[
+    "smtp",
+    "submission",
+    "submissions",
+    "imap",
+    "imaps",
+    "pop3",
+    "pop3s",
+];
 
 #[derive(Debug, Clone, Deserialize)]
 #[serde(deny_unknown_fields, default)]

@@ -6,6 +6,7 @@ pub mod cli;
 pub mod config;
 pub mod directory;
 pub mod error;
+pub mod imap;
 pub mod logging;
 pub mod net;
 pub mod pop3;

@@ -3,6 +3,7 @@
 //! and implicit TLS). Every process and folder it makes is removed on drop.
 #![allow(dead_code)]
 
+pub mod imap;
 pub mod smtp;
 
 use std::io::{BufRead, BufReader};
@@ -54,6 +55,8 @@ pub struct Server {
     pub submissions: SocketAddr,
     pub pop3: SocketAddr,
     pub pop3s: SocketAddr,
+    pub imap: SocketAddr,
+    pub imaps: SocketAddr,
     pub stdout: Vec<String>,
 }
 
@@ -67,6 +70,8 @@ pub fn base_config(extra: &str) -> String {
          submissions = [\"127.0.0.1:0\"]\n\
          pop3 = [\"127.0.0.1:0\"]\n\
          pop3s = [\"127.0.0.1:0\"]\n\
+         imap = [\"127.0.0.1:0\"]\n\
+         imaps = [\"127.0.0.1:0\"]\n\
          {extra}\n"
     )
 }
@@ -92,6 +97,8 @@ impl Server {
             submissions: "0.0.0.0:0".parse().unwrap(),
             pop3: "0.0.0.0:0".parse().unwrap(),
             pop3s: "0.0.0.0:0".parse().unwrap(),
+            imap: "0.0.0.0:0".parse().unwrap(),
+            imaps: "0.0.0.0:0".parse().unwrap(),
             stdout: vec![],
         };
         s.launch();
@@ -147,6 +154,8 @@ impl Server {
                         "submissions" => self.submissions = addr,
                         "pop3" => self.pop3 = addr,
                         "pop3s" => self.pop3s = addr,
+                        "imap" => self.imap = addr,
+                        "imaps" => self.imaps = addr,
                         _ => {}
                     }
                 }

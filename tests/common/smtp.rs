@@ -77,6 +77,12 @@ impl Client {
         (c, greeting)
     }
 
+    /// Up to `n` bytes already read from the socket but not yet consumed.
+    pub fn take_buffered(&mut self, n: usize) -> Vec<u8> {
+        let k = n.min(self.buf.len());
+        self.buf.drain(..k).collect()
+    }
+
     /// Sends a line and reads one line back (POP3 and other line protocols).
     pub fn line(&mut self, line: &str) -> String {
         self.send(format!("{line}\r\n").as_bytes());

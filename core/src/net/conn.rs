@@ -63,7 +63,8 @@ impl<S: AsyncRead + AsyncWrite + Unpin> Conn<S> {
         self.buffered().contains(&b'\n')
     }
 
-    /// Reads more bytes into the buffer; at most one read call.
+    /// Reads more bytes into the buffer; at most one read call. Cancel-safe: bytes are only
+    /// appended once a read completes, so a dropped call (IDLE's select) loses nothing.
     pub async fn fill(
         &mut self,
         timeout: Duration,
@@ -73,27 +74,21 @@ impl<S: AsyncRead + AsyncWrite + Unpin> Conn<S> {
             self.buf.drain(..self.pos);
             self.pos = 0;
         }
-        let start = self.buf.len();
-        self.buf.resize(start + READ_CHUNK, 0);
-        let read = tokio::time::timeout(timeout, self.stream.read(&mut self.buf[start..]));
+        self.buf.reserve(READ_CHUNK);
+        let read = tokio::time::timeout(timeout, self.stream.read_buf(&mut self.buf));
         let result = match shutdown {
             Some(rx) => tokio::select! {
                 r = read => r,
-                _ = wait_shutdown(rx) => {
-                    self.buf.truncate(start);
-                    return Err(ReadError::Shutdown);
-                }
+                _ = wait_shutdown(rx) => return Err(ReadError::Shutdown),
             },
             None => read.await,
         };
-        let n = match result {
+        match result {
             Err(_) => Err(ReadError::Timeout),
             Ok(Err(_)) => Err(ReadError::Io),
             Ok(Ok(0)) => Err(ReadError::Eof),
             Ok(Ok(n)) => Ok(n),
-        };
-        self.buf.truncate(start + *n.as_ref().unwrap_or(&0));
-        n
+        }
     }
 
     /// One line without its line end (CRLF or, leniently, LF). Lines longer than `max` are read
@@ -129,6 +124,11 @@ impl<S: AsyncRead + AsyncWrite + Unpin> Conn<S> {
     pub fn reply(&mut self, text: &str) {
         self.out.extend_from_slice(text.as_bytes());
         self.out.extend_from_slice(b"\r\n");
+    }
+
+    /// Bytes queued for the client and not yet written.
+    pub fn buffered_out(&self) -> usize {
+        self.out.len()
     }
 
     /// Queues bytes as they are (a message body already in wire form).

@@ -64,6 +64,7 @@ impl Shared {
 enum Protocol {
     Smtp(Service),
     Pop3 { tls: bool },
+    Imap { tls: bool },
 }
 
 impl Protocol {
@@ -71,6 +72,8 @@ impl Protocol {
         match name {
             "pop3" => Some(Protocol::Pop3 { tls: false }),
             "pop3s" => Some(Protocol::Pop3 { tls: true }),
+            "imap" => Some(Protocol::Imap { tls: false }),
+            "imaps" => Some(Protocol::Imap { tls: true }),
             _ => Service::from_name(name).map(Protocol::Smtp),
         }
     }
@@ -80,6 +83,8 @@ impl Protocol {
             Protocol::Smtp(s) => s.name(),
             Protocol::Pop3 { tls: false } => "pop3",
             Protocol::Pop3 { tls: true } => "pop3s",
+            Protocol::Imap { tls: false } => "imap",
+            Protocol::Imap { tls: true } => "imaps",
         }
     }
 }
@@ -263,6 +268,9 @@ async fn accept_loop(
                         Protocol::Pop3 { tls } => {
                             crate::pop3::handle(shared, tls, stream, peer).await
                         }
+                        Protocol::Imap { tls } => {
+                            crate::imap::handle(shared, tls, stream, peer).await
+                        }
                     }
                     drop(guard);
                 });
@@ -271,7 +279,12 @@ async fn accept_loop(
                 tracing::info!(client = %ip, service = service.name(), why, "connection refused");
                 // An implicit-TLS client cannot read a clear-text answer: it just gets closed.
                 let msg = match service {
-                    Protocol::Smtp(Service::Submissions) | Protocol::Pop3 { tls: true } => None,
+                    Protocol::Smtp(Service::Submissions)
+                    | Protocol::Pop3 { tls: true }
+                    | Protocol::Imap { tls: true } => None,
+                    Protocol::Imap { tls: false } => {
+                        Some(format!("* BYE [UNAVAILABLE] {why}, try again later\r\n"))
+                    }
                     Protocol::Smtp(_) => Some(format!("421 4.7.0 {why}, try again later\r\n")),
                     Protocol::Pop3 { tls: false } => {
                         Some(format!("-ERR [SYS/TEMP] {why}, try again later\r\n"))

@@ -113,6 +113,16 @@ impl Store {
         out
     }
 
+    /// Runs `f` on one consistent snapshot (several queries that must agree with each other).
+    pub fn snapshot<T>(&self, f: impl FnOnce(&Connection) -> Result<T>) -> Result<T> {
+        self.read(|c| {
+            c.execute_batch("BEGIN DEFERRED")?;
+            let out = f(c);
+            let _ = c.execute_batch("COMMIT");
+            out
+        })
+    }
+
     /// Runs `f` in a write transaction and waits until it is committed to disk.
     pub fn write<T: Send + 'static>(
         &self,

@@ -1,0 +1,417 @@
+//! Commands on mailboxes as a whole: SELECT/EXAMINE, CREATE, DELETE, RENAME, SUBSCRIBE,
+//! UNSUBSCRIBE, LIST/LSUB (with LIST-EXTENDED and LIST-STATUS), STATUS, APPEND.
+
+use super::command::Cmd;
+use super::selected::{self, Selected};
+use super::session::Session;
+use crate::error::Error;
+use crate::net::Conn;
+use crate::server::Shared;
+use crate::store::mailboxes::{self as boxes, DELIMITER, MailboxInfo};
+use crate::store::{self, messages};
+use std::sync::Arc;
+use tokio::io::{AsyncRead, AsyncWrite};
+
+/// The tagged NO for a store error, with the response code a client can act on.
+pub fn no(tag: &str, e: &Error) -> String {
+    let code = match e {
+        Error::NotFound(_) => "[NONEXISTENT] ",
+        Error::Exists(_) => "[ALREADYEXISTS] ",
+        Error::Conflict(_) => "[INUSE] ",
+        Error::Invalid(_) => "[CANNOT] ",
+        Error::Storage(_) => "[SERVERBUG] ",
+    };
+    format!("{tag} NO {code}{e}")
+}
+
+pub async fn handle<S: AsyncRead + AsyncWrite + Unpin>(
+    conn: &mut Conn<S>,
+    s: &mut Session,
+    shared: &Arc<Shared>,
+    tag: &str,
+    cmd: Cmd,
+) {
+    let Some(account) = s.user.as_ref().map(|u| u.account_id) else {
+        return;
+    };
+    let name_of = |s: &Session, raw: &str| {
+        s.decode_name(raw)
+            .and_then(|n| boxes::validate_name(&n).map_err(|e| e.to_string()))
+    };
+    match cmd {
+        Cmd::Select {
+            mailbox,
+            read_only,
+            condstore,
+        } => {
+            // Selecting (even a mailbox that fails) leaves the previous one (RFC 3501 6.3.1).
+            if s.sel.take().is_some() {
+                conn.reply("* OK [CLOSED] previous mailbox closed");
+            }
+            let name = match name_of(s, &mailbox) {
+                Ok(n) => n,
+                Err(why) => return conn.reply(&format!("{tag} BAD {why}")),
+            };
+            if condstore {
+                s.condstore = true;
+            }
+            match Selected::open(shared, account, &name, read_only, s.rev2).await {
+                Ok((sel, state, first_unseen)) => {
+                    conn.reply("* FLAGS (\\Answered \\Flagged \\Deleted \\Seen \\Draft)");
+                    let perm = if read_only {
+                        "()"
+                    } else {
+                        "(\\Answered \\Flagged \\Deleted \\Seen \\Draft \\*)"
+                    };
+                    conn.reply(&format!("* OK [PERMANENTFLAGS {perm}] flags permitted"));
+                    conn.reply(&format!("* {} EXISTS", sel.len()));
+                    if !s.rev2 {
+                        conn.reply(&format!("* {} RECENT", sel.recent_count()));
+                        if let Some(seq) = first_unseen {
+                            conn.reply(&format!("* OK [UNSEEN {seq}] first unseen message"));
+                        }
+                    }
+                    conn.reply(&format!(
+                        "* OK [UIDVALIDITY {}] UIDs valid",
+                        state.uidvalidity
+                    ));
+                    conn.reply(&format!(
+                        "* OK [UIDNEXT {}] predicted next UID",
+                        state.uidnext
+                    ));
+                    if s.condstore {
+                        conn.reply(&format!(
+                            "* OK [HIGHESTMODSEQ {}] highest",
+                            state.highestmodseq
+                        ));
+                    }
+                    if s.rev2 {
+                        conn.reply(&format!(
+                            "* LIST () \"/\" {}",
+                            quote_name(&s.encode_name(&name))
+                        ));
+                    }
+                    let mode = if read_only { "READ-ONLY" } else { "READ-WRITE" };
+                    let what = if read_only { "EXAMINE" } else { "SELECT" };
+                    conn.reply(&format!("{tag} OK [{mode}] {what} completed"));
+                    s.sel = Some(sel);
+                }
+                Err(e) => conn.reply(&no(tag, &e)),
+            }
+        }
+        Cmd::Create(raw) => {
+            let name = match name_of(s, &raw) {
+                Ok(n) => n,
+                Err(why) => return conn.reply(&format!("{tag} BAD {why}")),
+            };
+            match shared
+                .store
+                .write_async(Vec::new(), move |c| boxes::create(c, account, &name))
+                .await
+            {
+                Ok(_) => conn.reply(&format!("{tag} OK CREATE completed")),
+                Err(e) => conn.reply(&no(tag, &e)),
+            }
+        }
+        Cmd::Delete(raw) => {
+            let name = match name_of(s, &raw) {
+                Ok(n) => n,
+                Err(why) => return conn.reply(&format!("{tag} BAD {why}")),
+            };
+            if s.sel.as_ref().is_some_and(|x| x.name == name) {
+                s.sel = None;
+            }
+            match shared
+                .store
+                .write_async(Vec::new(), move |c| boxes::delete(c, account, &name))
+                .await
+            {
+                Ok(()) => {
+                    shared.hub.notify(account);
+                    conn.reply(&format!("{tag} OK DELETE completed"))
+                }
+                Err(e) => conn.reply(&no(tag, &e)),
+            }
+        }
+        Cmd::Rename(from, to) => {
+            let (from, to) = match (name_of(s, &from), name_of(s, &to)) {
+                (Ok(a), Ok(b)) => (a, b),
+                (Err(why), _) | (_, Err(why)) => return conn.reply(&format!("{tag} BAD {why}")),
+            };
+            match shared
+                .store
+                .write_async(Vec::new(), move |c| boxes::rename(c, account, &from, &to))
+                .await
+            {
+                Ok(()) => {
+                    shared.hub.notify(account);
+                    conn.reply(&format!("{tag} OK RENAME completed"))
+                }
+                Err(e) => conn.reply(&no(tag, &e)),
+            }
+        }
+        Cmd::Subscribe(ref raw) | Cmd::Unsubscribe(ref raw) => {
+            let on = matches!(cmd, Cmd::Subscribe(_));
+            let raw = raw.clone();
+            let name = match name_of(s, &raw) {
+                Ok(n) => n,
+                Err(why) => return conn.reply(&format!("{tag} BAD {why}")),
+            };
+            match shared
+                .store
+                .write_async(Vec::new(), move |c| {
+                    boxes::set_subscribed(c, account, &name, on)
+                })
+                .await
+            {
+                Ok(()) => conn.reply(&format!("{tag} OK done")),
+                Err(e) => conn.reply(&no(tag, &e)),
+            }
+        }
+        Cmd::List {
+            reference,
+            patterns,
+            subscribed,
+            return_status,
+            lsub,
+        } => {
+            let all = match shared.store.read(|c| boxes::list(c, account)) {
+                Ok(l) => l,
+                Err(e) => return conn.reply(&no(tag, &e)),
+            };
+            let verb = if lsub { "LSUB" } else { "LIST" };
+            for pattern in patterns {
+                let pattern = match s.decode_name(&format!("{reference}{pattern}")) {
+                    Ok(p) => p,
+                    Err(why) => return conn.reply(&format!("{tag} BAD {why}")),
+                };
+                if pattern.is_empty() {
+                    // The hierarchy delimiter query (RFC 3501 6.3.8).
+                    conn.reply(&format!("* {verb} (\\Noselect) \"/\" \"\""));
+                    continue;
+                }
+                for mb in all
+                    .iter()
+                    .filter(|m| glob(&pattern, &m.name) && (!subscribed || m.subscribed))
+                {
+                    let attrs = attributes(mb, &all, subscribed && !lsub);
+                    conn.reply(&format!(
+                        "* {verb} ({attrs}) \"/\" {}",
+                        quote_name(&s.encode_name(&mb.name))
+                    ));
+                    if !return_status.is_empty() {
+                        match status_line(shared, mb.id, &return_status) {
+                            Ok(st) => conn.reply(&format!(
+                                "* STATUS {} ({st})",
+                                quote_name(&s.encode_name(&mb.name))
+                            )),
+                            Err(e) => return conn.reply(&no(tag, &e)),
+                        }
+                    }
+                }
+            }
+            conn.reply(&format!("{tag} OK {verb} completed"));
+        }
+        Cmd::Status(raw, items) => {
+            let name = match name_of(s, &raw) {
+                Ok(n) => n,
+                Err(why) => return conn.reply(&format!("{tag} BAD {why}")),
+            };
+            let id = match shared.store.read(|c| store::mailbox_id(c, account, &name)) {
+                Ok(Some(id)) => id,
+                Ok(None) => {
+                    return conn.reply(&format!(
+                        "{tag} NO [NONEXISTENT] mailbox {name} does not exist"
+                    ));
+                }
+                Err(e) => return conn.reply(&no(tag, &e)),
+            };
+            match status_line(shared, id, &items) {
+                Ok(st) => {
+                    conn.reply(&format!(
+                        "* STATUS {} ({st})",
+                        quote_name(&s.encode_name(&name))
+                    ));
+                    conn.reply(&format!("{tag} OK STATUS completed"));
+                }
+                Err(e) => conn.reply(&format!("{tag} BAD {e}")),
+            }
+        }
+        Cmd::Append {
+            mailbox,
+            flags,
+            date,
+            message,
+        } => {
+            let name = match name_of(s, &mailbox) {
+                Ok(n) => n,
+                Err(why) => return conn.reply(&format!("{tag} BAD {why}")),
+            };
+            append(conn, s, shared, tag, account, &name, flags, date, message).await;
+        }
+        _ => conn.reply(&format!("{tag} BAD unexpected command")),
+    }
+}
+
+#[allow(clippy::too_many_arguments)]
+async fn append<S: AsyncRead + AsyncWrite + Unpin>(
+    conn: &mut Conn<S>,
+    s: &mut Session,
+    shared: &Arc<Shared>,
+    tag: &str,
+    account: i64,
+    name: &str,
+    flag_names: Vec<String>,
+    date: Option<i64>,
+    message: Vec<u8>,
+) {
+    if message.is_empty() {
+        return conn.reply(&format!("{tag} NO empty message"));
+    }
+    let (system, keywords) = match selected::split_flags(&flag_names) {
+        Ok(f) => f,
+        Err(why) => return conn.reply(&format!("{tag} BAD {why}")),
+    };
+    let target = shared.store.read(|c| {
+        let id = store::mailbox_id(c, account, name)?;
+        let (quota, used): (i64, i64) = c.query_row(
+            "SELECT quota, used FROM accounts WHERE id = ?1",
+            [account],
+            |r| Ok((r.get(0)?, r.get(1)?)),
+        )?;
+        Ok((id, quota as u64, used as u64))
+    });
+    let mailbox_id = match target {
+        Ok((Some(id), quota, used)) => {
+            if quota > 0 && used + message.len() as u64 > quota {
+                return conn.reply(&format!("{tag} NO [OVERQUOTA] the mailbox is full"));
+            }
+            id
+        }
+        Ok((None, ..)) => {
+            return conn.reply(&format!(
+                "{tag} NO [TRYCREATE] mailbox {name} does not exist"
+            ));
+        }
+        Err(e) => return conn.reply(&no(tag, &e)),
+    };
+    let blobs = shared.store.blobs().clone();
+    let written = tokio::task::spawn_blocking(move || blobs.write(&[&message])).await;
+    let (blob, size, dir) = match written {
+        Ok(Ok(w)) => w,
+        _ => return conn.reply(&format!("{tag} NO [SERVERBUG] cannot store the message")),
+    };
+    let result = shared
+        .store
+        .write_async(vec![dir], move |c| {
+            let uid = messages::append(c, mailbox_id, &blob, size, system, &keywords, date)?;
+            Ok((uid, messages::mailbox_state(c, mailbox_id)?.uidvalidity))
+        })
+        .await;
+    match result {
+        Ok((uid, uidvalidity)) => {
+            shared.hub.notify(account);
+            if s.sel.as_ref().is_some_and(|x| x.id == mailbox_id) {
+                selected::sync(conn, s, shared, true).await;
+            }
+            conn.reply(&format!(
+                "{tag} OK [APPENDUID {uidvalidity} {uid}] APPEND completed"
+            ));
+        }
+        Err(e) => conn.reply(&no(tag, &e)),
+    }
+}
+
+fn status_line(shared: &Shared, mailbox_id: i64, items: &[String]) -> crate::error::Result<String> {
+    let st = shared
+        .store
+        .read(|c| messages::mailbox_state(c, mailbox_id))?;
+    let deleted = shared.store.read(|c| {
+        Ok(c.query_row(
+            "SELECT COUNT(*) FROM messages WHERE mailbox_id = ?1 AND flags & ?2 != 0",
+            rusqlite::params![mailbox_id, store::flags::DELETED],
+            |r| r.get::<_, i64>(0),
+        )?)
+    })?;
+    let mut out = Vec::new();
+    for item in items {
+        let v = match item.as_str() {
+            "MESSAGES" => st.exists as u64,
+            "RECENT" => st.recent as u64,
+            "UIDNEXT" => st.uidnext as u64,
+            "UIDVALIDITY" => st.uidvalidity as u64,
+            "UNSEEN" => st.unseen as u64,
+            "HIGHESTMODSEQ" => st.highestmodseq,
+            "SIZE" => st.size,
+            "DELETED" => deleted as u64,
+            other => return Err(Error::Invalid(format!("unknown STATUS item {other}"))),
+        };
+        out.push(format!("{item} {v}"));
+    }
+    Ok(out.join(" "))
+}
+
+fn attributes(mb: &MailboxInfo, all: &[MailboxInfo], show_subscribed: bool) -> String {
+    let prefix = format!("{}{DELIMITER}", mb.name);
+    let children = all.iter().any(|m| m.name.starts_with(&prefix));
+    let mut attrs = vec![if children {
+        "\\HasChildren"
+    } else {
+        "\\HasNoChildren"
+    }];
+    if let Some(su) = &mb.special_use {
+        attrs.push(su);
+    }
+    if show_subscribed && mb.subscribed {
+        attrs.push("\\Subscribed");
+    }
+    attrs.join(" ")
+}
+
+/// A mailbox name as an IMAP astring: quoted (literal when it must be).
+pub fn quote_name(name: &str) -> String {
+    let mut out = Vec::new();
+    super::structure::string(&mut out, name.as_bytes(), true);
+    String::from_utf8_lossy(&out).into_owned()
+}
+
+/// LIST wildcards: `*` matches anything, `%` anything but the hierarchy delimiter. INBOX
+/// matches case-insensitively.
+pub fn glob(pattern: &str, name: &str) -> bool {
+    let p: Vec<char> = pattern.chars().collect();
+    let n: Vec<char> = name.chars().collect();
+    let inbox_ci = name == "INBOX" || name.starts_with("INBOX/");
+    fn go(p: &[char], n: &[char], ci: usize) -> bool {
+        match p.first() {
+            None => n.is_empty(),
+            Some('*') => (0..=n.len()).any(|i| go(&p[1..], &n[i..], ci.saturating_sub(i))),
+            Some('%') => (0..=n.len())
+                .take_while(|&i| i == 0 || n[i - 1] != DELIMITER)
+                .any(|i| go(&p[1..], &n[i..], ci.saturating_sub(i))),
+            Some(&c) => match n.first() {
+                Some(&x) if x == c || (ci > 0 && x.eq_ignore_ascii_case(&c)) => {
+                    go(&p[1..], &n[1..], ci.saturating_sub(1))
+                }
+                _ => false,
+            },
+        }
+    }
+    go(&p, &n, if inbox_ci { 5 } else { 0 })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::glob;
+
+    #[test]
+    fn list_wildcards() {
+        assert!(glob("*", "INBOX"));
+        assert!(glob("*", "Archive/2024"));
+        assert!(glob("%", "Sent"));
+        assert!(!glob("%", "Archive/2024"));
+        assert!(glob("Archive/%", "Archive/2024"));
+        assert!(glob("inbox", "INBOX"));
+        assert!(!glob("sent", "Sent"));
+        assert!(glob("A*4", "Archive/2024"));
+    }
+}

@@ -1,0 +1,94 @@
+//! SEARCH evaluation over one message (RFC 3501 6.4.4, RFC 9051 6.4.4): flags and dates from the
+//! index rows, headers and text from the message itself (loaded only when a key needs it).
+
+use super::command::SearchKey;
+use super::{date, mime};
+use crate::store::flags;
+use crate::store::messages::Meta;
+
+/// What a key needs beyond the index row.
+pub fn needs_body(k: &SearchKey) -> bool {
+    match k {
+        SearchKey::Header(..) | SearchKey::Body(_) | SearchKey::Text(_) => true,
+        SearchKey::SentBefore(_) | SearchKey::SentOn(_) | SearchKey::SentSince(_) => true,
+        SearchKey::And(ks) => ks.iter().any(needs_body),
+        SearchKey::Or(a, b) => needs_body(a) || needs_body(b),
+        SearchKey::Not(a) => needs_body(a),
+        _ => false,
+    }
+}
+
+pub struct Ctx<'a> {
+    pub meta: &'a Meta,
+    pub seq: u32,
+    pub max_seq: u32,
+    pub max_uid: u32,
+    pub recent: bool,
+    pub message: Option<&'a [u8]>,
+}
+
+pub fn flag_bit(name: &str) -> Option<i64> {
+    Some(match name.to_ascii_lowercase().as_str() {
+        "\\seen" => flags::SEEN,
+        "\\answered" => flags::ANSWERED,
+        "\\flagged" => flags::FLAGGED,
+        "\\deleted" => flags::DELETED,
+        "\\draft" => flags::DRAFT,
+        _ => return None,
+    })
+}
+
+fn contains_ci(hay: &str, needle: &str) -> bool {
+    hay.to_lowercase().contains(&needle.to_lowercase())
+}
+
+pub fn matches(k: &SearchKey, c: &Ctx<'_>) -> bool {
+    let day = |t: i64| t.div_euclid(86_400) * 86_400;
+    let sent = || -> Option<i64> {
+        let (h, _) = mime::split_header(c.message?);
+        mime::field(h, "date").and_then(|d| date::parse_rfc5322(&d))
+    };
+    match k {
+        SearchKey::All => true,
+        SearchKey::And(ks) => ks.iter().all(|k| matches(k, c)),
+        SearchKey::Or(a, b) => matches(a, c) || matches(b, c),
+        SearchKey::Not(a) => !matches(a, c),
+        SearchKey::Flag(name, set) => {
+            flag_bit(name).is_some_and(|b| (c.meta.flags & b != 0) == *set)
+        }
+        SearchKey::Keyword(kw, set) => {
+            c.meta
+                .keywords
+                .split_whitespace()
+                .any(|x| x.eq_ignore_ascii_case(kw))
+                == *set
+        }
+        SearchKey::New => c.recent && c.meta.flags & flags::SEEN == 0,
+        SearchKey::Old => !c.recent,
+        SearchKey::Recent => c.recent,
+        SearchKey::Before(d) => day(c.meta.internal_date) < *d,
+        SearchKey::On(d) => day(c.meta.internal_date) == *d,
+        SearchKey::Since(d) => day(c.meta.internal_date) >= *d,
+        SearchKey::SentBefore(d) => sent().is_some_and(|t| day(t) < *d),
+        SearchKey::SentOn(d) => sent().is_some_and(|t| day(t) == *d),
+        SearchKey::SentSince(d) => sent().is_some_and(|t| day(t) >= *d),
+        SearchKey::Larger(n) => c.meta.size > *n,
+        SearchKey::Smaller(n) => c.meta.size < *n,
+        SearchKey::Uid(set) => set.contains(c.meta.uid, c.max_uid),
+        SearchKey::Seq(set) => set.contains(c.seq, c.max_seq),
+        SearchKey::ModSeq(m) => c.meta.modseq >= *m,
+        SearchKey::Header(name, value) => {
+            let Some(msg) = c.message else { return false };
+            let (h, _) = mime::split_header(msg);
+            mime::fields(h).iter().any(|(n, v)| {
+                n.eq_ignore_ascii_case(name) && (value.is_empty() || contains_ci(v, value))
+            })
+        }
+        SearchKey::Body(s) => c
+            .message
+            .is_some_and(|m| contains_ci(&String::from_utf8_lossy(mime::split_header(m).1), s)),
+        SearchKey::Text(s) => c
+            .message
+            .is_some_and(|m| contains_ci(&String::from_utf8_lossy(m), s)),
+    }
+}

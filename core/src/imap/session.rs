@@ -1,0 +1,445 @@
+//! The IMAP session: reading commands with their literals, the state machine (not
+//! authenticated, authenticated, selected, logout) and dispatch to the command families.
+
+use super::command::{self, Cmd};
+use super::selected::Selected;
+use super::token::{self, Segment};
+use super::{mailboxes, selected};
+use crate::net::{Conn, Line, ReadError};
+use crate::server::{AuthUser, Login, Shared};
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::time::Duration;
+use tokio::io::{AsyncRead, AsyncWrite};
+
+const MAX_LINE: usize = 64 * 1024;
+/// Literals in one command, and their total: APPEND's message is bounded by APPENDLIMIT.
+const MAX_LITERALS: usize = 64;
+pub const APPEND_LIMIT: u64 = 50 * 1024 * 1024;
+const MAX_ERRORS: u32 = 20;
+/// RFC 3501 5.4: at least 30 minutes once logged in; strangers get less.
+const IDLE_AUTHENTICATED: Duration = Duration::from_secs(30 * 60);
+const IDLE_LOGIN: Duration = Duration::from_secs(180);
+
+pub struct Session {
+    pub peer: SocketAddr,
+    pub tls: Option<String>,
+    pub service: &'static str,
+    pub user: Option<AuthUser>,
+    pub sel: Option<Selected>,
+    pub rev2: bool,
+    pub utf8: bool,
+    pub condstore: bool,
+    errors: u32,
+}
+
+pub enum Outcome {
+    Closed,
+    StartTls,
+}
+
+pub(super) enum Flow {
+    Continue,
+    Close,
+    StartTls,
+}
+
+impl Session {
+    pub fn new(peer: SocketAddr, tls: Option<String>, service: &'static str) -> Session {
+        Session {
+            peer,
+            tls,
+            service,
+            user: None,
+            sel: None,
+            rev2: false,
+            utf8: false,
+            condstore: false,
+            errors: 0,
+        }
+    }
+
+    fn plaintext_ok(&self, shared: &Shared) -> bool {
+        self.tls.is_some() || shared.config().plaintext_auth_allowed(self.peer.ip())
+    }
+
+    pub fn capabilities(&self, shared: &Shared) -> String {
+        let mut caps = vec![
+            "IMAP4rev1",
+            "IMAP4rev2",
+            "LITERAL+",
+            "SASL-IR",
+            "ENABLE",
+            "ID",
+            "IDLE",
+            "NAMESPACE",
+        ];
+        if self.user.is_none() {
+            if self.tls.is_none() {
+                caps.push("STARTTLS");
+            }
+            if self.plaintext_ok(shared) {
+                caps.push("AUTH=PLAIN");
+            } else {
+                caps.push("LOGINDISABLED");
+            }
+        } else {
+            caps.extend([
+                "UIDPLUS",
+                "MOVE",
+                "UNSELECT",
+                "CHILDREN",
+                "SPECIAL-USE",
+                "LIST-EXTENDED",
+                "LIST-STATUS",
+                "CONDSTORE",
+                "ESEARCH",
+                "BINARY",
+                "STATUS=SIZE",
+                "UTF8=ACCEPT",
+                "APPENDLIMIT=52428800",
+            ]);
+        }
+        caps.join(" ")
+    }
+
+    /// A mailbox name from the client, in UTF-8.
+    pub fn decode_name(&self, name: &str) -> Result<String, String> {
+        if self.utf8 {
+            return Ok(name.to_string());
+        }
+        super::mutf7::decode(name).map_err(str::to_string)
+    }
+
+    /// A mailbox name for the client: modified UTF-7 unless it enabled UTF-8.
+    pub fn encode_name(&self, name: &str) -> String {
+        if self.utf8 {
+            name.to_string()
+        } else {
+            super::mutf7::encode(name)
+        }
+    }
+}
+
+pub async fn greet<S: AsyncRead + AsyncWrite + Unpin>(
+    conn: &mut Conn<S>,
+    s: &Session,
+    shared: &Shared,
+) {
+    conn.reply(&format!(
+        "* OK [CAPABILITY {}] Roost IMAP ready",
+        s.capabilities(shared)
+    ));
+    let _ = conn.flush().await;
+}
+
+enum Read {
+    Command(Vec<Segment>),
+    /// Answered already (a literal too large); read the next command.
+    Refused,
+    Close,
+}
+
+async fn read_command<S: AsyncRead + AsyncWrite + Unpin>(
+    conn: &mut Conn<S>,
+    s: &Session,
+    shutdown: &mut tokio::sync::watch::Receiver<bool>,
+) -> Read {
+    let timeout = if s.user.is_some() {
+        IDLE_AUTHENTICATED
+    } else {
+        IDLE_LOGIN
+    };
+    let mut segs = Vec::new();
+    let mut total: u64 = 0;
+    loop {
+        let line = match conn.read_line(MAX_LINE, timeout, Some(shutdown)).await {
+            Ok(Line::Complete(l)) => l,
+            Ok(Line::TooLong) => {
+                conn.reply("* BAD line too long");
+                return Read::Refused;
+            }
+            Err(ReadError::Timeout) => {
+                conn.reply("* BYE autologout: idle for too long");
+                return Read::Close;
+            }
+            Err(ReadError::Shutdown) => {
+                conn.reply("* BYE server shutting down, try again later");
+                return Read::Close;
+            }
+            Err(_) => return Read::Close,
+        };
+        let Some((n, sync)) = token::literal_suffix(&line) else {
+            segs.push(Segment::Text(line));
+            return Read::Command(segs);
+        };
+        let first = match segs.first() {
+            Some(Segment::Text(t)) => t.clone(),
+            _ => line.clone(),
+        };
+        let tag = token::tag_of(&first).unwrap_or_else(|| "*".into());
+        // Refused before a byte of it is read or a byte of memory reserved for it.
+        if n > APPEND_LIMIT
+            || total + n > APPEND_LIMIT + MAX_LINE as u64
+            || segs.len() / 2 >= MAX_LITERALS
+        {
+            if sync {
+                conn.reply(&format!(
+                    "{tag} NO [TOOBIG] literal of {n} octets exceeds the limit of {APPEND_LIMIT}"
+                ));
+                return Read::Refused;
+            }
+            // LITERAL+ data is already on its way and cannot be skipped safely (RFC 7888 4).
+            conn.reply(&format!(
+                "* BYE [TOOBIG] literal of {n} octets exceeds the limit of {APPEND_LIMIT}"
+            ));
+            return Read::Close;
+        }
+        segs.push(Segment::Text(line));
+        if sync {
+            conn.reply("+ Ready for literal data");
+            if conn.flush().await.is_err() {
+                return Read::Close;
+            }
+        }
+        let mut data = Vec::with_capacity((n as usize).min(64 * 1024));
+        while (data.len() as u64) < n {
+            let want = (n - data.len() as u64) as usize;
+            let take = conn.buffered().len().min(want);
+            if take > 0 {
+                data.extend_from_slice(&conn.buffered()[..take]);
+                conn.consume(take);
+                continue;
+            }
+            if conn.fill(timeout, None).await.is_err() {
+                return Read::Close;
+            }
+        }
+        total += n;
+        segs.push(Segment::Literal(data));
+    }
+}
+
+pub async fn run<S: AsyncRead + AsyncWrite + Unpin + Send>(
+    conn: &mut Conn<S>,
+    s: &mut Session,
+    shared: &Arc<Shared>,
+) -> Outcome {
+    let mut shutdown = shared.shutdown_receiver();
+    loop {
+        if !conn.has_line() && conn.flush().await.is_err() {
+            return Outcome::Closed;
+        }
+        let segs = match read_command(conn, s, &mut shutdown).await {
+            Read::Command(segs) => segs,
+            Read::Refused => continue,
+            Read::Close => break,
+        };
+        let tag_hint = match segs.first() {
+            Some(Segment::Text(t)) => token::tag_of(t),
+            _ => None,
+        };
+        let parsed = match token::tokenize(&segs) {
+            Ok(toks) => command::parse(toks),
+            Err(why) => (None, Err(why.to_string())),
+        };
+        let (tag, cmd) = match parsed {
+            (Some(tag), Ok(cmd)) => (tag, cmd),
+            (tag, result) => {
+                let why = result.err().unwrap_or_else(|| "missing tag".into());
+                let tag = tag.or(tag_hint).unwrap_or_else(|| "*".into());
+                conn.reply(&format!("{tag} BAD {why}"));
+                s.errors += 1;
+                if s.errors >= MAX_ERRORS {
+                    conn.reply("* BYE too many errors");
+                    break;
+                }
+                continue;
+            }
+        };
+        match dispatch(conn, s, shared, &tag, cmd).await {
+            Flow::Continue => {}
+            Flow::Close => break,
+            Flow::StartTls => {
+                let _ = conn.flush().await;
+                return Outcome::StartTls;
+            }
+        }
+    }
+    let _ = conn.flush().await;
+    Outcome::Closed
+}
+
+async fn dispatch<S: AsyncRead + AsyncWrite + Unpin + Send>(
+    conn: &mut Conn<S>,
+    s: &mut Session,
+    shared: &Arc<Shared>,
+    tag: &str,
+    cmd: Cmd,
+) -> Flow {
+    // Commands valid in every state.
+    match &cmd {
+        Cmd::Capability => {
+            conn.reply(&format!("* CAPABILITY {}", s.capabilities(shared)));
+            conn.reply(&format!("{tag} OK CAPABILITY completed"));
+            return Flow::Continue;
+        }
+        Cmd::Noop | Cmd::Check => {
+            if s.sel.is_some() {
+                selected::sync(conn, s, shared, true).await;
+            }
+            conn.reply(&format!("{tag} OK NOOP completed"));
+            return Flow::Continue;
+        }
+        Cmd::Logout => {
+            conn.reply("* BYE Roost logging out");
+            conn.reply(&format!("{tag} OK LOGOUT completed"));
+            return Flow::Close;
+        }
+        Cmd::Id => {
+            conn.reply(&format!(
+                "* ID (\"name\" \"Roost\" \"version\" \"{}\")",
+                env!("CARGO_PKG_VERSION")
+            ));
+            conn.reply(&format!("{tag} OK ID completed"));
+            return Flow::Continue;
+        }
+        _ => {}
+    }
+    if s.user.is_none() {
+        return not_authenticated(conn, s, shared, tag, cmd).await;
+    }
+    match cmd {
+        Cmd::StartTls | Cmd::Login(..) | Cmd::Authenticate(..) => {
+            conn.reply(&format!("{tag} BAD already logged in"));
+        }
+        Cmd::Enable(caps) => {
+            let mut on = Vec::new();
+            for c in caps {
+                match c.as_str() {
+                    "IMAP4REV2" => {
+                        s.rev2 = true;
+                        on.push("IMAP4rev2");
+                    }
+                    "UTF8=ACCEPT" => {
+                        s.utf8 = true;
+                        on.push("UTF8=ACCEPT");
+                    }
+                    "CONDSTORE" => {
+                        s.condstore = true;
+                        on.push("CONDSTORE");
+                    }
+                    _ => {}
+                }
+            }
+            if !on.is_empty() {
+                conn.reply(&format!("* ENABLED {}", on.join(" ")));
+            }
+            conn.reply(&format!("{tag} OK ENABLE completed"));
+        }
+        Cmd::Namespace => {
+            conn.reply("* NAMESPACE ((\"\" \"/\")) NIL NIL");
+            conn.reply(&format!("{tag} OK NAMESPACE completed"));
+        }
+        Cmd::Select { .. }
+        | Cmd::Create(_)
+        | Cmd::Delete(_)
+        | Cmd::Rename(..)
+        | Cmd::Subscribe(_)
+        | Cmd::Unsubscribe(_)
+        | Cmd::List { .. }
+        | Cmd::Status(..)
+        | Cmd::Append { .. } => mailboxes::handle(conn, s, shared, tag, cmd).await,
+        Cmd::Idle => return selected::idle(conn, s, shared, tag).await,
+        _ if s.sel.is_none() => conn.reply(&format!("{tag} BAD select a mailbox first")),
+        _ => selected::handle(conn, s, shared, tag, cmd).await,
+    }
+    Flow::Continue
+}
+
+async fn not_authenticated<S: AsyncRead + AsyncWrite + Unpin>(
+    conn: &mut Conn<S>,
+    s: &mut Session,
+    shared: &Arc<Shared>,
+    tag: &str,
+    cmd: Cmd,
+) -> Flow {
+    match cmd {
+        Cmd::StartTls if s.tls.is_some() => conn.reply(&format!("{tag} BAD TLS is already active")),
+        Cmd::StartTls => {
+            conn.reply(&format!("{tag} OK begin TLS negotiation now"));
+            return Flow::StartTls;
+        }
+        Cmd::Login(..) | Cmd::Authenticate(..) if !s.plaintext_ok(shared) => {
+            conn.reply(&format!(
+                "{tag} NO [PRIVACYREQUIRED] passwords only over TLS: use STARTTLS or port 993"
+            ));
+        }
+        Cmd::Login(user, pass) => return log_in(conn, s, shared, tag, &user, &pass, "LOGIN").await,
+        Cmd::Authenticate(mech, initial) => {
+            if mech != "PLAIN" {
+                conn.reply(&format!(
+                    "{tag} NO [CANNOT] unsupported mechanism; use PLAIN"
+                ));
+                return Flow::Continue;
+            }
+            let response = match initial {
+                Some(i) if i != "=" => i,
+                _ => {
+                    conn.reply("+ ");
+                    if conn.flush().await.is_err() {
+                        return Flow::Close;
+                    }
+                    match conn.read_line(MAX_LINE, IDLE_LOGIN, None).await {
+                        Ok(Line::Complete(l)) if l == b"*" => {
+                            conn.reply(&format!("{tag} BAD authentication cancelled"));
+                            return Flow::Continue;
+                        }
+                        Ok(Line::Complete(l)) => String::from_utf8_lossy(&l).into_owned(),
+                        _ => return Flow::Close,
+                    }
+                }
+            };
+            match crate::net::sasl::decode_plain(&response) {
+                Ok(c) => return log_in(conn, s, shared, tag, &c.login, &c.password, "PLAIN").await,
+                Err(why) => conn.reply(&format!("{tag} BAD cannot decode the response: {why}")),
+            }
+        }
+        _ => conn.reply(&format!("{tag} BAD log in first")),
+    }
+    Flow::Continue
+}
+
+async fn log_in<S: AsyncRead + AsyncWrite + Unpin>(
+    conn: &mut Conn<S>,
+    s: &mut Session,
+    shared: &Arc<Shared>,
+    tag: &str,
+    user: &str,
+    pass: &str,
+    mechanism: &str,
+) -> Flow {
+    let ip = s.peer.ip().to_canonical();
+    match crate::server::login(shared, ip, user, pass, s.service, mechanism).await {
+        Login::Ok(u) => {
+            s.user = Some(u);
+            conn.reply(&format!(
+                "{tag} OK [CAPABILITY {}] logged in",
+                s.capabilities(shared)
+            ));
+        }
+        Login::Failed => {
+            conn.reply(&format!(
+                "{tag} NO [AUTHENTICATIONFAILED] invalid credentials"
+            ));
+            s.errors += 1;
+        }
+        Login::Blocked => {
+            conn.reply(
+                "* BYE [UNAVAILABLE] too many failed logins from your address; try again later",
+            );
+            return Flow::Close;
+        }
+    }
+    Flow::Continue
+}
