@@ -126,6 +126,11 @@ impl Lexer<'_> {
                 }
                 b'"' => out.push(self.quoted()?),
                 b'{' => out.push(self.literal()?),
+                // literal8 (RFC 3516): APPEND of a message with binary content.
+                b'~' if text.get(1) == Some(&b'{') => {
+                    self.pos += 1;
+                    out.push(self.literal()?);
+                }
                 _ => out.push(self.atom()?),
             }
         }
@@ -272,6 +277,16 @@ mod tests {
         assert_eq!(literal_suffix(b"a APPEND x {12+}"), Some((12, false)));
         assert_eq!(literal_suffix(b"a APPEND x {}"), None);
         assert_eq!(literal_suffix(b"a APPEND x {99999999999999999999}"), None);
+    }
+
+    #[test]
+    fn literal8() {
+        let segs = vec![
+            Segment::Text(b"a APPEND INBOX ~{3}".to_vec()),
+            Segment::Literal(b"\0\x01x".to_vec()),
+            Segment::Text(vec![]),
+        ];
+        assert_eq!(tokenize(&segs).unwrap()[3], Tok::Str(b"\0\x01x".to_vec()));
     }
 
     #[test]
