@@ -9,8 +9,9 @@
   2. load (timed): N clients, each looping LOGIN, SELECT INBOX, FETCH 20 headers + FLAGS,
      FETCH one full body, STORE +FLAGS \\Seen on 3 messages, SEARCH UNSEEN, SEARCH SUBJECT,
      APPEND, UID STORE +FLAGS \\Deleted on it, EXPUNGE, LOGOUT -- until --secs have passed;
-  3. memory: K more connections (LOGIN + SELECT INBOX, then idle), and the server's PSS/RSS
-     (summed over the process trees of --pids-cmd, with procmem.py's readers) before and after.
+  3. memory: W warm-up and then K more connections (LOGIN + SELECT INBOX, then idle); the
+     server's PSS/RSS growth over the K, summed over the process trees of --pids-cmd (with
+     procmem.py's readers), divided by K.
 Every tagged response must be OK and the untagged ones must add up (20 FETCHes, one EXPUNGE
 ...); anything else aborts with the command and the reply. Prints one line on stdout:
   imap-bench: clients=N secs=S commands=C commands_per_sec=R loops=L idle_conns=K idle_conn_kib=P idle_conn_rss_kib=R
@@ -227,29 +228,36 @@ def memory(a):
 
 
 async def idle_memory(a):
-    await asyncio.sleep(2)
-    pss0, rss0 = memory(a)
-    conns, gate = [], asyncio.Semaphore(10)
+    """KiB per idle connection (PSS, RSS): memory growth from --warmup to --warmup + --idle
+    connections. The warm-up ones soak up what the first logins leave behind in the allocator
+    (argon2 buffers) and, for Dovecot, reuse the imap processes the load left running."""
+    conns, gate = [], asyncio.Semaphore(a.clients)  # logins at the load's concurrency
 
     async def one(j):
         async with gate:
             c = await Imap("%s idle %d" % (a.label, j + 1), a.timeout).open(a.port)
+            conns.append(c)
             await c.login(a.user_fmt % (j % a.clients + 1), a.password, count=False)
             await c.select(count=False)
-            conns.append(c)
-    try:
-        await asyncio.gather(*(one(j) for j in range(a.idle)))
+
+    async def settled():
         await asyncio.sleep(2)
-        pss1, rss1 = memory(a)
+        return memory(a)
+    try:
+        m0 = await settled()
+        await asyncio.gather(*(one(j) for j in range(a.warmup)))
+        m1 = await settled()
+        await asyncio.gather(*(one(a.warmup + j) for j in range(a.idle)))
+        m2 = await settled()
         # Still all there? A server that dropped some would look cheap.
         for c in conns:
             await c.cmd("NOOP", count=False)
     finally:
         for c in conns:
             c.close()
-    log("%s: PSS %d -> %d KiB, RSS %d -> %d KiB with %d idle connections"
-        % (a.label, pss0, pss1, rss0, rss1, a.idle))
-    return (pss1 - pss0) / a.idle, (rss1 - rss0) / a.idle
+    log("%s: PSS/RSS KiB %d/%d idle, %d/%d with %d warm-up connections, %d/%d with %d more"
+        % (a.label, m0[0], m0[1], m1[0], m1[1], a.warmup, m2[0], m2[1], a.idle))
+    return (m2[0] - m1[0]) / a.idle, (m2[1] - m1[1]) / a.idle
 
 
 async def run(a):
@@ -266,7 +274,6 @@ async def run(a):
     loops = sum(s[2] for s in stats)
     if commands == 0 or elapsed <= 0:
         raise BenchError("%s: no command completed in %ss" % (a.label, a.secs))
-    await asyncio.sleep(1)  # let the server finish with the last sessions
     pss, rss = await idle_memory(a)
     print("imap-bench: clients=%d secs=%.1f commands=%d commands_per_sec=%.1f loops=%d "
           "idle_conns=%d idle_conn_kib=%.0f idle_conn_rss_kib=%.0f"
@@ -320,6 +327,7 @@ def main():
     ap.add_argument("--clients", type=int, default=10)
     ap.add_argument("--secs", type=float, default=20)
     ap.add_argument("--idle", type=int, default=200)
+    ap.add_argument("--warmup", type=int, default=50, help="idle connections before measuring")
     ap.add_argument("--timeout", type=float, default=60, help="seconds any one reply may take")
     ap.add_argument("--pids-cmd", required=True)
     ap.add_argument("--bench-dir", required=True, help="where procmem.py is")

@@ -357,3 +357,15 @@ pub fn have(program: &str) -> bool {
         .output()
         .is_ok_and(|o| o.status.success())
 }
+
+/// Delivers one message per subject to `to` over SMTP, each with a Message-ID and a sender.
+pub fn deliver(s: &Server, to: &str, subjects: &[&str]) {
+    let (mut c, _) = smtp::Client::connect(s.smtp);
+    c.ehlo();
+    for subj in subjects {
+        let body = format!(
+            "From: Sender <x@remote.test>\nTo: {to}\nSubject: {subj}\nMessage-ID: <{subj}@remote.test>\n\nbody of {subj}\n"
+        );
+        assert_eq!(c.send_mail("x@remote.test", &[to], &body).code, 250);
+    }
+}

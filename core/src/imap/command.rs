@@ -174,6 +174,19 @@ pub enum Cmd {
         mailbox: String,
     },
     Idle,
+    Sort {
+        uid: bool,
+        criteria: Vec<(bool, super::sort::SortKey)>,
+        key: SearchKey,
+    },
+    Thread {
+        uid: bool,
+        references: bool,
+        key: SearchKey,
+    },
+    GetQuota(String),
+    GetQuotaRoot(String),
+    SetQuota,
 }
 
 pub type ParseResult<T> = Result<T, String>;
@@ -246,6 +259,14 @@ fn parse_command(toks: Vec<Tok>) -> ParseResult<Cmd> {
         "EXPUNGE" => Cmd::Expunge(None),
         "IDLE" => Cmd::Idle,
         "NAMESPACE" => Cmd::Namespace,
+        "GETQUOTA" => Cmd::GetQuota(a.astring("a quota root")?),
+        "GETQUOTAROOT" => Cmd::GetQuotaRoot(a.mailbox()?),
+        "SETQUOTA" => {
+            a.toks.by_ref().for_each(drop);
+            Cmd::SetQuota
+        }
+        "SORT" => parse_sort(&mut a, false)?,
+        "THREAD" => parse_thread(&mut a, false)?,
         "ID" => {
             // The client's identification is logged nowhere and needs no checking.
             a.next();
@@ -331,6 +352,8 @@ fn parse_command(toks: Vec<Tok>) -> ParseResult<Cmd> {
                 "SEARCH" => parse_search_cmd(&mut a, true)?,
                 "COPY" | "MOVE" => parse_copy(&mut a, true, sub == "MOVE")?,
                 "EXPUNGE" => Cmd::Expunge(Some(seq_set(&a.atom("a UID set")?)?)),
+                "SORT" => parse_sort(&mut a, true)?,
+                "THREAD" => parse_thread(&mut a, true)?,
                 _ => return err("unknown UID command"),
             }
         }
@@ -772,6 +795,11 @@ fn parse_search_cmd(a: &mut Args, uid: bool) -> ParseResult<Cmd> {
             return Err("[BADCHARSET (UTF-8 US-ASCII)] unsupported charset".into());
         }
     }
+    let key = search_program(toks)?;
+    Ok(Cmd::Search { uid, key, esearch })
+}
+
+fn search_program(toks: Vec<Tok>) -> ParseResult<SearchKey> {
     let mut it = toks.into_iter().peekable();
     let mut keys = Vec::new();
     let mut budget = 1000;
@@ -779,14 +807,74 @@ fn parse_search_cmd(a: &mut Args, uid: bool) -> ParseResult<Cmd> {
         keys.push(search_key(&mut it, 0, &mut budget)?);
     }
     if keys.is_empty() {
-        return err("SEARCH needs a key");
+        return err("a search program needs a key");
     }
-    let key = if keys.len() == 1 {
+    Ok(if keys.len() == 1 {
         keys.remove(0)
     } else {
         SearchKey::And(keys)
+    })
+}
+
+/// The charset argument of SORT and THREAD (mandatory there).
+fn charset(a: &mut Args) -> ParseResult<()> {
+    let cs = a.astring("a charset")?;
+    if !cs.eq_ignore_ascii_case("UTF-8") && !cs.eq_ignore_ascii_case("US-ASCII") {
+        return Err("[BADCHARSET (UTF-8 US-ASCII)] unsupported charset".into());
+    }
+    Ok(())
+}
+
+fn parse_sort(a: &mut Args, uid: bool) -> ParseResult<Cmd> {
+    use super::sort::SortKey;
+    let Some(Tok::List(list)) = a.next() else {
+        return err("SORT needs a list of criteria");
     };
-    Ok(Cmd::Search { uid, key, esearch })
+    let mut criteria = Vec::new();
+    let mut reverse = false;
+    for t in list {
+        let Tok::Atom(x) = t else {
+            return err("bad sort criterion");
+        };
+        let key = match x.to_ascii_uppercase().as_str() {
+            "REVERSE" => {
+                reverse = true;
+                continue;
+            }
+            "ARRIVAL" => SortKey::Arrival,
+            "CC" => SortKey::Cc,
+            "DATE" => SortKey::Date,
+            "FROM" => SortKey::From,
+            "SIZE" => SortKey::Size,
+            "SUBJECT" => SortKey::Subject,
+            "TO" => SortKey::To,
+            _ => return Err(format!("unknown sort criterion {x}")),
+        };
+        criteria.push((reverse, key));
+        reverse = false;
+    }
+    if criteria.is_empty() || reverse {
+        return err("bad sort criteria");
+    }
+    charset(a)?;
+    let key = search_program(a.toks.by_ref().collect())?;
+    Ok(Cmd::Sort { uid, criteria, key })
+}
+
+fn parse_thread(a: &mut Args, uid: bool) -> ParseResult<Cmd> {
+    let algorithm = a.atom("a threading algorithm")?.to_ascii_uppercase();
+    let references = match algorithm.as_str() {
+        "REFERENCES" => true,
+        "ORDEREDSUBJECT" => false,
+        _ => return Err(format!("unsupported threading algorithm {algorithm}")),
+    };
+    charset(a)?;
+    let key = search_program(a.toks.by_ref().collect())?;
+    Ok(Cmd::Thread {
+        uid,
+        references,
+        key,
+    })
 }
 
 type TokIter = std::iter::Peekable<std::vec::IntoIter<Tok>>;
@@ -963,6 +1051,32 @@ mod tests {
         );
         let deep = format!("a SEARCH {}ALL", "NOT ".repeat(100));
         assert!(p(&deep).unwrap_err().contains("too deep"));
+    }
+
+    #[test]
+    fn sort_thread_quota() {
+        use super::super::sort::SortKey;
+        assert_eq!(
+            p("a UID SORT (REVERSE DATE SUBJECT) UTF-8 UNSEEN").unwrap(),
+            Cmd::Sort {
+                uid: true,
+                criteria: vec![(true, SortKey::Date), (false, SortKey::Subject)],
+                key: SearchKey::Flag("\\Seen", false)
+            }
+        );
+        assert!(matches!(
+            p("a THREAD REFERENCES UTF-8 ALL").unwrap(),
+            Cmd::Thread {
+                references: true,
+                ..
+            }
+        ));
+        assert!(p("a THREAD FANCY UTF-8 ALL").is_err());
+        assert!(p("a SORT (REVERSE) UTF-8 ALL").is_err());
+        assert_eq!(
+            p("a GETQUOTAROOT INBOX").unwrap(),
+            Cmd::GetQuotaRoot("INBOX".into())
+        );
     }
 
     #[test]

@@ -11,6 +11,7 @@ pub mod mutf7;
 mod search;
 mod selected;
 mod session;
+pub mod sort;
 mod structure;
 pub mod token;
 

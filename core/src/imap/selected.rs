@@ -266,6 +266,33 @@ pub async fn handle<S: AsyncRead + AsyncWrite + Unpin>(
             sync(conn, s, shared, uid).await;
             search_cmd(conn, s, shared, tag, uid, &key, esearch).await;
         }
+        Cmd::Sort {
+            uid,
+            ref criteria,
+            ref key,
+        } => {
+            sync(conn, s, shared, uid).await;
+            let (criteria, key) = (criteria.clone(), key.clone());
+            sort_cmd(conn, s, shared, tag, uid, &key, Order::Sort(criteria)).await;
+        }
+        Cmd::Thread {
+            uid,
+            references,
+            ref key,
+        } => {
+            sync(conn, s, shared, uid).await;
+            let key = key.clone();
+            sort_cmd(
+                conn,
+                s,
+                shared,
+                tag,
+                uid,
+                &key,
+                Order::Thread { references },
+            )
+            .await;
+        }
         Cmd::Copy {
             uid,
             ref set,
@@ -608,6 +635,79 @@ async fn search_cmd<S: AsyncRead + AsyncWrite + Unpin>(
         }
     }
     conn.reply(&format!("{tag} OK SEARCH completed"));
+}
+
+enum Order {
+    Sort(Vec<(bool, super::sort::SortKey)>),
+    Thread { references: bool },
+}
+
+/// SORT and THREAD: the messages the search program matches, ordered or threaded.
+async fn sort_cmd<S: AsyncRead + AsyncWrite + Unpin>(
+    conn: &mut Conn<S>,
+    s: &mut Session,
+    shared: &Arc<Shared>,
+    tag: &str,
+    uid: bool,
+    key: &SearchKey,
+    order: Order,
+) {
+    let Some(sel) = s.sel.as_ref() else { return };
+    let all: Vec<(u32, u32)> = sel
+        .msgs
+        .iter()
+        .enumerate()
+        .map(|(i, m)| (i as u32 + 1, m.0))
+        .collect();
+    let metas = match metas_for(shared, sel.id, &all) {
+        Ok(m) => m,
+        Err(e) => return conn.reply(&no(tag, &e)),
+    };
+    let (max_seq, max_uid) = (sel.msgs.len() as u32, sel.max_uid());
+    let mut facts = Vec::new();
+    for (seq, meta) in &metas {
+        let Some(message) = load(shared, &meta.blob).await else {
+            return conn.reply(&format!("{tag} NO [SERVERBUG] cannot read message {seq}"));
+        };
+        let ctx = search::Ctx {
+            meta,
+            seq: *seq,
+            max_seq,
+            max_uid,
+            recent: sel.recent.contains(&meta.uid),
+            message: Some(&message),
+        };
+        if search::matches(key, &ctx) {
+            let id = if uid { meta.uid } else { *seq };
+            facts.push(super::sort::facts(
+                id,
+                *seq,
+                meta.internal_date,
+                meta.size,
+                &message,
+            ));
+        }
+    }
+    match order {
+        Order::Sort(criteria) => {
+            let ids = super::sort::sort(facts, &criteria);
+            let mut line = String::from("* SORT");
+            for id in ids {
+                line.push_str(&format!(" {id}"));
+            }
+            conn.reply(&line);
+            conn.reply(&format!("{tag} OK SORT completed"));
+        }
+        Order::Thread { references } => {
+            let threads = if references {
+                super::sort::references(facts)
+            } else {
+                super::sort::ordered_subject(facts)
+            };
+            conn.reply(&format!("* THREAD {}", super::sort::render(&threads)));
+            conn.reply(&format!("{tag} OK THREAD completed"));
+        }
+    }
 }
 
 /// 1,2,3,5 -> "1:3,5".

@@ -98,6 +98,11 @@ impl Session {
                 "STATUS=SIZE",
                 "UTF8=ACCEPT",
                 "APPENDLIMIT=52428800",
+                "QUOTA",
+                "QUOTA=RES-STORAGE",
+                "SORT",
+                "THREAD=ORDEREDSUBJECT",
+                "THREAD=REFERENCES",
             ]);
         }
         caps.join(" ")
@@ -351,6 +356,7 @@ async fn dispatch<S: AsyncRead + AsyncWrite + Unpin + Send>(
         | Cmd::Status(..)
         | Cmd::Append { .. } => mailboxes::handle(conn, s, shared, tag, cmd).await,
         Cmd::Idle => return selected::idle(conn, s, shared, tag).await,
+        Cmd::GetQuota(_) | Cmd::GetQuotaRoot(_) | Cmd::SetQuota => quota(conn, s, shared, tag, cmd),
         _ if s.sel.is_none() => conn.reply(&format!("{tag} BAD select a mailbox first")),
         _ => selected::handle(conn, s, shared, tag, cmd).await,
     }
@@ -442,4 +448,55 @@ async fn log_in<S: AsyncRead + AsyncWrite + Unpin>(
         }
     }
     Flow::Continue
+}
+
+/// QUOTA (RFC 9208): one quota root, "", holding the account's storage limit.
+fn quota<S: AsyncRead + AsyncWrite + Unpin>(
+    conn: &mut Conn<S>,
+    s: &Session,
+    shared: &Shared,
+    tag: &str,
+    cmd: Cmd,
+) {
+    let Some(account) = s.user.as_ref().map(|u| u.account_id) else {
+        return;
+    };
+    let usage = shared.store.read(|c| {
+        Ok(c.query_row(
+            "SELECT quota, used FROM accounts WHERE id = ?1",
+            [account],
+            |r| Ok((r.get::<_, i64>(0)? as u64, r.get::<_, i64>(1)? as u64)),
+        )?)
+    });
+    let Ok((limit, used)) = usage else {
+        return conn.reply(&format!("{tag} NO [SERVERBUG] cannot read the quota"));
+    };
+    let line = format!(
+        "* QUOTA \"\" (STORAGE {} {})",
+        used.div_ceil(1024),
+        limit / 1024
+    );
+    match cmd {
+        Cmd::SetQuota => conn.reply(&format!(
+            "{tag} NO [NOPERM] quotas are set by the administrator"
+        )),
+        Cmd::GetQuota(root) if !root.is_empty() || limit == 0 => {
+            conn.reply(&format!("{tag} NO [NONEXISTENT] no such quota root"))
+        }
+        Cmd::GetQuota(_) => {
+            conn.reply(&line);
+            conn.reply(&format!("{tag} OK GETQUOTA completed"));
+        }
+        Cmd::GetQuotaRoot(mailbox) => {
+            let name = super::mailboxes::quote_name(&mailbox);
+            if limit == 0 {
+                conn.reply(&format!("* QUOTAROOT {name}"));
+            } else {
+                conn.reply(&format!("* QUOTAROOT {name} \"\""));
+                conn.reply(&line);
+            }
+            conn.reply(&format!("{tag} OK GETQUOTAROOT completed"));
+        }
+        _ => {}
+    }
 }
