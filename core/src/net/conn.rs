@@ -29,7 +29,11 @@ pub struct Conn<S> {
     out: Vec<u8>,
 }
 
-const READ_CHUNK: usize = 16 * 1024;
+/// Bytes asked for per read. Small, so that an idle connection holds little: memory per idle
+/// IMAP connection is a figure users of a NAS feel.
+const READ_CHUNK: usize = 4 * 1024;
+/// Buffers that grew past this for one big command are given back once it is done.
+const KEEP_CAPACITY: usize = 64 * 1024;
 
 impl<S: AsyncRead + AsyncWrite + Unpin> Conn<S> {
     pub fn new(stream: S) -> Conn<S> {
@@ -51,6 +55,9 @@ impl<S: AsyncRead + AsyncWrite + Unpin> Conn<S> {
         if self.pos == self.buf.len() {
             self.buf.clear();
             self.pos = 0;
+            if self.buf.capacity() > KEEP_CAPACITY {
+                self.buf = Vec::new();
+            }
         }
     }
 
@@ -140,6 +147,9 @@ impl<S: AsyncRead + AsyncWrite + Unpin> Conn<S> {
         if !self.out.is_empty() {
             self.stream.write_all(&self.out).await?;
             self.out.clear();
+            if self.out.capacity() > KEEP_CAPACITY {
+                self.out = Vec::new();
+            }
         }
         self.stream.flush().await
     }
