@@ -173,7 +173,7 @@ async def one_loop(c, user, a, rnd, corpus):
     await c.cmd("STORE %s +FLAGS (\\Seen)" % seqs)
     u, _ = await c.cmd("SEARCH UNSEEN")
     check(any(ln.startswith(b"* SEARCH") for ln in u), c.label, "SEARCH UNSEEN: no * SEARCH", u)
-    word = rnd.choice(SUBJECT_WORDS)
+    word = rnd.choice(a.words)
     u, _ = await c.cmd('SEARCH SUBJECT "%s"' % word)
     hits = [ln for ln in u if ln.startswith(b"* SEARCH")]
     check(hits and len(hits[0].split()) > 2, c.label, 'SEARCH SUBJECT "%s": no match' % word, u)
@@ -262,6 +262,12 @@ async def idle_memory(a):
 
 async def run(a):
     corpus = read_mbox(a.corpus)
+    # SEARCH SUBJECT must find something: only words some Subject: holds.
+    headers = b"".join(m.split(b"\r\n\r\n", 1)[0] + b"\r\n" for m in corpus)
+    subjects = b"\n".join(re.findall(rb"(?im)^Subject: (.*)$", headers)).lower()
+    a.words = [w for w in SUBJECT_WORDS if w.encode() in subjects]
+    if not a.words:
+        raise BenchError("no Subject: in %s holds any of %s" % (a.corpus, SUBJECT_WORDS))
     t = time.monotonic()
     await asyncio.gather(*(load_user(i, a, corpus) for i in range(a.clients)))
     log("%s: appended %d messages to each of %d INBOXes in %.1fs (not timed)"

@@ -14,6 +14,7 @@ mod session;
 pub mod sort;
 mod structure;
 pub mod token;
+mod view;
 
 use crate::net::{Conn, tls_accept, tls_info};
 use crate::server::Shared;

@@ -9,6 +9,7 @@
 use super::command::{Cmd, FetchItem, SearchKey, SeqSet, StoreOp};
 use super::mailboxes::no;
 use super::session::{Flow, Session};
+use super::view::View;
 use super::{fetch, search};
 use crate::error::{Error, Result};
 use crate::net::{Conn, Line};
@@ -25,7 +26,7 @@ pub struct Selected {
     pub name: String,
     pub read_only: bool,
     /// Sequence number - 1 -> (UID, flags as the client last heard them).
-    msgs: Vec<(u32, i64, String)>,
+    msgs: View,
     modseq: u64,
     recent: HashSet<u32>,
     /// Expunged elsewhere, not yet announced.
@@ -66,10 +67,13 @@ impl Selected {
             id,
             name: name.to_string(),
             read_only,
-            msgs: metas
-                .iter()
-                .map(|m| (m.uid, m.flags & !flags::RECENT, m.keywords.clone()))
-                .collect(),
+            msgs: {
+                let mut v = View::default();
+                for m in &metas {
+                    v.push(m.uid, m.flags & !flags::RECENT, &m.keywords);
+                }
+                v
+            },
             modseq: state.highestmodseq,
             recent,
             pending_expunge: Vec::new(),
@@ -87,7 +91,7 @@ impl Selected {
     }
 
     fn max_uid(&self) -> u32 {
-        self.msgs.last().map(|m| m.0).unwrap_or(0)
+        self.msgs.max_uid()
     }
 
     /// (sequence number, UID) of the messages a set names, in ascending order.
@@ -95,9 +99,7 @@ impl Selected {
         let max_seq = self.msgs.len() as u32;
         let max_uid = self.max_uid();
         self.msgs
-            .iter()
-            .enumerate()
-            .map(|(i, m)| (i as u32 + 1, m.0))
+            .all()
             .filter(|&(seq, u)| {
                 if uid {
                     set.contains(u, max_uid)
@@ -109,10 +111,7 @@ impl Selected {
     }
 
     fn seq_of(&self, uid: u32) -> Option<u32> {
-        self.msgs
-            .binary_search_by_key(&uid, |m| m.0)
-            .ok()
-            .map(|i| i as u32 + 1)
+        self.msgs.seq_of(uid)
     }
 }
 
@@ -145,7 +144,7 @@ pub async fn sync<S: AsyncRead + AsyncWrite + Unpin>(
         sel.pending_expunge.sort_unstable();
         for uid in std::mem::take(&mut sel.pending_expunge).into_iter().rev() {
             if let Some(seq) = sel.seq_of(uid) {
-                sel.msgs.remove(seq as usize - 1);
+                sel.msgs.remove(seq);
                 sel.recent.remove(&uid);
                 conn.reply(&format!("* {seq} EXPUNGE"));
             }
@@ -156,17 +155,14 @@ pub async fn sync<S: AsyncRead + AsyncWrite + Unpin>(
     for m in &changed {
         let shown_flags = m.flags & !flags::RECENT;
         if m.uid > sel.max_uid() {
-            sel.msgs.push((m.uid, shown_flags, m.keywords.clone()));
+            sel.msgs.push(m.uid, shown_flags, &m.keywords);
             if m.flags & flags::RECENT != 0 {
                 new_recent += 1;
             }
             continue;
         }
         if let Some(seq) = sel.seq_of(m.uid) {
-            let entry = &mut sel.msgs[seq as usize - 1];
-            if entry.1 != shown_flags || entry.2 != m.keywords {
-                entry.1 = shown_flags;
-                entry.2 = m.keywords.clone();
+            if sel.msgs.update(seq, shown_flags, &m.keywords) {
                 let recent = sel.show_recent && sel.recent.contains(&m.uid);
                 let mut line = format!("* {seq} FETCH (FLAGS {}", fetch::flag_list(m, recent));
                 if condstore {
@@ -181,7 +177,7 @@ pub async fn sync<S: AsyncRead + AsyncWrite + Unpin>(
         conn.reply(&format!("* {} EXISTS", sel.msgs.len()));
         if sel.show_recent {
             // New messages are recent to this session; claiming them keeps them from others.
-            let newest: Vec<u32> = sel.msgs[before..].iter().map(|m| m.0).collect();
+            let newest: Vec<u32> = sel.msgs.uids_from(before).to_vec();
             if !sel.read_only && new_recent > 0 {
                 let id = sel.id;
                 if let Ok(claimed) = shared
@@ -445,10 +441,7 @@ async fn fetch_cmd<S: AsyncRead + AsyncWrite + Unpin>(
         let recent = sel.show_recent && sel.recent.contains(&meta.uid);
         let opts = fetch::Options { recent, ..opts };
         let shown = meta.flags & !flags::RECENT;
-        if let Some(entry) = sel.msgs.get_mut(seq as usize - 1) {
-            entry.1 = shown;
-            entry.2 = meta.keywords.clone();
-        }
+        sel.msgs.update(seq, shown, &meta.keywords);
         conn.write_raw(&fetch::response(
             seq,
             &meta,
@@ -515,8 +508,7 @@ async fn store_cmd<S: AsyncRead + AsyncWrite + Unpin>(
             continue;
         };
         let shown = m.flags & !flags::RECENT;
-        sel.msgs[seq as usize - 1].1 = shown;
-        sel.msgs[seq as usize - 1].2 = m.keywords.clone();
+        sel.msgs.update(seq, shown, &m.keywords);
         if silent && !condstore {
             continue;
         }
@@ -564,12 +556,7 @@ async fn search_cmd<S: AsyncRead + AsyncWrite + Unpin>(
 ) {
     let rev2 = s.rev2;
     let Some(sel) = s.sel.as_ref() else { return };
-    let all: Vec<(u32, u32)> = sel
-        .msgs
-        .iter()
-        .enumerate()
-        .map(|(i, m)| (i as u32 + 1, m.0))
-        .collect();
+    let all: Vec<(u32, u32)> = sel.msgs.all().collect();
     let metas = match metas_for(shared, sel.id, &all) {
         Ok(m) => m,
         Err(e) => return conn.reply(&no(tag, &e)),
@@ -653,12 +640,7 @@ async fn sort_cmd<S: AsyncRead + AsyncWrite + Unpin>(
     order: Order,
 ) {
     let Some(sel) = s.sel.as_ref() else { return };
-    let all: Vec<(u32, u32)> = sel
-        .msgs
-        .iter()
-        .enumerate()
-        .map(|(i, m)| (i as u32 + 1, m.0))
-        .collect();
+    let all: Vec<(u32, u32)> = sel.msgs.all().collect();
     let metas = match metas_for(shared, sel.id, &all) {
         Ok(m) => m,
         Err(e) => return conn.reply(&no(tag, &e)),
