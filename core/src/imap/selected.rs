@@ -161,16 +161,16 @@ pub async fn sync<S: AsyncRead + AsyncWrite + Unpin>(
             }
             continue;
         }
-        if let Some(seq) = sel.seq_of(m.uid) {
-            if sel.msgs.update(seq, shown_flags, &m.keywords) {
-                let recent = sel.show_recent && sel.recent.contains(&m.uid);
-                let mut line = format!("* {seq} FETCH (FLAGS {}", fetch::flag_list(m, recent));
-                if condstore {
-                    line.push_str(&format!(" MODSEQ ({})", m.modseq));
-                }
-                line.push(')');
-                conn.reply(&line);
+        if let Some(seq) = sel.seq_of(m.uid)
+            && sel.msgs.update(seq, shown_flags, &m.keywords)
+        {
+            let recent = sel.show_recent && sel.recent.contains(&m.uid);
+            let mut line = format!("* {seq} FETCH (FLAGS {}", fetch::flag_list(m, recent));
+            if condstore {
+                line.push_str(&format!(" MODSEQ ({})", m.modseq));
             }
+            line.push(')');
+            conn.reply(&line);
         }
     }
     if sel.msgs.len() != before {
