@@ -1,20 +1,21 @@
 #!/usr/bin/env python3
 """bench_imap_load.py -- the IMAP client load behind scripts/bench-imap.
 
-  bench_imap_load.py run --port P --password PW --corpus FILE --pids-cmd CMD [--clients 10] ...
+  bench_imap_load.py run  --port P --password PW --corpus MBOX [--clients 10 --secs 20]
+  bench_imap_load.py idle --port P --password PW --pids-cmd CMD --bench-dir DIR [--idle 200 --warmup 50]
   bench_imap_load.py argon2-users FILE PASSWORD N M_KIB T    (Dovecot passwd-file, see bench-imap)
 
-"run" has three phases against one server on 127.0.0.1:
-  1. load (not timed): APPEND every message of the mbox corpus to the INBOX of testuser1..N;
-  2. load (timed): N clients, each looping LOGIN, SELECT INBOX, FETCH 20 headers + FLAGS,
-     FETCH one full body, STORE +FLAGS \\Seen on 3 messages, SEARCH UNSEEN, SEARCH SUBJECT,
-     APPEND, UID STORE +FLAGS \\Deleted on it, EXPUNGE, LOGOUT -- until --secs have passed;
-  3. memory: W warm-up and then K more connections (LOGIN + SELECT INBOX, then idle); the
-     server's PSS/RSS growth over the K, summed over the process trees of --pids-cmd (with
-     procmem.py's readers), divided by K.
+"run", against a server on 127.0.0.1 with empty INBOXes for testuser1..N (N = --clients):
+  1. (not timed) APPENDs every message of the corpus to each of those INBOXes;
+  2. (timed) N clients, one per user, each looping LOGIN, SELECT INBOX, FETCH 20 headers +
+     FLAGS, FETCH one full body, STORE +FLAGS \\Seen on 3 messages, SEARCH UNSEEN, SEARCH
+     SUBJECT, APPEND, UID STORE +FLAGS \\Deleted on it, EXPUNGE, LOGOUT until --secs have
+     passed; prints "imap-bench: clients=N secs=S commands=C commands_per_sec=R loops=L".
+"idle" opens idle connections (LOGIN + SELECT INBOX) and reads the server's PSS and RSS, summed
+over the process trees of --pids-cmd with procmem.py's readers; prints
+"idle_conns=K idle_conn_kib=P idle_conn_rss_kib=R" (see idle() for how).
 Every tagged response must be OK and the untagged ones must add up (20 FETCHes, one EXPUNGE
-...); anything else aborts with the command and the reply. Prints one line on stdout:
-  imap-bench: clients=N secs=S commands=C commands_per_sec=R loops=L idle_conns=K idle_conn_kib=P idle_conn_rss_kib=R
+...); anything else aborts with the command and the reply, exit status 1.
 """
 import argparse
 import asyncio
@@ -22,6 +23,7 @@ import importlib.util
 import os
 import random
 import re
+import statistics
 import subprocess
 import sys
 import time
@@ -30,6 +32,7 @@ HOST = "127.0.0.1"
 LITERAL = re.compile(rb"\{(\d+)\}\r\n$")
 SUBJECT_WORDS = ["report", "meeting", "budget", "release", "schedule", "review", "status"]
 HEADER_FETCH = "(FLAGS BODY.PEEK[HEADER.FIELDS (FROM TO SUBJECT DATE)])"
+STEPS = 8  # the measured idle connections are opened in this many steps
 
 
 class BenchError(Exception):
@@ -96,14 +99,12 @@ class Imap:
         return ln
 
     async def response(self):
-        """One response line with its literals read; returns (first line, total bytes)."""
+        """Reads one response with its literals; returns its first line."""
         first = ln = await self.line()
-        size = len(ln)
         while (m := LITERAL.search(ln)):
-            size += len(await self.wait(self.r.readexactly(int(m.group(1)))))
+            await self.wait(self.r.readexactly(int(m.group(1))))
             ln = await self.line()
-            size += len(ln)
-        return first, size
+        return first
 
     async def cmd(self, text, literal=None, count=True):
         """Sends one command; returns (untagged first lines, tagged line). Not OK: BenchError."""
@@ -116,7 +117,7 @@ class Imap:
         untagged = []
         if literal is not None:
             while True:
-                ln, _ = await self.response()
+                ln = await self.response()
                 if ln.startswith(b"+"):
                     break
                 if ln.startswith(tag + b" "):
@@ -124,7 +125,7 @@ class Imap:
                 untagged.append(ln)
             self.w.write(literal + b"\r\n")
         while True:
-            ln, _ = await self.response()
+            ln = await self.response()
             if ln.startswith(tag + b" "):
                 break
             untagged.append(ln)
@@ -227,37 +228,43 @@ def memory(a):
     return sum(pm.pss_of(p) or 0 for p in procs), sum(pm.rss_of(p) or 0 for p in procs)
 
 
-async def idle_memory(a):
-    """KiB per idle connection (PSS, RSS): memory growth from --warmup to --warmup + --idle
-    connections. The warm-up ones soak up what the first logins leave behind in the allocator
-    (argon2 buffers) and, for Dovecot, reuse the imap processes the load left running."""
-    conns, gate = [], asyncio.Semaphore(a.clients)  # logins at the load's concurrency
+async def idle(a):
+    """Memory per idle connection, on a server started afresh on the loaded mailboxes.
 
-    async def one(j):
-        async with gate:
-            c = await Imap("%s idle %d" % (a.label, j + 1), a.timeout).open(a.port)
-            conns.append(c)
-            await c.login(a.user_fmt % (j % a.clients + 1), a.password, count=False)
-            await c.select(count=False)
+    Connections (LOGIN + SELECT INBOX, one after the other, spread over the test users) are
+    opened --warmup first, then --idle more in STEPS equal steps, with the server's memory
+    read after each. Per connection: the median step's growth over its size. The median, not
+    the total, because growth comes in 19 MiB jumps when a login's argon2 buffer lands in a
+    malloc arena that had none (Roost; the warm-up takes most of them): memory the server
+    does take, but not for each connection."""
+    conns = []
 
     async def settled():
         await asyncio.sleep(2)
         return memory(a)
     try:
-        m0 = await settled()
-        await asyncio.gather(*(one(j) for j in range(a.warmup)))
-        m1 = await settled()
-        await asyncio.gather(*(one(a.warmup + j) for j in range(a.idle)))
-        m2 = await settled()
+        marks = [await settled()]
+        sizes = [a.warmup] + [a.idle // STEPS + (k < a.idle % STEPS) for k in range(STEPS)]
+        for size in sizes:
+            for _ in range(size):
+                j = len(conns)
+                c = await Imap("%s idle %d" % (a.label, j + 1), a.timeout).open(a.port)
+                conns.append(c)
+                await c.login(a.user_fmt % (j % a.clients + 1), a.password, count=False)
+                await c.select(count=False)
+            marks.append(await settled())
         # Still all there? A server that dropped some would look cheap.
         for c in conns:
             await c.cmd("NOOP", count=False)
     finally:
         for c in conns:
             c.close()
-    log("%s: PSS/RSS KiB %d/%d idle, %d/%d with %d warm-up connections, %d/%d with %d more"
-        % (a.label, m0[0], m0[1], m1[0], m1[1], a.warmup, m2[0], m2[1], a.idle))
-    return (m2[0] - m1[0]) / a.idle, (m2[1] - m1[1]) / a.idle
+    log("%s: PSS KiB %s after %s idle connections" % (
+        a.label, " ".join(str(m[0]) for m in marks),
+        " ".join(str(sum(sizes[:k])) for k in range(len(marks)))))
+    per = [[(marks[k + 1][i] - marks[k][i]) / sizes[k] for k in range(1, len(sizes))] for i in (0, 1)]
+    pss, rss = (statistics.median(x) for x in per)
+    print("idle_conns=%d idle_conn_kib=%.0f idle_conn_rss_kib=%.0f" % (a.idle, pss, rss), flush=True)
 
 
 async def run(a):
@@ -280,10 +287,8 @@ async def run(a):
     loops = sum(s[2] for s in stats)
     if commands == 0 or elapsed <= 0:
         raise BenchError("%s: no command completed in %ss" % (a.label, a.secs))
-    pss, rss = await idle_memory(a)
-    print("imap-bench: clients=%d secs=%.1f commands=%d commands_per_sec=%.1f loops=%d "
-          "idle_conns=%d idle_conn_kib=%.0f idle_conn_rss_kib=%.0f"
-          % (a.clients, elapsed, commands, commands / elapsed, loops, a.idle, pss, rss), flush=True)
+    print("imap-bench: clients=%d secs=%.1f commands=%d commands_per_sec=%.1f loops=%d"
+          % (a.clients, elapsed, commands, commands / elapsed, loops), flush=True)
 
 
 def argon2_users(path, password, n, m_kib, t):
@@ -324,25 +329,31 @@ def main():
         argon2_users(path, password, int(n), int(m_kib), int(t))
         return
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    ap.add_argument("mode", choices=["run"])
+    ap.add_argument("mode", choices=["run", "idle"])
     ap.add_argument("--label", default="server")
     ap.add_argument("--port", type=int, required=True)
     ap.add_argument("--user-fmt", default="testuser%d@example.test")
     ap.add_argument("--password", required=True)
-    ap.add_argument("--corpus", required=True)
+    ap.add_argument("--corpus", help="mbox to APPEND and to draw messages from (run)")
     ap.add_argument("--clients", type=int, default=10)
     ap.add_argument("--secs", type=float, default=20)
     ap.add_argument("--idle", type=int, default=200)
     ap.add_argument("--warmup", type=int, default=50, help="idle connections before measuring")
     ap.add_argument("--timeout", type=float, default=60, help="seconds any one reply may take")
-    ap.add_argument("--pids-cmd", required=True)
-    ap.add_argument("--bench-dir", required=True, help="where procmem.py is")
+    ap.add_argument("--pids-cmd", help="prints the server's root pids (idle)")
+    ap.add_argument("--bench-dir", help="where procmem.py is (idle)")
     a = ap.parse_args()
+    if a.mode == "run" and not a.corpus:
+        ap.error("run needs --corpus")
+    if a.mode == "idle" and not (a.pids_cmd and a.bench_dir and a.idle >= STEPS):
+        ap.error("idle needs --pids-cmd, --bench-dir and --idle %d or more" % STEPS)
     try:
-        asyncio.run(run(a))
+        asyncio.run(run(a) if a.mode == "run" else idle(a))
     except (BenchError, OSError, asyncio.TimeoutError, asyncio.IncompleteReadError) as e:
         log("error: %s" % (e or type(e).__name__))
         sys.exit(1)
+    except KeyboardInterrupt:
+        sys.exit(130)
 
 
 if __name__ == "__main__":

@@ -42,9 +42,12 @@ pub async fn login(
         // Verify against a fixed hash anyway, so timing does not tell which logins exist.
         _ => (password::dummy_hash(), None),
     };
-    let valid = tokio::task::spawn_blocking(move || password::verify(&pw, &hash))
-        .await
-        .unwrap_or(false);
+    let valid = match shared.logins.acquire().await {
+        Ok(_permit) => tokio::task::spawn_blocking(move || password::verify(&pw, &hash))
+            .await
+            .unwrap_or(false),
+        Err(_) => false,
+    };
     match account {
         Some(a) if valid => {
             shared.guard.succeed(ip);
