@@ -20,6 +20,28 @@ pub fn needs_message(items: &[FetchItem]) -> bool {
     })
 }
 
+/// Whether the header block alone answers every item (no need to open the message file).
+pub fn header_only(items: &[FetchItem]) -> bool {
+    items.iter().all(|i| match i {
+        FetchItem::Flags
+        | FetchItem::Uid
+        | FetchItem::InternalDate
+        | FetchItem::Rfc822Size
+        | FetchItem::ModSeq => true,
+        FetchItem::Envelope | FetchItem::Rfc822Header => true,
+        FetchItem::Section { section, .. } => {
+            section.part.is_empty()
+                && matches!(
+                    section.kind,
+                    SectionKind::Header
+                        | SectionKind::HeaderFields(_)
+                        | SectionKind::HeaderFieldsNot(_)
+                )
+        }
+        _ => false,
+    })
+}
+
 /// Whether fetching these items marks the message \Seen (non-PEEK body parts).
 pub fn sets_seen(items: &[FetchItem]) -> bool {
     items.iter().any(|i| {

@@ -295,6 +295,7 @@ async fn append<S: AsyncRead + AsyncWrite + Unpin>(
         }
         Err(e) => return conn.reply(&no(tag, &e)),
     };
+    let header = store::header_of(&message).to_vec();
     let blobs = shared.store.blobs().clone();
     let written = tokio::task::spawn_blocking(move || blobs.write(&[&message])).await;
     let (blob, size, dir) = match written {
@@ -304,7 +305,15 @@ async fn append<S: AsyncRead + AsyncWrite + Unpin>(
     let result = shared
         .store
         .write_async(vec![dir], move |c| {
-            let uid = messages::append(c, mailbox_id, &blob, size, system, &keywords, date)?;
+            let new = messages::NewMessage {
+                blob: &blob,
+                size,
+                flags: system,
+                keywords: &keywords,
+                internal_date: date,
+                header: Some(&header),
+            };
+            let uid = messages::append(c, mailbox_id, &new)?;
             Ok((uid, messages::mailbox_state(c, mailbox_id)?.uidvalidity))
         })
         .await;

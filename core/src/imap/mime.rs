@@ -93,24 +93,8 @@ fn parse_part<'a>(
 
 /// Splits at the first empty line; the header keeps its blank line.
 pub fn split_header(raw: &[u8]) -> (&[u8], &[u8]) {
-    if raw.starts_with(b"\r\n") {
-        return (&raw[..2], &raw[2..]);
-    }
-    if raw.starts_with(b"\n") {
-        return (&raw[..1], &raw[1..]);
-    }
-    let mut i = 0;
-    while let Some(nl) = raw[i..].iter().position(|&b| b == b'\n') {
-        let next = i + nl + 1;
-        if raw[next..].starts_with(b"\r\n") {
-            return (&raw[..next + 2], &raw[next + 2..]);
-        }
-        if raw[next..].starts_with(b"\n") {
-            return (&raw[..next + 1], &raw[next + 1..]);
-        }
-        i = next;
-    }
-    (raw, &raw[raw.len()..])
+    let h = crate::store::header_of(raw);
+    (h, &raw[h.len()..])
 }
 
 /// The bodies between `--boundary` lines, without the CRLF that belongs to each delimiter.

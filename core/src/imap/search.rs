@@ -18,6 +18,17 @@ pub fn needs_body(k: &SearchKey) -> bool {
     }
 }
 
+/// Whether a key needs the message text, not just its header.
+pub fn needs_text(k: &SearchKey) -> bool {
+    match k {
+        SearchKey::Body(_) | SearchKey::Text(_) => true,
+        SearchKey::And(ks) => ks.iter().any(needs_text),
+        SearchKey::Or(a, b) => needs_text(a) || needs_text(b),
+        SearchKey::Not(a) => needs_text(a),
+        _ => false,
+    }
+}
+
 pub struct Ctx<'a> {
     pub meta: &'a Meta,
     pub seq: u32,

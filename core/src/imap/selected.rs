@@ -361,8 +361,38 @@ async fn load(shared: &Shared, blob: &store::BlobId) -> Option<Vec<u8>> {
         .ok()
 }
 
+/// The header block of a message: from the cache beside the blob, else from the file.
+async fn load_header(shared: &Shared, blob: &store::BlobId) -> Option<Vec<u8>> {
+    if let Ok(Some(h)) = shared.store.read(|c| store::cached_header(c, blob)) {
+        return Some(h);
+    }
+    load(shared, blob)
+        .await
+        .map(|m| store::header_of(&m).to_vec())
+}
+
+/// What a command needs of each message beyond its index row.
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Need {
+    Nothing,
+    Header,
+    Message,
+}
+
+async fn load_need(shared: &Shared, blob: &store::BlobId, need: Need) -> Option<Vec<u8>> {
+    match need {
+        Need::Nothing => None,
+        Need::Header => load_header(shared, blob).await,
+        Need::Message => load(shared, blob).await,
+    }
+}
+
 fn metas_for(shared: &Shared, mailbox: i64, wanted: &[(u32, u32)]) -> Result<Vec<(u32, Meta)>> {
-    let all = shared.store.read(|c| messages::messages(c, mailbox))?;
+    let (Some(first), Some(last)) = (wanted.first(), wanted.last()) else {
+        return Ok(Vec::new());
+    };
+    // UIDs grow with sequence numbers: one range query covers every wanted message.
+    let all = shared.store.read(|c| messages::messages_in_range(c, mailbox, first.1, last.1))?;
     let mut out = Vec::with_capacity(wanted.len());
     let mut i = 0;
     for &(seq, uid) in wanted {
@@ -420,7 +450,14 @@ async fn fetch_cmd<S: AsyncRead + AsyncWrite + Unpin>(
         Ok(m) => m,
         Err(e) => return conn.reply(&no(tag, &e)),
     };
-    let need_msg = fetch::needs_message(&items);
+    let need = if !fetch::needs_message(&items) {
+        Need::Nothing
+    } else if fetch::header_only(&items) {
+        Need::Header
+    } else {
+        Need::Message
+    };
+    let need_msg = need != Need::Nothing;
     let opts = fetch::Options {
         utf8,
         recent: false,
@@ -429,11 +466,7 @@ async fn fetch_cmd<S: AsyncRead + AsyncWrite + Unpin>(
         if changed_since.is_some_and(|c| meta.modseq <= c) {
             continue;
         }
-        let message = if need_msg {
-            load(shared, &meta.blob).await
-        } else {
-            None
-        };
+        let message = load_need(shared, &meta.blob, need).await;
         if need_msg && message.is_none() {
             conn.reply(&format!("{tag} NO [SERVERBUG] cannot read message {seq}"));
             return;
@@ -561,17 +594,19 @@ async fn search_cmd<S: AsyncRead + AsyncWrite + Unpin>(
         Ok(m) => m,
         Err(e) => return conn.reply(&no(tag, &e)),
     };
-    let need = search::needs_body(key);
+    let need = if search::needs_text(key) {
+        Need::Message
+    } else if search::needs_body(key) {
+        Need::Header
+    } else {
+        Need::Nothing
+    };
     let max_seq = sel.msgs.len() as u32;
     let max_uid = sel.max_uid();
     let mut hits = Vec::new();
     let mut max_modseq = 0;
     for (seq, meta) in &metas {
-        let message = if need {
-            load(shared, &meta.blob).await
-        } else {
-            None
-        };
+        let message = load_need(shared, &meta.blob, need).await;
         let ctx = search::Ctx {
             meta,
             seq: *seq,
@@ -648,7 +683,12 @@ async fn sort_cmd<S: AsyncRead + AsyncWrite + Unpin>(
     let (max_seq, max_uid) = (sel.msgs.len() as u32, sel.max_uid());
     let mut facts = Vec::new();
     for (seq, meta) in &metas {
-        let Some(message) = load(shared, &meta.blob).await else {
+        let need = if search::needs_text(key) {
+            Need::Message
+        } else {
+            Need::Header
+        };
+        let Some(message) = load_need(shared, &meta.blob, need).await else {
             return conn.reply(&format!("{tag} NO [SERVERBUG] cannot read message {seq}"));
         };
         let ctx = search::Ctx {

@@ -72,6 +72,10 @@ async fn store_message(
     }
 
     let return_path = format!("Return-Path: <{}>\r\n", tx.from.0);
+    let mut header = Vec::with_capacity(1024);
+    header.extend_from_slice(return_path.as_bytes());
+    header.extend_from_slice(received.as_bytes());
+    header.extend_from_slice(store::header_of(&body));
     let targets: Vec<DeliveryTarget> = accounts
         .iter()
         .map(|a| DeliveryTarget {
@@ -114,6 +118,7 @@ async fn store_message(
         Delivery {
             blob,
             size,
+            header: Some(header),
             internal_date: now,
             targets,
         }

@@ -39,6 +39,8 @@ pub struct DeliveryTarget {
 pub struct Delivery {
     pub blob: BlobId,
     pub size: u64,
+    /// The stored message's header block, cached beside the blob.
+    pub header: Option<Vec<u8>>,
     pub internal_date: i64,
     pub targets: Vec<DeliveryTarget>,
 }
@@ -61,12 +63,52 @@ pub struct MessageRow {
     pub keywords: String,
 }
 
-pub fn insert_blob(conn: &Connection, blob: &BlobId, size: u64) -> Result<()> {
-    conn.execute(
-        "INSERT OR IGNORE INTO blobs (id, size, created) VALUES (?1, ?2, ?3)",
-        params![blob.0, size as i64, super::now()],
-    )?;
+/// Headers larger than this are not cached; readers fall back to the message file.
+const MAX_CACHED_HEADER: usize = 64 * 1024;
+
+pub fn insert_blob(
+    conn: &Connection,
+    blob: &BlobId,
+    size: u64,
+    header: Option<&[u8]>,
+) -> Result<()> {
+    let header = header.filter(|h| h.len() <= MAX_CACHED_HEADER);
+    conn.prepare_cached(
+        "INSERT OR IGNORE INTO blobs (id, size, created, header) VALUES (?1, ?2, ?3, ?4)",
+    )?
+    .execute(params![blob.0, size as i64, super::now(), header])?;
     Ok(())
+}
+
+/// The cached header block of a message, when there is one.
+pub fn cached_header(conn: &Connection, blob: &BlobId) -> Result<Option<Vec<u8>>> {
+    Ok(conn
+        .prepare_cached("SELECT header FROM blobs WHERE id = ?1")?
+        .query_row([&blob.0], |r| r.get::<_, Option<Vec<u8>>>(0))
+        .optional()?
+        .flatten())
+}
+
+/// The header block of a message: everything up to and including the first empty line.
+pub fn header_of(msg: &[u8]) -> &[u8] {
+    if msg.starts_with(b"\r\n") {
+        return &msg[..2];
+    }
+    if msg.starts_with(b"\n") {
+        return &msg[..1];
+    }
+    let mut i = 0;
+    while let Some(nl) = msg[i..].iter().position(|&b| b == b'\n') {
+        let next = i + nl + 1;
+        if msg[next..].starts_with(b"\r\n") {
+            return &msg[..next + 2];
+        }
+        if msg[next..].starts_with(b"\n") {
+            return &msg[..next + 1];
+        }
+        i = next;
+    }
+    msg
 }
 
 pub fn create_default_mailboxes(conn: &Connection, account_id: i64) -> Result<()> {
@@ -124,7 +166,7 @@ pub fn mailbox_id(conn: &Connection, account_id: i64, name: &str) -> Result<Opti
 /// and a new modification sequence, and each account's usage. Runs inside the caller's
 /// transaction, so either every copy exists or none does.
 pub fn deliver(conn: &Connection, d: &Delivery) -> Result<Vec<StoredMessage>> {
-    insert_blob(conn, &d.blob, d.size)?;
+    insert_blob(conn, &d.blob, d.size, d.header.as_deref())?;
     let mut out = Vec::with_capacity(d.targets.len());
     for t in &d.targets {
         let mailbox_id = match mailbox_id(conn, t.account_id, &t.mailbox)? {

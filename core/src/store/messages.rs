@@ -88,6 +88,15 @@ pub fn messages(conn: &Connection, mailbox_id: i64) -> Result<Vec<Meta>> {
     Ok(rows.collect::<Result<Vec<_>, _>>()?)
 }
 
+/// The messages with UIDs from `lo` to `hi`, in UID order.
+pub fn messages_in_range(conn: &Connection, mailbox_id: i64, lo: u32, hi: u32) -> Result<Vec<Meta>> {
+    let mut stmt = conn.prepare_cached(&format!(
+        "SELECT {META_COLUMNS} FROM messages WHERE mailbox_id = ?1 AND uid BETWEEN ?2 AND ?3 ORDER BY uid"
+    ))?;
+    let rows = stmt.query_map(params![mailbox_id, lo, hi], meta_row)?;
+    Ok(rows.collect::<Result<Vec<_>, _>>()?)
+}
+
 /// Messages changed (flags, or new) after `modseq`, and UIDs expunged after it.
 pub fn changes_since(
     conn: &Connection,
@@ -248,17 +257,23 @@ fn remove(conn: &Connection, mailbox_id: i64, rows: &[(u32, i64)]) -> Result<Vec
     Ok(rows.iter().map(|(u, _)| *u).collect())
 }
 
-/// Adds a message (already written as a blob) to a mailbox; returns its UID.
-pub fn append(
-    conn: &Connection,
-    mailbox_id: i64,
-    blob: &BlobId,
-    size: u64,
-    system: i64,
-    keywords: &[String],
-    internal_date: Option<i64>,
-) -> Result<u32> {
-    super::mail::insert_blob(conn, blob, size)?;
+/// A message to add to a mailbox, already written as a blob.
+pub struct NewMessage<'a> {
+    pub blob: &'a BlobId,
+    pub size: u64,
+    pub flags: i64,
+    pub keywords: &'a [String],
+    /// None: now.
+    pub internal_date: Option<i64>,
+    /// The header block, cached beside the blob.
+    pub header: Option<&'a [u8]>,
+}
+
+/// Adds a message to a mailbox; returns its UID.
+pub fn append(conn: &Connection, mailbox_id: i64, m: &NewMessage<'_>) -> Result<u32> {
+    let (blob, size, system, keywords, internal_date) =
+        (m.blob, m.size, m.flags, m.keywords, m.internal_date);
+    super::mail::insert_blob(conn, blob, size, m.header)?;
     let (uid, modseq): (i64, i64) = conn
         .prepare_cached(
             "UPDATE mailboxes SET uidnext = uidnext + 1, highestmodseq = highestmodseq + 1
@@ -299,11 +314,14 @@ pub fn copy(conn: &Connection, from: i64, to: i64, uids: &[u32]) -> Result<Vec<(
         let new = append(
             conn,
             to,
-            &m.blob,
-            m.size,
-            m.flags & !flags::RECENT,
-            &kw,
-            Some(m.internal_date),
+            &NewMessage {
+                blob: &m.blob,
+                size: m.size,
+                flags: m.flags & !flags::RECENT,
+                keywords: &kw,
+                internal_date: Some(m.internal_date),
+                header: None,
+            },
         )?;
         out.push((uid, new));
     }

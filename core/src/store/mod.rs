@@ -17,8 +17,8 @@ mod schema;
 pub use blob::{BlobId, BlobStore};
 pub use mail::{
     DEFAULT_MAILBOXES, Delivery, DeliveryTarget, MessageRow, StoredMessage, blob_known,
-    create_default_mailboxes, create_mailbox, deliver, flags, list_messages, mailbox_id,
-    unreferenced_blobs,
+    cached_header, create_default_mailboxes, create_mailbox, deliver, flags, header_of,
+    list_messages, mailbox_id, unreferenced_blobs,
 };
 pub use queue::{
     QueueEntry, QueueFilter, QueueRecipient, QueueState, enqueue, get as queue_get,

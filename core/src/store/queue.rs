@@ -74,7 +74,7 @@ pub fn enqueue(conn: &Connection, e: &QueueEntry) -> Result<()> {
         .blob
         .as_ref()
         .ok_or_else(|| Error::Invalid("queue entry without message".into()))?;
-    super::mail::insert_blob(conn, blob, e.size)?;
+    super::mail::insert_blob(conn, blob, e.size, None)?;
     conn.prepare_cached(
         "INSERT INTO queue (id, blob_id, sender, auth_user, client_ip, size, created) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
     )?

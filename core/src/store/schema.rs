@@ -122,6 +122,11 @@ const MIGRATIONS: &[&str] = &[
     CREATE INDEX expunged_modseq ON expunged(mailbox_id, modseq);
     CREATE INDEX messages_modseq ON messages(mailbox_id, modseq);
     "#,
+    // 3: the header block of each message beside its blob, so that ENVELOPE, header fetches,
+    // header searches, SORT and THREAD never open the message file.
+    r#"
+    ALTER TABLE blobs ADD COLUMN header BLOB;
+    "#,
 ];
 
 pub fn migrate(conn: &mut Connection, db_path: &Path) -> Result<()> {
