@@ -93,6 +93,9 @@ pub struct AuthConfig {
     pub allow_plaintext_on_loopback: bool,
     /// Failed logins from one address within `block_window_secs` before it is blocked.
     pub max_failures: u32,
+    /// Seconds a password that verified is remembered (as a keyed digest) so that repeated
+    /// logins skip argon2. 0: never.
+    pub cache_secs: u64,
     pub block_window_secs: u64,
     pub block_secs: u64,
 }
@@ -145,6 +148,7 @@ impl Default for AuthConfig {
             allow_plaintext: false,
             allow_plaintext_on_loopback: false,
             max_failures: 10,
+            cache_secs: 3600,
             block_window_secs: 600,
             block_secs: 900,
         }

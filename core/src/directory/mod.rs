@@ -4,11 +4,13 @@
 
 mod address;
 mod guard;
+mod login_cache;
 pub mod password;
 mod resolve;
 
 pub use address::{Address, normalize_domain};
 pub use guard::AuthGuard;
+pub use login_cache::LoginCache;
 pub use resolve::{Account, RcptError, Resolved, authenticate_lookup, find_account, resolve};
 
 use crate::error::{Error, Result};

@@ -392,7 +392,9 @@ fn metas_for(shared: &Shared, mailbox: i64, wanted: &[(u32, u32)]) -> Result<Vec
         return Ok(Vec::new());
     };
     // UIDs grow with sequence numbers: one range query covers every wanted message.
-    let all = shared.store.read(|c| messages::messages_in_range(c, mailbox, first.1, last.1))?;
+    let all = shared
+        .store
+        .read(|c| messages::messages_in_range(c, mailbox, first.1, last.1))?;
     let mut out = Vec::with_capacity(wanted.len());
     let mut i = 0;
     for &(seq, uid) in wanted {

@@ -42,12 +42,25 @@ pub async fn login(
         // Verify against a fixed hash anyway, so timing does not tell which logins exist.
         _ => (password::dummy_hash(), None),
     };
-    let valid = match shared.logins.acquire().await {
-        Ok(_permit) => tokio::task::spawn_blocking(move || password::verify(&pw, &hash))
-            .await
-            .unwrap_or(false),
-        Err(_) => false,
-    };
+    let cached = account
+        .as_ref()
+        .is_some_and(|a| shared.login_cache.check(a.id, &hash, pass));
+    let valid = cached
+        || match shared.logins.acquire().await {
+            Ok(_permit) => {
+                let h = hash.clone();
+                tokio::task::spawn_blocking(move || password::verify(&pw, &h))
+                    .await
+                    .unwrap_or(false)
+            }
+            Err(_) => false,
+        };
+    if valid
+        && !cached
+        && let Some(a) = &account
+    {
+        shared.login_cache.remember(a.id, &hash, pass);
+    }
     match account {
         Some(a) if valid => {
             shared.guard.succeed(ip);

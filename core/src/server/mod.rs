@@ -42,6 +42,7 @@ pub struct Shared {
     /// Password checks at once: argon2 costs 19 MiB and a core each, so a burst of logins
     /// waits its turn instead of multiplying memory.
     pub logins: tokio::sync::Semaphore,
+    pub login_cache: crate::directory::LoginCache,
     shutdown: watch::Sender<bool>,
 }
 
@@ -150,6 +151,7 @@ async fn serve(config: Config, launch: Launch) -> Result<()> {
         ),
         limiter: Arc::new(ConnLimiter::default()),
         hub: Hub::default(),
+        login_cache: crate::directory::LoginCache::new(Duration::from_secs(config.auth.cache_secs)),
         logins: tokio::sync::Semaphore::new(
             std::thread::available_parallelism()
                 .map(|n| n.get())

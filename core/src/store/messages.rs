@@ -89,7 +89,12 @@ pub fn messages(conn: &Connection, mailbox_id: i64) -> Result<Vec<Meta>> {
 }
 
 /// The messages with UIDs from `lo` to `hi`, in UID order.
-pub fn messages_in_range(conn: &Connection, mailbox_id: i64, lo: u32, hi: u32) -> Result<Vec<Meta>> {
+pub fn messages_in_range(
+    conn: &Connection,
+    mailbox_id: i64,
+    lo: u32,
+    hi: u32,
+) -> Result<Vec<Meta>> {
     let mut stmt = conn.prepare_cached(&format!(
         "SELECT {META_COLUMNS} FROM messages WHERE mailbox_id = ?1 AND uid BETWEEN ?2 AND ?3 ORDER BY uid"
     ))?;
