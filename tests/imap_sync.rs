@@ -102,3 +102,68 @@ fn hostile_input_gets_reasoned_answers() {
     );
     assert!(i.c.is_closed());
 }
+
+/// QRESYNC (RFC 7162): a client that comes back learns what vanished and what changed since
+/// its last look, in one SELECT.
+#[test]
+fn qresync_resynchronises_a_returning_client() {
+    let s = server_with_users("");
+    deliver(&s, "alice@example.test", &["one", "two", "three", "four"]);
+    let mut a = Imap::login(s.imaps, "alice@example.test");
+    assert_eq!(
+        a.cmd("SELECT INBOX (QRESYNC (1 1))").status(),
+        "BAD ENABLE QRESYNC first"
+    );
+    assert_eq!(a.cmd("ENABLE QRESYNC").untagged, ["* ENABLED QRESYNC"]);
+    let sel = a.cmd("SELECT INBOX");
+    let find = |prefix: &str| -> u64 {
+        let l = sel.untagged.iter().find(|l| l.starts_with(prefix)).unwrap();
+        l[prefix.len()..]
+            .split(']')
+            .next()
+            .unwrap()
+            .parse()
+            .unwrap()
+    };
+    let (uidvalidity, modseq) = (find("* OK [UIDVALIDITY "), find("* OK [HIGHESTMODSEQ "));
+    a.cmd("LOGOUT");
+
+    let mut b = Imap::login(s.imaps, "alice@example.test");
+    b.cmd("SELECT INBOX");
+    b.cmd("STORE 1 +FLAGS (\\Seen)");
+    b.cmd("STORE 2 +FLAGS (\\Deleted)");
+    b.cmd("EXPUNGE");
+
+    let mut c = Imap::login(s.imaps, "alice@example.test");
+    c.cmd("ENABLE QRESYNC");
+    let r = c.cmd(&format!(
+        "SELECT INBOX (QRESYNC ({uidvalidity} {modseq} 1:4))"
+    ));
+    assert!(
+        r.untagged.contains(&"* VANISHED (EARLIER) 2".to_string()),
+        "{:?}",
+        r.untagged
+    );
+    let fetched: Vec<&String> = r
+        .untagged
+        .iter()
+        .filter(|l| l.contains(" FETCH (UID "))
+        .collect();
+    assert_eq!(fetched.len(), 1, "{:?}", r.untagged);
+    assert!(
+        fetched[0].starts_with("* 1 FETCH (UID 1 FLAGS (\\Seen) MODSEQ ("),
+        "{}",
+        fetched[0]
+    );
+    let r = c.cmd(&format!(
+        "UID FETCH 1:* FLAGS (CHANGEDSINCE {modseq} VANISHED)"
+    ));
+    assert_eq!(r.untagged[0], "* VANISHED (EARLIER) 2");
+    // With QRESYNC enabled, an expunge elsewhere arrives as VANISHED, not EXPUNGE.
+    b.cmd("STORE 3 +FLAGS (\\Deleted)");
+    b.cmd("EXPUNGE");
+    assert_eq!(c.cmd("NOOP").untagged, ["* VANISHED 4"]);
+    // A wrong UIDVALIDITY gets a plain SELECT.
+    let r = c.cmd("SELECT INBOX (QRESYNC (1 1))");
+    assert!(!r.untagged.iter().any(|l| l.contains("VANISHED")));
+}

@@ -98,6 +98,14 @@ pub enum SearchKey {
     ModSeq(u64),
 }
 
+/// SELECT's QRESYNC parameter (RFC 7162 3.2.5): what the client knew when it last looked.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Qresync {
+    pub uidvalidity: u32,
+    pub modseq: u64,
+    pub known_uids: Option<SeqSet>,
+}
+
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum StoreOp {
     Add,
@@ -120,6 +128,7 @@ pub enum Cmd {
         mailbox: String,
         read_only: bool,
         condstore: bool,
+        qresync: Option<Qresync>,
     },
     Create(String),
     Delete(String),
@@ -154,6 +163,8 @@ pub enum Cmd {
         set: SeqSet,
         items: Vec<FetchItem>,
         changed_since: Option<u64>,
+        /// UID FETCH … (CHANGEDSINCE m VANISHED): also report expunged UIDs (RFC 7162 3.2.6).
+        vanished: bool,
     },
     Store {
         uid: bool,
@@ -302,10 +313,18 @@ fn parse_command(toks: Vec<Tok>) -> ParseResult<Cmd> {
         "SELECT" | "EXAMINE" => {
             let mailbox = a.mailbox()?;
             let mut condstore = false;
+            let mut qresync = None;
             if let Some(Tok::List(params)) = a.next() {
-                for p in params {
+                let mut params = params.into_iter();
+                while let Some(p) = params.next() {
                     match p {
                         Tok::Atom(x) if x.eq_ignore_ascii_case("CONDSTORE") => condstore = true,
+                        Tok::Atom(x) if x.eq_ignore_ascii_case("QRESYNC") => {
+                            let Some(Tok::List(q)) = params.next() else {
+                                return err("QRESYNC needs (uidvalidity modseq [known-uids])");
+                            };
+                            qresync = Some(parse_qresync(q)?);
+                        }
                         _ => return err("unsupported SELECT parameter"),
                     }
                 }
@@ -314,6 +333,7 @@ fn parse_command(toks: Vec<Tok>) -> ParseResult<Cmd> {
                 mailbox,
                 read_only: name == "EXAMINE",
                 condstore,
+                qresync,
             }
         }
         "CREATE" => Cmd::Create(a.mailbox()?),
@@ -361,6 +381,30 @@ fn parse_command(toks: Vec<Tok>) -> ParseResult<Cmd> {
     };
     a.end()?;
     Ok(cmd)
+}
+
+fn parse_qresync(q: Vec<Tok>) -> ParseResult<Qresync> {
+    let mut q = q.into_iter();
+    let num = |t: Option<Tok>| -> ParseResult<u64> {
+        match t {
+            Some(Tok::Atom(n)) => n.parse().map_err(|_| "QRESYNC needs numbers".to_string()),
+            _ => err("QRESYNC needs (uidvalidity modseq [known-uids])"),
+        }
+    };
+    let uidvalidity = u32::try_from(num(q.next())?).map_err(|_| "bad UIDVALIDITY".to_string())?;
+    let modseq = num(q.next())?;
+    let known_uids = match q.next() {
+        Some(Tok::Atom(set)) => Some(seq_set(&set)?),
+        // The optional sequence match data only speeds up a server without expunge history;
+        // Roost keeps that history, so it is accepted and not needed.
+        Some(Tok::List(_)) | None => None,
+        _ => return err("bad QRESYNC known-uids"),
+    };
+    Ok(Qresync {
+        uidvalidity,
+        modseq,
+        known_uids,
+    })
 }
 
 fn parse_list(a: &mut Args, lsub: bool) -> ParseResult<Cmd> {
@@ -504,9 +548,14 @@ fn parse_fetch(a: &mut Args, uid: bool) -> ParseResult<Cmd> {
         _ => return err("FETCH needs items"),
     };
     let mut changed_since = None;
+    let mut vanished = false;
     if let Some(Tok::List(mods)) = a.next() {
-        let mut mods = mods.into_iter();
+        let mut mods = mods.into_iter().peekable();
         while let Some(m) = mods.next() {
+            if matches!(&m, Tok::Atom(v) if v.eq_ignore_ascii_case("VANISHED")) {
+                vanished = true;
+                continue;
+            }
             match (m, mods.next()) {
                 (Tok::Atom(k), Some(Tok::Atom(v))) if k.eq_ignore_ascii_case("CHANGEDSINCE") => {
                     changed_since = Some(v.parse().map_err(|_| "bad CHANGEDSINCE".to_string())?);
@@ -521,11 +570,15 @@ fn parse_fetch(a: &mut Args, uid: bool) -> ParseResult<Cmd> {
     if uid && !items.contains(&FetchItem::Uid) {
         items.insert(0, FetchItem::Uid);
     }
+    if vanished && (!uid || changed_since.is_none()) {
+        return err("VANISHED needs UID FETCH with CHANGEDSINCE");
+    }
     Ok(Cmd::Fetch {
         uid,
         set,
         items,
         changed_since,
+        vanished,
     })
 }
 

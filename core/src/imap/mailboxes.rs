@@ -43,7 +43,11 @@ pub async fn handle<S: AsyncRead + AsyncWrite + Unpin>(
             mailbox,
             read_only,
             condstore,
+            qresync,
         } => {
+            if qresync.is_some() && !s.qresync {
+                return conn.reply(&format!("{tag} BAD ENABLE QRESYNC first"));
+            }
             // Selecting (even a mailbox that fails) leaves the previous one (RFC 3501 6.3.1).
             if s.sel.take().is_some() {
                 conn.reply("* OK [CLOSED] previous mailbox closed");
@@ -90,6 +94,9 @@ pub async fn handle<S: AsyncRead + AsyncWrite + Unpin>(
                             "* LIST () \"/\" {}",
                             quote_name(&s.encode_name(&name))
                         ));
+                    }
+                    if let Some(q) = qresync.filter(|q| q.uidvalidity == state.uidvalidity) {
+                        selected::resync(conn, &sel, shared, &q);
                     }
                     let mode = if read_only { "READ-ONLY" } else { "READ-WRITE" };
                     let what = if read_only { "EXAMINE" } else { "SELECT" };

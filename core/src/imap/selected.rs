@@ -6,7 +6,7 @@
 //! announced (and applied to the view) only where RFC 3501 7.4.1 allows, never during FETCH,
 //! STORE or SEARCH.
 
-use super::command::{Cmd, FetchItem, SearchKey, SeqSet, StoreOp};
+use super::command::{Cmd, FetchItem, Qresync, SearchKey, SeqSet, StoreOp};
 use super::mailboxes::no;
 use super::session::{Flow, Session};
 use super::view::View;
@@ -123,7 +123,7 @@ pub async fn sync<S: AsyncRead + AsyncWrite + Unpin>(
     shared: &Shared,
     allow_expunge: bool,
 ) {
-    let condstore = s.condstore;
+    let (condstore, qresync) = (s.condstore, s.qresync);
     let Some(sel) = s.sel.as_mut() else { return };
     let (id, since) = (sel.id, sel.modseq);
     let snapshot = shared.store.snapshot(|c| {
@@ -142,12 +142,22 @@ pub async fn sync<S: AsyncRead + AsyncWrite + Unpin>(
     }
     if allow_expunge {
         sel.pending_expunge.sort_unstable();
+        let mut vanished = Vec::new();
         for uid in std::mem::take(&mut sel.pending_expunge).into_iter().rev() {
             if let Some(seq) = sel.seq_of(uid) {
                 sel.msgs.remove(seq);
                 sel.recent.remove(&uid);
-                conn.reply(&format!("* {seq} EXPUNGE"));
+                if qresync {
+                    vanished.push(uid);
+                } else {
+                    conn.reply(&format!("* {seq} EXPUNGE"));
+                }
             }
+        }
+        if !vanished.is_empty() {
+            // RFC 7162 3.2.10: with QRESYNC enabled, expunges are told as UIDs.
+            vanished.reverse();
+            conn.reply(&format!("* VANISHED {}", compress(&vanished)));
         }
     }
     let before = sel.msgs.len();
@@ -194,6 +204,51 @@ pub async fn sync<S: AsyncRead + AsyncWrite + Unpin>(
     }
 }
 
+/// SELECT … (QRESYNC (uidvalidity modseq [known-uids])): what changed since the client last
+/// looked, as VANISHED (EARLIER) and FETCH responses (RFC 7162 3.2.5).
+pub fn resync<S: AsyncRead + AsyncWrite + Unpin>(
+    conn: &mut Conn<S>,
+    sel: &Selected,
+    shared: &Shared,
+    q: &Qresync,
+) {
+    let Ok((changed, gone)) = shared
+        .store
+        .read(|c| messages::changes_since(c, sel.id, q.modseq))
+    else {
+        return;
+    };
+    vanished_earlier(conn, sel, gone, q.known_uids.as_ref());
+    for m in &changed {
+        if let Some(seq) = sel.seq_of(m.uid) {
+            let recent = sel.show_recent && sel.recent.contains(&m.uid);
+            conn.reply(&format!(
+                "* {seq} FETCH (UID {} FLAGS {} MODSEQ ({}))",
+                m.uid,
+                fetch::flag_list(m, recent),
+                m.modseq
+            ));
+        }
+    }
+}
+
+/// `* VANISHED (EARLIER) uids` for the expunged UIDs within `within` (all when None).
+fn vanished_earlier<S: AsyncRead + AsyncWrite + Unpin>(
+    conn: &mut Conn<S>,
+    sel: &Selected,
+    gone: Vec<u32>,
+    within: Option<&SeqSet>,
+) {
+    let max = sel.max_uid().max(gone.iter().copied().max().unwrap_or(0));
+    let gone: Vec<u32> = gone
+        .into_iter()
+        .filter(|u| within.is_none_or(|k| k.contains(*u, max)))
+        .collect();
+    if !gone.is_empty() {
+        conn.reply(&format!("* VANISHED (EARLIER) {}", compress(&gone)));
+    }
+}
+
 /// System flags as bits and keywords as names; \Recent cannot be set (RFC 3501 2.3.2).
 pub fn split_flags(names: &[String]) -> std::result::Result<(i64, Vec<String>), String> {
     let mut bits = 0;
@@ -231,8 +286,17 @@ pub async fn handle<S: AsyncRead + AsyncWrite + Unpin>(
             set,
             items,
             changed_since,
+            vanished,
         } => {
             sync(conn, s, shared, uid).await;
+            if vanished
+                && let (Some(since), Some(sel)) = (changed_since, s.sel.as_ref())
+                && let Ok((_, gone)) = shared
+                    .store
+                    .read(|c| messages::changes_since(c, sel.id, since))
+            {
+                vanished_earlier(conn, sel, gone, Some(&set));
+            }
             fetch_cmd(conn, s, shared, tag, uid, &set, &items, changed_since).await;
         }
         Cmd::Store {

@@ -30,6 +30,8 @@ pub struct Session {
     pub rev2: bool,
     pub utf8: bool,
     pub condstore: bool,
+    /// QRESYNC enabled: expunges are reported as VANISHED.
+    pub qresync: bool,
     errors: u32,
 }
 
@@ -55,6 +57,7 @@ impl Session {
             rev2: false,
             utf8: false,
             condstore: false,
+            qresync: false,
             errors: 0,
         }
     }
@@ -93,6 +96,7 @@ impl Session {
                 "LIST-EXTENDED",
                 "LIST-STATUS",
                 "CONDSTORE",
+                "QRESYNC",
                 "ESEARCH",
                 "BINARY",
                 "STATUS=SIZE",
@@ -333,6 +337,11 @@ async fn dispatch<S: AsyncRead + AsyncWrite + Unpin + Send>(
                     "CONDSTORE" => {
                         s.condstore = true;
                         on.push("CONDSTORE");
+                    }
+                    "QRESYNC" => {
+                        s.condstore = true;
+                        s.qresync = true;
+                        on.push("QRESYNC");
                     }
                     _ => {}
                 }
