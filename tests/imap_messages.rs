@@ -195,3 +195,32 @@ fn bodystructure_corpus() {
         ]
     );
 }
+
+/// SEARCHRES (RFC 5182): SEARCH RETURN (SAVE) remembers the result; `$` uses it.
+#[test]
+fn saved_search_results() {
+    let s = server_with_users("");
+    deliver(&s, "alice@example.test", &["a", "b", "c", "d"]);
+    let mut i = Imap::login(s.imaps, "alice@example.test");
+    i.cmd("SELECT INBOX");
+    i.cmd("STORE 2,4 +FLAGS (\\Flagged)");
+    let r = i.cmd("SEARCH RETURN (SAVE) FLAGGED");
+    assert!(r.ok() && r.untagged.is_empty(), "{:?}", r.untagged);
+    assert_eq!(
+        i.cmd("FETCH $ (UID)").untagged,
+        ["* 2 FETCH (UID 2)", "* 4 FETCH (UID 4)"]
+    );
+    assert_eq!(i.cmd("SEARCH $ SUBJECT d").untagged, ["* SEARCH 4"]);
+    assert_eq!(
+        i.cmd("UID STORE $ +FLAGS.SILENT (\\Seen)").status(),
+        "OK STORE completed"
+    );
+    assert_eq!(i.cmd("SEARCH SEEN").untagged, ["* SEARCH 2 4"]);
+    let r = i.cmd("SEARCH RETURN (SAVE MIN) SUBJECT c");
+    assert!(r.untagged[0].ends_with(" MIN 3"), "{:?}", r.untagged);
+    assert_eq!(
+        i.cmd("UID FETCH $ (FLAGS)").untagged,
+        ["* 3 FETCH (UID 3 FLAGS (\\Recent))"]
+    );
+    assert!(i.cmd("CAPABILITY").untagged[0].contains(" SEARCHRES"));
+}

@@ -167,3 +167,39 @@ fn qresync_resynchronises_a_returning_client() {
     let r = c.cmd("SELECT INBOX (QRESYNC (1 1))");
     assert!(!r.untagged.iter().any(|l| l.contains("VANISHED")));
 }
+
+/// A client that pipelines commands without reading the answers meets TCP back-pressure: the
+/// server stops reading instead of buffering replies without bound.
+#[test]
+fn command_flood_without_reading_stays_bounded() {
+    use std::io::Write;
+    let s = server_with_users("");
+    let rss = || -> u64 {
+        let status = std::fs::read_to_string(format!("/proc/{}/status", s.pid())).unwrap();
+        let line = status.lines().find(|l| l.starts_with("VmRSS:")).unwrap();
+        line.split_whitespace().nth(1).unwrap().parse().unwrap()
+    };
+    let before = rss();
+    let stream = std::net::TcpStream::connect(s.imap).unwrap();
+    let mut writer = stream.try_clone().unwrap();
+    let flood = std::thread::spawn(move || {
+        let chunk = b"a NOOP\r\n".repeat(8192);
+        // 64 MiB of commands; blocks (and then fails at shutdown) once the server stops reading.
+        for _ in 0..1024 {
+            if writer.write_all(&chunk).is_err() {
+                break;
+            }
+        }
+    });
+    std::thread::sleep(Duration::from_secs(2));
+    let during = rss();
+    stream.shutdown(std::net::Shutdown::Both).unwrap();
+    flood.join().unwrap();
+    assert!(
+        during < before + 32 * 1024,
+        "RSS grew from {before} KiB to {during} KiB"
+    );
+    // And the server still serves.
+    let (mut i, _) = Imap::connect(s.imap);
+    assert!(i.cmd("NOOP").ok());
+}

@@ -7,6 +7,8 @@ pub enum SeqNum {
     Num(u32),
     /// `*`: the largest number in use.
     Star,
+    /// `$`: the result saved by SEARCH RETURN (SAVE) (RFC 5182); resolved by the session.
+    Saved,
 }
 
 /// A sequence set: ranges, each inclusive, in any order.
@@ -14,11 +16,17 @@ pub enum SeqNum {
 pub struct SeqSet(pub Vec<(SeqNum, SeqNum)>);
 
 impl SeqSet {
+    /// `$`, the saved search result.
+    pub fn is_saved(&self) -> bool {
+        self.0.first().is_some_and(|r| r.0 == SeqNum::Saved)
+    }
+
     /// Whether `n` is in the set when `*` means `max`.
     pub fn contains(&self, n: u32, max: u32) -> bool {
         let v = |s: SeqNum| match s {
             SeqNum::Num(x) => x,
             SeqNum::Star => max,
+            SeqNum::Saved => 0,
         };
         self.0.iter().any(|&(a, b)| {
             let (lo, hi) = (v(a).min(v(b)), v(a).max(v(b)));
@@ -719,6 +727,9 @@ fn partial(s: &str) -> ParseResult<Option<(u32, u32)>> {
 }
 
 pub fn seq_set(s: &str) -> ParseResult<SeqSet> {
+    if s == "$" {
+        return Ok(SeqSet(vec![(SeqNum::Saved, SeqNum::Saved)]));
+    }
     let num = |x: &str| -> ParseResult<SeqNum> {
         if x == "*" {
             return Ok(SeqNum::Star);
@@ -824,7 +835,7 @@ fn parse_search_cmd(a: &mut Args, uid: bool) -> ParseResult<Cmd> {
                 Tok::Atom(x)
                     if matches!(
                         x.to_ascii_uppercase().as_str(),
-                        "MIN" | "MAX" | "ALL" | "COUNT"
+                        "MIN" | "MAX" | "ALL" | "COUNT" | "SAVE"
                     ) =>
                 {
                     v.push(x.to_ascii_uppercase())
@@ -1025,7 +1036,7 @@ fn search_key(it: &mut TokIter, depth: usize, budget: &mut u32) -> ParseResult<S
             let b = search_key(it, depth + 1, budget)?;
             SearchKey::Or(Box::new(a), Box::new(b))
         }
-        _ if atom.starts_with(|c: char| c.is_ascii_digit() || c == '*') => {
+        _ if atom.starts_with(|c: char| c.is_ascii_digit() || c == '*' || c == '$') => {
             SearchKey::Seq(seq_set(&atom)?)
         }
         _ => return Err(format!("unknown search key {atom}")),

@@ -31,6 +31,8 @@ pub struct Selected {
     recent: HashSet<u32>,
     /// Expunged elsewhere, not yet announced.
     pending_expunge: Vec<u32>,
+    /// UIDs saved by SEARCH RETURN (SAVE), for `$` (RFC 5182).
+    saved: Vec<u32>,
     show_recent: bool,
 }
 
@@ -77,6 +79,7 @@ impl Selected {
             modseq: state.highestmodseq,
             recent,
             pending_expunge: Vec::new(),
+            saved: Vec::new(),
             show_recent: !rev2,
         };
         Ok((sel, state, first_unseen))
@@ -96,6 +99,13 @@ impl Selected {
 
     /// (sequence number, UID) of the messages a set names, in ascending order.
     fn resolve(&self, set: &SeqSet, uid: bool) -> Vec<(u32, u32)> {
+        if set.is_saved() {
+            return self
+                .msgs
+                .all()
+                .filter(|(_, u)| self.saved.binary_search(u).is_ok())
+                .collect();
+        }
         let max_seq = self.msgs.len() as u32;
         let max_uid = self.max_uid();
         self.msgs
@@ -654,11 +664,20 @@ async fn search_cmd<S: AsyncRead + AsyncWrite + Unpin>(
     esearch: Option<Vec<String>>,
 ) {
     let rev2 = s.rev2;
-    let Some(sel) = s.sel.as_ref() else { return };
+    let Some(sel) = s.sel.as_mut() else { return };
+    let key = &with_saved(key, &sel.saved);
+    let save = esearch
+        .as_ref()
+        .is_some_and(|o| o.iter().any(|x| x == "SAVE"));
     let all: Vec<(u32, u32)> = sel.msgs.all().collect();
     let metas = match metas_for(shared, sel.id, &all) {
         Ok(m) => m,
-        Err(e) => return conn.reply(&no(tag, &e)),
+        Err(e) => {
+            if save {
+                sel.saved.clear();
+            }
+            return conn.reply(&no(tag, &e));
+        }
     };
     let need = if search::needs_text(key) {
         Need::Message
@@ -670,6 +689,7 @@ async fn search_cmd<S: AsyncRead + AsyncWrite + Unpin>(
     let max_seq = sel.msgs.len() as u32;
     let max_uid = sel.max_uid();
     let mut hits = Vec::new();
+    let mut saved_uids = Vec::new();
     let mut max_modseq = 0;
     for (seq, meta) in &metas {
         let message = load_need(shared, &meta.blob, need).await;
@@ -683,11 +703,17 @@ async fn search_cmd<S: AsyncRead + AsyncWrite + Unpin>(
         };
         if search::matches(key, &ctx) {
             hits.push(if uid { meta.uid } else { *seq });
+            saved_uids.push(meta.uid);
             max_modseq = max_modseq.max(meta.modseq);
         }
     }
+    if save {
+        sel.saved = saved_uids;
+    }
     let uses_modseq = format!("{key:?}").contains("ModSeq");
     match esearch.or_else(|| rev2.then(|| vec!["ALL".to_string()])) {
+        // SAVE alone answers nothing but the tagged OK (RFC 5182 2.4).
+        Some(opts) if opts.len() == 1 && save => {}
         Some(opts) => {
             let mut line = format!("* ESEARCH (TAG \"{tag}\")");
             if uid {
@@ -725,6 +751,35 @@ async fn search_cmd<S: AsyncRead + AsyncWrite + Unpin>(
     conn.reply(&format!("{tag} OK SEARCH completed"));
 }
 
+/// `$` in a search program stands for the saved result's UIDs.
+fn with_saved(key: &SearchKey, saved: &[u32]) -> SearchKey {
+    use super::command::SeqNum;
+    let set = || {
+        SearchKey::Uid(SeqSet(
+            saved
+                .iter()
+                .map(|&u| (SeqNum::Num(u), SeqNum::Num(u)))
+                .collect(),
+        ))
+    };
+    match key {
+        SearchKey::Seq(s) | SearchKey::Uid(s) if s.is_saved() => {
+            if saved.is_empty() {
+                SearchKey::Not(Box::new(SearchKey::All))
+            } else {
+                set()
+            }
+        }
+        SearchKey::And(ks) => SearchKey::And(ks.iter().map(|k| with_saved(k, saved)).collect()),
+        SearchKey::Or(a, b) => SearchKey::Or(
+            Box::new(with_saved(a, saved)),
+            Box::new(with_saved(b, saved)),
+        ),
+        SearchKey::Not(a) => SearchKey::Not(Box::new(with_saved(a, saved))),
+        other => other.clone(),
+    }
+}
+
 enum Order {
     Sort(Vec<(bool, super::sort::SortKey)>),
     Thread { references: bool },
@@ -741,6 +796,7 @@ async fn sort_cmd<S: AsyncRead + AsyncWrite + Unpin>(
     order: Order,
 ) {
     let Some(sel) = s.sel.as_ref() else { return };
+    let key = &with_saved(key, &sel.saved);
     let all: Vec<(u32, u32)> = sel.msgs.all().collect();
     let metas = match metas_for(shared, sel.id, &all) {
         Ok(m) => m,

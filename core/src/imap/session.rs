@@ -98,6 +98,7 @@ impl Session {
                 "CONDSTORE",
                 "QRESYNC",
                 "ESEARCH",
+                "SEARCHRES",
                 "BINARY",
                 "STATUS=SIZE",
                 "UTF8=ACCEPT",
@@ -236,7 +237,7 @@ pub async fn run<S: AsyncRead + AsyncWrite + Unpin + Send>(
 ) -> Outcome {
     let mut shutdown = shared.shutdown_receiver();
     loop {
-        if !conn.has_line() && conn.flush().await.is_err() {
+        if conn.should_flush() && conn.flush().await.is_err() {
             return Outcome::Closed;
         }
         let segs = match read_command(conn, s, &mut shutdown).await {
@@ -327,7 +328,9 @@ async fn dispatch<S: AsyncRead + AsyncWrite + Unpin + Send>(
             for c in caps {
                 match c.as_str() {
                     "IMAP4REV2" => {
+                        // RFC 9051 5.1: mailbox names are UTF-8 in IMAP4rev2.
                         s.rev2 = true;
+                        s.utf8 = true;
                         on.push("IMAP4rev2");
                     }
                     "UTF8=ACCEPT" => {

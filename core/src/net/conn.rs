@@ -66,6 +66,12 @@ impl<S: AsyncRead + AsyncWrite + Unpin> Conn<S> {
         self.pos = 0;
     }
 
+    /// Replies go out when the client has nothing more pipelined, or when enough are waiting,
+    /// so the answers to one read's worth of pipelined commands never pile up.
+    pub fn should_flush(&self) -> bool {
+        !self.has_line() || self.out.len() > 64 * 1024
+    }
+
     pub fn has_line(&self) -> bool {
         self.buffered().contains(&b'\n')
     }

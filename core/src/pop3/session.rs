@@ -86,7 +86,7 @@ pub async fn run<S: AsyncRead + AsyncWrite + Unpin>(
 ) -> Outcome {
     let mut shutdown = shared.shutdown_receiver();
     loop {
-        if !conn.has_line() && conn.flush().await.is_err() {
+        if conn.should_flush() && conn.flush().await.is_err() {
             return Outcome::Closed;
         }
         let line = match conn

@@ -100,7 +100,7 @@ pub async fn run<S: AsyncRead + AsyncWrite + Unpin + Send>(
     let mut shutdown = shared.shutdown_receiver();
     loop {
         let cfg = shared.config();
-        if !conn.has_line() && conn.flush().await.is_err() {
+        if conn.should_flush() && conn.flush().await.is_err() {
             return Outcome::Closed;
         }
         let timeout = Duration::from_secs(cfg.smtp.command_timeout_secs);
