@@ -171,3 +171,57 @@ fn append_copy_move_with_uidplus() {
         "BAD unterminated &-sequence in mailbox name"
     );
 }
+
+/// LIST-EXTENDED (RFC 5258) and SPECIAL-USE selection (RFC 6154).
+#[test]
+fn list_extended_selection_and_return_options() {
+    let s = server_with_users("");
+    let mut i = Imap::login(s.imaps, "alice@example.test");
+    assert!(i.cmd("CREATE Projects/Roost").ok());
+    assert!(i.cmd("UNSUBSCRIBE Projects").ok());
+    assert!(i.cmd("UNSUBSCRIBE Junk").ok());
+    let r = i.cmd("LIST (SPECIAL-USE) \"\" \"*\"");
+    assert_eq!(r.untagged.len(), 5, "{:?}", r.untagged);
+    assert!(r.untagged.iter().all(|l| l.contains("\\Sent")
+        || l.contains("\\Drafts")
+        || l.contains("\\Trash")
+        || l.contains("\\Junk")
+        || l.contains("\\Archive")));
+    let r = i.cmd("LIST (SUBSCRIBED) \"\" \"P*\"");
+    assert_eq!(
+        r.untagged,
+        ["* LIST (\\HasNoChildren \\Subscribed) \"/\" \"Projects/Roost\""]
+    );
+    let r = i.cmd("LIST (SUBSCRIBED RECURSIVEMATCH) \"\" \"%\"");
+    assert!(
+        r.untagged.contains(
+            &"* LIST (\\HasChildren) \"/\" \"Projects\" (\"CHILDINFO\" (\"SUBSCRIBED\"))"
+                .to_string()
+        ),
+        "{:?}",
+        r.untagged
+    );
+    assert!(!r.untagged.iter().any(|l| l.ends_with("\"Junk\"")));
+    let r = i.cmd("LIST \"\" \"Junk\" RETURN (SUBSCRIBED)");
+    assert_eq!(
+        r.untagged,
+        ["* LIST (\\HasNoChildren \\Junk) \"/\" \"Junk\""]
+    );
+    let r = i.cmd("LIST \"\" \"Sent\" RETURN (SUBSCRIBED STATUS (MESSAGES))");
+    assert_eq!(
+        r.untagged,
+        [
+            "* LIST (\\HasNoChildren \\Sent \\Subscribed) \"/\" \"Sent\"",
+            "* STATUS \"Sent\" (MESSAGES 0)"
+        ]
+    );
+    assert_eq!(
+        i.cmd("LIST (RECURSIVEMATCH) \"\" \"*\"").status(),
+        "BAD RECURSIVEMATCH needs another selection option"
+    );
+    assert_eq!(
+        i.cmd("LSUB \"\" \"*\"").untagged.len(),
+        6,
+        "INBOX Archive Drafts Projects/Roost Sent Trash"
+    );
+}

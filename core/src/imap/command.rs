@@ -149,6 +149,10 @@ pub enum Cmd {
         subscribed: bool,
         return_status: Vec<String>,
         lsub: bool,
+        /// LIST-EXTENDED: selection SPECIAL-USE, RECURSIVEMATCH, and RETURN (SUBSCRIBED).
+        special_use_only: bool,
+        recursive: bool,
+        return_subscribed: bool,
     },
     Status(String, Vec<String>),
     Append {
@@ -417,18 +421,24 @@ fn parse_qresync(q: Vec<Tok>) -> ParseResult<Qresync> {
 
 fn parse_list(a: &mut Args, lsub: bool) -> ParseResult<Cmd> {
     let mut subscribed = lsub;
+    let mut special_use_only = false;
+    let mut recursive = false;
     if !lsub && a.peek_list() {
-        // LIST-EXTENDED selection options.
+        // LIST-EXTENDED selection options (RFC 5258 3.1, RFC 6154 5.1).
         if let Some(Tok::List(opts)) = a.next() {
             for o in opts {
                 match o {
                     Tok::Atom(x) if x.eq_ignore_ascii_case("SUBSCRIBED") => subscribed = true,
-                    Tok::Atom(x)
-                        if x.eq_ignore_ascii_case("SPECIAL-USE")
-                            || x.eq_ignore_ascii_case("RECURSIVEMATCH") => {}
+                    Tok::Atom(x) if x.eq_ignore_ascii_case("SPECIAL-USE") => {
+                        special_use_only = true
+                    }
+                    Tok::Atom(x) if x.eq_ignore_ascii_case("RECURSIVEMATCH") => recursive = true,
                     _ => return err("unsupported LIST selection option"),
                 }
             }
+        }
+        if recursive && !subscribed {
+            return err("RECURSIVEMATCH needs another selection option");
         }
     }
     let reference = a.astring("a reference")?;
@@ -448,6 +458,7 @@ fn parse_list(a: &mut Args, lsub: bool) -> ParseResult<Cmd> {
         _ => return err("expected a mailbox pattern"),
     };
     let mut return_status = Vec::new();
+    let mut return_subscribed = false;
     if !lsub && let Some(t) = a.next() {
         // RETURN (… STATUS (MESSAGES UNSEEN) …)
         if !matches!(&t, Tok::Atom(r) if r.eq_ignore_ascii_case("RETURN")) {
@@ -470,9 +481,9 @@ fn parse_list(a: &mut Args, lsub: bool) -> ParseResult<Cmd> {
                         }
                     }
                 }
+                Tok::Atom(x) if x.eq_ignore_ascii_case("SUBSCRIBED") => return_subscribed = true,
                 Tok::Atom(x)
-                    if x.eq_ignore_ascii_case("SUBSCRIBED")
-                        || x.eq_ignore_ascii_case("CHILDREN")
+                    if x.eq_ignore_ascii_case("CHILDREN")
                         || x.eq_ignore_ascii_case("SPECIAL-USE") => {}
                 _ => return err("unsupported LIST return option"),
             }
@@ -484,6 +495,9 @@ fn parse_list(a: &mut Args, lsub: bool) -> ParseResult<Cmd> {
         subscribed,
         return_status,
         lsub,
+        special_use_only,
+        recursive,
+        return_subscribed,
     })
 }
 

@@ -181,12 +181,16 @@ pub async fn handle<S: AsyncRead + AsyncWrite + Unpin>(
             subscribed,
             return_status,
             lsub,
+            special_use_only,
+            recursive,
+            return_subscribed,
         } => {
             let all = match shared.store.read(|c| boxes::list(c, account)) {
                 Ok(l) => l,
                 Err(e) => return conn.reply(&no(tag, &e)),
             };
             let verb = if lsub { "LSUB" } else { "LIST" };
+            let show_subscribed = !lsub && (subscribed || return_subscribed);
             for pattern in patterns {
                 let pattern = match s.decode_name(&format!("{reference}{pattern}")) {
                     Ok(p) => p,
@@ -197,13 +201,27 @@ pub async fn handle<S: AsyncRead + AsyncWrite + Unpin>(
                     conn.reply(&format!("* {verb} (\\Noselect) \"/\" \"\""));
                     continue;
                 }
-                for mb in all
-                    .iter()
-                    .filter(|m| glob(&pattern, &m.name) && (!subscribed || m.subscribed))
-                {
-                    let attrs = attributes(mb, &all, subscribed && !lsub);
+                for mb in all.iter().filter(|m| {
+                    glob(&pattern, &m.name) && (!special_use_only || m.special_use.is_some())
+                }) {
+                    // RECURSIVEMATCH: a parent that is not subscribed itself is listed when a
+                    // child is, with CHILDINFO saying why (RFC 5258 3.5).
+                    let prefix = format!("{}{DELIMITER}", mb.name);
+                    let child_match = recursive
+                        && all
+                            .iter()
+                            .any(|c| c.name.starts_with(&prefix) && c.subscribed);
+                    if subscribed && !mb.subscribed && !child_match {
+                        continue;
+                    }
+                    let attrs = attributes(mb, &all, show_subscribed);
+                    let extra = if child_match && !mb.subscribed {
+                        " (\"CHILDINFO\" (\"SUBSCRIBED\"))"
+                    } else {
+                        ""
+                    };
                     conn.reply(&format!(
-                        "* {verb} ({attrs}) \"/\" {}",
+                        "* {verb} ({attrs}) \"/\" {}{extra}",
                         quote_name(&s.encode_name(&mb.name))
                     ));
                     if !return_status.is_empty() {
