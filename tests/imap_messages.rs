@@ -224,3 +224,58 @@ fn saved_search_results() {
     );
     assert!(i.cmd("CAPABILITY").untagged[0].contains(" SEARCHRES"));
 }
+
+/// Hostile and unusual messages: every one gets a well-formed answer, never an error or a hang.
+#[test]
+fn hostile_mime_corpus() {
+    let s = server_with_users("");
+    let mut i = Imap::login(s.imaps, "alice@example.test");
+    let deep = {
+        let mut m = String::new();
+        for d in 0..200 {
+            m.push_str(&format!(
+                "Content-Type: multipart/mixed; boundary=\"b{d}\"\r\n\r\n--b{d}\r\n"
+            ));
+        }
+        m.push_str("\r\ninnermost\r\n");
+        m
+    };
+    let corpus: Vec<(String, &str)> = vec![
+        // Encoded words stay encoded in ENVELOPE; the group syntax becomes its markers.
+        (
+            "From: =?UTF-8?B?w4Rsw7Zu?= <a@x.test>\r\nTo: team: b@x.test, c@x.test;\r\nSubject: =?ISO-8859-1?Q?caf=E9?=\r\n\r\nx\r\n".into(),
+            "(NIL \"=?ISO-8859-1?Q?caf=E9?=\" ((\"=?UTF-8?B?w4Rsw7Zu?=\" NIL \"a\" \"x.test\"))",
+        ),
+        // Raw 8-bit header bytes: sent as a literal to a client that has not enabled UTF-8.
+        ("Subject: Grüße\r\n\r\nx\r\n".into(), "(NIL {7}\r\nGrüße"),
+        // No blank line at all: the whole message is header.
+        ("Subject: only a header\r\nX-Other: y".into(), "(NIL \"only a header\""),
+        // 200 nested multiparts: bounded depth, still an answer.
+        (deep, "(NIL NIL NIL NIL NIL NIL NIL NIL NIL NIL)"),
+        // An empty message/rfc822 part.
+        ("Content-Type: message/rfc822\r\n\r\n".into(), "(NIL NIL NIL NIL NIL NIL NIL NIL NIL NIL)"),
+    ];
+    for (n, (msg, envelope_start)) in corpus.iter().enumerate() {
+        assert!(
+            i.cmd(&format!("APPEND INBOX {{{}+}}\r\n{msg}", msg.len()))
+                .ok(),
+            "append {n}"
+        );
+        i.cmd("SELECT INBOX");
+        let r = i.cmd(&format!(
+            "FETCH {} (ENVELOPE BODYSTRUCTURE BODY[1] BINARY.SIZE[1])",
+            n + 1
+        ));
+        assert!(r.ok(), "message {n}: {}", r.tagged);
+        assert_eq!(r.untagged.len(), 1, "message {n}");
+        let line = &r.untagged[0];
+        assert!(
+            line.starts_with(&format!("* {} FETCH (ENVELOPE {envelope_start}", n + 1)),
+            "message {n}: {line}"
+        );
+        assert!(
+            line.contains(" BODYSTRUCTURE (") && line.ends_with(')'),
+            "message {n}: {line}"
+        );
+    }
+}
