@@ -3,7 +3,7 @@
 mod common;
 
 use common::imap::Imap;
-use common::{PASSWORD, server_with_users};
+use common::{PASSWORD, deliver, server_with_users};
 
 #[test]
 fn greeting_login_needs_tls_then_capabilities_grow() {
@@ -55,4 +55,42 @@ fn authenticate_plain_with_and_without_initial_response() {
     assert_eq!(i.line().unwrap(), "+ ");
     i.c.send(format!("{token}\r\n").as_bytes());
     assert!(i.until(&tag).ok());
+}
+
+/// IMAP4rev2 after ENABLE (RFC 9051): ESEARCH answers, no \Recent, UTF-8 mailbox names.
+#[test]
+fn imap4rev2_after_enable() {
+    let s = server_with_users("");
+    deliver(&s, "alice@example.test", &["one", "two"]);
+    let mut i = Imap::login(s.imaps, "alice@example.test");
+    assert_eq!(i.cmd("ENABLE IMAP4rev2").untagged, ["* ENABLED IMAP4rev2"]);
+    let sel = i.cmd("SELECT INBOX");
+    assert!(
+        !sel.untagged
+            .iter()
+            .any(|l| l.contains("RECENT") || l.contains("UNSEEN")),
+        "{:?}",
+        sel.untagged
+    );
+    assert!(
+        sel.untagged
+            .contains(&"* LIST () \"/\" \"INBOX\"".to_string()),
+        "{:?}",
+        sel.untagged
+    );
+    let r = i.cmd("SEARCH ALL");
+    assert_eq!(
+        r.untagged,
+        [format!(
+            "* ESEARCH (TAG \"{}\") ALL 1:2",
+            r.tagged.split(' ').next().unwrap()
+        )]
+    );
+    assert_eq!(i.cmd("FETCH 1 FLAGS").untagged, ["* 1 FETCH (FLAGS ())"]);
+    assert!(i.cmd("CREATE Entwürfe").ok());
+    assert!(
+        i.cmd("LIST \"\" \"Entw*\"")
+            .untagged
+            .contains(&"* LIST (\\HasNoChildren) \"/\" \"Entwürfe\"".to_string())
+    );
 }
