@@ -169,3 +169,26 @@ fn sighup_reloads_limits_and_listeners() {
     s.wait_log("reload refused");
     assert!(c2.ehlo().lines.contains(&"SIZE 1048576".into()));
 }
+
+#[test]
+fn sigterm_says_bye_to_imap_and_pop3_sessions() {
+    let mut s = server_with_users("");
+    let mut idle = common::imap::Imap::login(s.imaps, "alice@example.test");
+    idle.cmd("SELECT INBOX");
+    let tag = idle.next_tag();
+    idle.c.send(format!("{tag} IDLE\r\n").as_bytes());
+    assert_eq!(idle.line().unwrap(), "+ idling");
+    let mut waiting = common::imap::Imap::login(s.imaps, "alice@example.test");
+    let (mut pop, _) = Client::connect_tls_line(s.pop3s);
+    s.signal(SIGTERM);
+    assert_eq!(idle.line().unwrap(), "* BYE server shutting down");
+    assert_eq!(
+        waiting.line().unwrap(),
+        "* BYE server shutting down, try again later"
+    );
+    assert_eq!(
+        pop.read_line().unwrap(),
+        "-ERR [SYS/TEMP] server shutting down, try again later"
+    );
+    assert!(s.wait_exit(Duration::from_secs(10)).success());
+}
