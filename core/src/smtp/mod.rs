@@ -2,6 +2,7 @@
 //! required) and `submissions` (465, implicit TLS, AUTH required).
 
 mod auth;
+pub mod client;
 pub mod command;
 pub mod data;
 mod deliver;
