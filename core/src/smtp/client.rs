@@ -538,18 +538,12 @@ async fn tls_connect(
     tcp: impl Io + 'static,
     server_name: &str,
 ) -> Result<(tokio_rustls::client::TlsStream<Box<dyn Io>>, String), ClientError> {
-    let provider = Arc::new(rustls::crypto::ring::default_provider());
-    let config = rustls::ClientConfig::builder_with_provider(provider.clone())
-        .with_protocol_versions(&[&rustls::version::TLS13, &rustls::version::TLS12])
-        .map_err(|e| ClientError::Tls(e.to_string()))?
-        .dangerous()
-        .with_custom_certificate_verifier(Arc::new(Opportunistic(provider)))
-        .with_no_client_auth();
+    let config = opportunistic_tls_config().map_err(ClientError::Tls)?;
     let name = ServerName::try_from(server_name.to_string())
         .or_else(|_| ServerName::try_from("localhost".to_string()))
         .map_err(|e| ClientError::Tls(e.to_string()))?;
     let stream: Box<dyn Io> = Box::new(tcp);
-    let tls = tokio_rustls::TlsConnector::from(Arc::new(config))
+    let tls = tokio_rustls::TlsConnector::from(config)
         .connect(name, stream)
         .await
         .map_err(|e| ClientError::Tls(e.to_string()))?;
@@ -565,6 +559,19 @@ async fn tls_connect(
             .unwrap_or_default()
     );
     Ok((tls, info))
+}
+
+/// A TLS 1.2+ client configuration for opportunistic TLS (also what the tests use to talk to a
+/// server with a self-signed certificate).
+pub fn opportunistic_tls_config() -> Result<Arc<rustls::ClientConfig>, String> {
+    let provider = Arc::new(rustls::crypto::ring::default_provider());
+    let config = rustls::ClientConfig::builder_with_provider(provider.clone())
+        .with_protocol_versions(&[&rustls::version::TLS13, &rustls::version::TLS12])
+        .map_err(|e| e.to_string())?
+        .dangerous()
+        .with_custom_certificate_verifier(Arc::new(Opportunistic(provider)))
+        .with_no_client_auth();
+    Ok(Arc::new(config))
 }
 
 /// Opportunistic TLS between MTAs (RFC 7435): encrypt whatever certificate the peer shows;
