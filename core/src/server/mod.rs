@@ -122,14 +122,20 @@ pub fn run(config: Config, launch: Launch) -> Result<()> {
 async fn serve(config: Config, launch: Launch) -> Result<()> {
     let store = Store::open(&config.data_dir)?;
     let stale = store.blobs().clear_tmp()?;
-    let collected = admin::collect_garbage(&store)?;
-    if stale + collected > 0 {
+    if stale > 0 {
         tracing::info!(
             stale_temp_files = stale,
-            unreferenced_blobs = collected,
-            "cleaned the store"
+            "removed temporary files left by a crash"
         );
     }
+    // Collecting unreferenced blobs walks every blob folder: on a large store that takes a
+    // while, so it runs beside the server instead of before it.
+    let collector = store.clone();
+    tokio::task::spawn_blocking(move || match admin::collect_garbage(&collector) {
+        Ok(0) => {}
+        Ok(n) => tracing::info!(unreferenced_blobs = n, "cleaned the store"),
+        Err(e) => tracing::warn!(error = %e, "could not clean the store"),
+    });
     let first_admin = admin::bootstrap(&store, &config)?;
     let (cert, key) = tls::cert_paths(&config)?;
     let tls_config = tls::load(&cert, &key)?;
