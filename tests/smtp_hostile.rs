@@ -25,6 +25,13 @@ fn healthy(s: &Server) {
     assert_eq!(s.message_count("alice@example.test"), before + 1);
 }
 
+/// MAIL, RCPT to alice, DATA: the client may now send message bytes.
+fn start_data(c: &mut Client) {
+    assert_eq!(c.cmd("MAIL FROM:<x@remote.test>").code, 250);
+    assert_eq!(c.cmd("RCPT TO:<alice@example.test>").code, 250);
+    assert_eq!(c.cmd("DATA").code, 354);
+}
+
 #[test]
 fn overlong_lines_nul_bytes_and_garbage() {
     let s = server_with_users("");
@@ -46,9 +53,7 @@ fn smuggling_with_bare_lf_cannot_split_a_message() {
     let s = server_with_users("");
     let (mut c, _) = Client::connect(s.smtp);
     c.ehlo();
-    assert_eq!(c.cmd("MAIL FROM:<x@remote.test>").code, 250);
-    assert_eq!(c.cmd("RCPT TO:<alice@example.test>").code, 250);
-    assert_eq!(c.cmd("DATA").code, 354);
+    start_data(&mut c);
     c.send(b"Subject: outer\r\n\r\nhello\n.\nMAIL FROM:<admin@example.test>\r\nRCPT TO:<bob@example.test>\r\nDATA\r\nSubject: smuggled\r\n\r\nevil\r\n.\r\n");
     let r = c.read_reply();
     assert_eq!(r.status(), "550 5.5.2", "{r:?}");
@@ -61,16 +66,12 @@ fn smuggling_with_bare_lf_cannot_split_a_message() {
     );
     // <CR><LF>.<LF> and a bare CR are refused too.
     for bad in [&b"a\r\n.\nb\r\n.\r\n"[..], b"a\rb\r\n.\r\n"] {
-        assert_eq!(c.cmd("MAIL FROM:<x@remote.test>").code, 250);
-        assert_eq!(c.cmd("RCPT TO:<alice@example.test>").code, 250);
-        assert_eq!(c.cmd("DATA").code, 354);
+        start_data(&mut c);
         c.send(bad);
         assert_eq!(c.read_reply().code, 550);
     }
     // A lone bare-LF message without tricks is stored with CRLF line ends.
-    assert_eq!(c.cmd("MAIL FROM:<x@remote.test>").code, 250);
-    assert_eq!(c.cmd("RCPT TO:<alice@example.test>").code, 250);
-    assert_eq!(c.cmd("DATA").code, 354);
+    start_data(&mut c);
     c.send(b"Subject: lf\n\nunix line ends\r\n.\r\n");
     assert_eq!(c.read_reply().code, 250);
     let m = String::from_utf8(s.inbox("alice@example.test")[0].clone()).unwrap();
@@ -145,9 +146,7 @@ fn garbage_in_and_after_data() {
     let s = server_with_users("");
     let (mut c, _) = Client::connect(s.smtp);
     c.ehlo();
-    assert_eq!(c.cmd("MAIL FROM:<x@remote.test>").code, 250);
-    assert_eq!(c.cmd("RCPT TO:<alice@example.test>").code, 250);
-    assert_eq!(c.cmd("DATA").code, 354);
+    start_data(&mut c);
     // 8-bit binary junk inside the message is the sender's business; it is kept byte for byte.
     let mut body = b"Subject: junk\r\n\r\n".to_vec();
     body.extend((0u8..=255).filter(|&b| b != b'\r' && b != b'\n'));

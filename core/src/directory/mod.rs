@@ -567,6 +567,14 @@ pub fn group_list(conn: &Connection) -> Result<Vec<GroupInfo>> {
     names.iter().map(|n| group_get(conn, n)).collect()
 }
 
+/// An account's quota (0: unlimited) and the bytes its mail takes, by id.
+pub fn usage(conn: &Connection, account_id: i64) -> Result<(u64, u64)> {
+    let (quota, used): (i64, i64) = conn
+        .prepare_cached("SELECT quota, used FROM accounts WHERE id = ?1")?
+        .query_row([account_id], |r| Ok((r.get(0)?, r.get(1)?)))?;
+    Ok((quota as u64, used as u64))
+}
+
 /// Whether any account exists at all (first start creates the admin account when none does).
 pub fn has_accounts(conn: &Connection) -> Result<bool> {
     Ok(conn.query_row("SELECT EXISTS (SELECT 1 FROM accounts)", [], |r| r.get(0))?)

@@ -299,12 +299,8 @@ async fn append<S: AsyncRead + AsyncWrite + Unpin>(
     };
     let target = shared.store.read(|c| {
         let id = store::mailbox_id(c, account, name)?;
-        let (quota, used): (i64, i64) = c.query_row(
-            "SELECT quota, used FROM accounts WHERE id = ?1",
-            [account],
-            |r| Ok((r.get(0)?, r.get(1)?)),
-        )?;
-        Ok((id, quota as u64, used as u64))
+        let (quota, used) = crate::directory::usage(c, account)?;
+        Ok((id, quota, used))
     });
     let mailbox_id = match target {
         Ok((Some(id), quota, used)) => {

@@ -913,21 +913,13 @@ async fn copy_cmd<S: AsyncRead + AsyncWrite + Unpin>(
     let result = shared
         .store
         .write_async(Vec::new(), move |c| {
-            let (quota, used): (i64, i64) = c.query_row(
-                "SELECT quota, used FROM accounts WHERE id = ?1",
-                [account],
-                |r| Ok((r.get(0)?, r.get(1)?)),
-            )?;
+            let (quota, used) = crate::directory::usage(c, account)?;
             let pairs = messages::copy(c, from, dest, &uids)?;
             if is_move {
                 let moved: Vec<u32> = pairs.iter().map(|p| p.0).collect();
                 messages::remove_uids(c, from, &moved)?;
             } else {
-                let (_, now_used): (i64, i64) = c.query_row(
-                    "SELECT quota, used FROM accounts WHERE id = ?1",
-                    [account],
-                    |r| Ok((r.get(0)?, r.get(1)?)),
-                )?;
+                let (_, now_used) = crate::directory::usage(c, account)?;
                 if quota > 0 && now_used > quota && now_used > used {
                     return Err(Error::Conflict("over quota".into()));
                 }

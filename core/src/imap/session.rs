@@ -401,22 +401,13 @@ async fn not_authenticated<S: AsyncRead + AsyncWrite + Unpin>(
                 ));
                 return Flow::Continue;
             }
-            let response = match initial {
-                Some(i) if i != "=" => i,
-                _ => {
-                    conn.reply("+ ");
-                    if conn.flush().await.is_err() {
-                        return Flow::Close;
-                    }
-                    match conn.read_line(MAX_LINE, IDLE_LOGIN, None).await {
-                        Ok(Line::Complete(l)) if l == b"*" => {
-                            conn.reply(&format!("{tag} BAD authentication cancelled"));
-                            return Flow::Continue;
-                        }
-                        Ok(Line::Complete(l)) => String::from_utf8_lossy(&l).into_owned(),
-                        _ => return Flow::Close,
-                    }
+            let response = match crate::net::sasl_response(conn, initial, IDLE_LOGIN).await {
+                crate::net::SaslStep::Response(r) => r,
+                crate::net::SaslStep::Cancelled => {
+                    conn.reply(&format!("{tag} BAD authentication cancelled"));
+                    return Flow::Continue;
                 }
+                crate::net::SaslStep::Closed => return Flow::Close,
             };
             match crate::net::sasl::decode_plain(&response) {
                 Ok(c) => return log_in(conn, s, shared, tag, &c.login, &c.password, "PLAIN").await,
@@ -473,13 +464,7 @@ fn quota<S: AsyncRead + AsyncWrite + Unpin>(
     let Some(account) = s.user.as_ref().map(|u| u.account_id) else {
         return;
     };
-    let usage = shared.store.read(|c| {
-        Ok(c.query_row(
-            "SELECT quota, used FROM accounts WHERE id = ?1",
-            [account],
-            |r| Ok((r.get::<_, i64>(0)? as u64, r.get::<_, i64>(1)? as u64)),
-        )?)
-    });
+    let usage = shared.store.read(|c| crate::directory::usage(c, account));
     let Ok((limit, used)) = usage else {
         return conn.reply(&format!("{tag} NO [SERVERBUG] cannot read the quota"));
     };

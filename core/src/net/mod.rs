@@ -48,3 +48,33 @@ pub fn tls_info(s: &TlsStream<TcpStream>) -> String {
         .unwrap_or_default();
     format!("{version} {cipher}")
 }
+
+/// What a client answered when asked for its SASL response.
+pub enum SaslStep {
+    Response(String),
+    /// The client sent "*" (RFC 4422 3.5).
+    Cancelled,
+    Closed,
+}
+
+/// The SASL response for a one-step mechanism (PLAIN): the initial response sent with the
+/// command, or, when there is none (or it is "=", the empty one), asked for with "+ " as IMAP
+/// and POP3 both do.
+pub async fn sasl_response<S: tokio::io::AsyncRead + tokio::io::AsyncWrite + Unpin>(
+    conn: &mut Conn<S>,
+    initial: Option<String>,
+    timeout: Duration,
+) -> SaslStep {
+    if let Some(i) = initial.filter(|i| i != "=") {
+        return SaslStep::Response(i);
+    }
+    conn.reply("+ ");
+    if conn.flush().await.is_err() {
+        return SaslStep::Closed;
+    }
+    match conn.read_line(64 * 1024, timeout, None).await {
+        Ok(Line::Complete(l)) if l == b"*" => SaslStep::Cancelled,
+        Ok(Line::Complete(l)) => SaslStep::Response(String::from_utf8_lossy(&l).into_owned()),
+        _ => SaslStep::Closed,
+    }
+}

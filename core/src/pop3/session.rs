@@ -219,22 +219,13 @@ async fn authorization<S: AsyncRead + AsyncWrite + Unpin>(
                 conn.reply("-ERR unsupported mechanism; use PLAIN");
                 return Flow::Continue;
             }
-            let response = match initial {
-                Some(i) if i != "=" => i,
-                _ => {
-                    conn.reply("+ ");
-                    if conn.flush().await.is_err() {
-                        return Flow::Close;
-                    }
-                    match conn.read_line(MAX_LINE, IDLE_TIMEOUT, None).await {
-                        Ok(Line::Complete(l)) if l == b"*" => {
-                            conn.reply("-ERR authentication cancelled");
-                            return Flow::Continue;
-                        }
-                        Ok(Line::Complete(l)) => String::from_utf8_lossy(&l).into_owned(),
-                        _ => return Flow::Close,
-                    }
+            let response = match crate::net::sasl_response(conn, initial, IDLE_TIMEOUT).await {
+                crate::net::SaslStep::Response(r) => r,
+                crate::net::SaslStep::Cancelled => {
+                    conn.reply("-ERR authentication cancelled");
+                    return Flow::Continue;
                 }
+                crate::net::SaslStep::Closed => return Flow::Close,
             };
             match sasl::decode_plain(&response) {
                 Ok(c) => return log_in(conn, st, shared, &c.login, &c.password, "PLAIN").await,
