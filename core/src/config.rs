@@ -52,6 +52,10 @@ pub struct Config {
     pub smtp: SmtpConfig,
     pub auth: AuthConfig,
     pub log: LogConfig,
+    pub queue: QueueConfig,
+    pub dns: DnsConfig,
+    pub relay: RelayConfig,
+    pub limits: LimitsConfig,
 }
 
 #[derive(Debug, Clone, Default, Deserialize)]
@@ -107,6 +111,199 @@ pub struct LogConfig {
     pub level: String,
 }
 
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct QueueConfig {
+    /// Wait before the first retry; each later retry waits twice as long, up to retry_max_secs.
+    pub retry_min_secs: u64,
+    pub retry_max_secs: u64,
+    /// A message that could not be delivered for this long is returned to its sender.
+    pub lifetime_secs: u64,
+    /// Tell the sender that a message is delayed once it has waited this long. 0: never.
+    pub delay_warning_secs: u64,
+    /// Outbound connections at once, over all destinations.
+    pub max_connections: usize,
+    /// Outbound connections at once to one destination (domain or relay host).
+    pub max_connections_per_destination: usize,
+    /// Messages sent over one connection before it is closed and a new one opened.
+    pub max_messages_per_connection: usize,
+}
+
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct DnsConfig {
+    /// Name servers as "addr:port" (or "addr" for port 53). Empty: the system's (/etc/resolv.conf).
+    pub nameservers: Vec<String>,
+    /// The address the world reaches this server at, which MX, A and PTR records should point
+    /// to. Empty: detected from the network interfaces.
+    pub public_ip: String,
+}
+
+/// Where outbound mail goes: a relay host (smarthost), another server that takes the mail and
+/// delivers it, for when the provider blocks port 25; or, with an empty host, directly to each
+/// domain's MX hosts.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Hash)]
+pub struct RelayHost {
+    pub host: String,
+    pub port: u16,
+    pub security: String,
+    pub username: String,
+    pub password_file: String,
+}
+
+/// `[relay]`: the default route, and exceptions to it (`[[relay.rules]]`). The keys are those
+/// of `RelayHost`, written out in both tables because TOML tables cannot be merged with
+/// `deny_unknown_fields`.
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct RelayConfig {
+    pub host: String,
+    /// 0: the usual port for `security` (465 for "tls", 587 for "starttls", 25 for "none").
+    pub port: u16,
+    /// "tls" (implicit TLS), "starttls" (required) or "none".
+    pub security: String,
+    pub username: String,
+    /// A file holding the password (first line), readable by Roost only.
+    pub password_file: String,
+    /// Exceptions, first match wins: mail whose sender or recipient matches goes through the
+    /// rule's relay (or directly by MX when the rule's host is empty).
+    pub rules: Vec<RelayRule>,
+}
+
+#[derive(Debug, Clone, Default, Deserialize, PartialEq, Eq)]
+#[serde(deny_unknown_fields, default)]
+pub struct RelayRule {
+    /// An address ("boss@example.com") or a domain ("example.com" or "@example.com").
+    pub sender: String,
+    pub recipient: String,
+    pub host: String,
+    pub port: u16,
+    pub security: String,
+    pub username: String,
+    pub password_file: String,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct LimitsConfig {
+    /// Messages one signed-in user may send per day (UTC). 0: no limit.
+    pub messages_per_day: u32,
+    /// Recipients one signed-in user may name in one message. 0: no limit.
+    pub recipients_per_message: usize,
+}
+
+impl Default for QueueConfig {
+    fn default() -> Self {
+        QueueConfig {
+            retry_min_secs: 300,
+            retry_max_secs: 4 * 3600,
+            lifetime_secs: 5 * 24 * 3600,
+            delay_warning_secs: 4 * 3600,
+            max_connections: 50,
+            max_connections_per_destination: 5,
+            max_messages_per_connection: 100,
+        }
+    }
+}
+
+impl Default for LimitsConfig {
+    fn default() -> Self {
+        LimitsConfig {
+            messages_per_day: 1000,
+            recipients_per_message: 100,
+        }
+    }
+}
+
+impl RelayHost {
+    pub fn is_direct(&self) -> bool {
+        self.host.is_empty()
+    }
+
+    pub fn security(&self) -> crate::smtp::client::Security {
+        use crate::smtp::client::Security;
+        match self.security.as_str() {
+            "tls" => Security::Tls,
+            "none" => Security::None,
+            _ => Security::StartTls,
+        }
+    }
+
+    pub fn port(&self) -> u16 {
+        match (self.port, self.security.as_str()) {
+            (0, "tls") => 465,
+            (0, "none") => 25,
+            (0, _) => 587,
+            (p, _) => p,
+        }
+    }
+
+    fn validate(&self, key: &str) -> Result<(), ConfigError> {
+        if !["", "tls", "starttls", "none"].contains(&self.security.as_str()) {
+            return Err(ConfigError(format!(
+                "{key}.security '{}': use \"tls\", \"starttls\" or \"none\"",
+                self.security
+            )));
+        }
+        if self.host.is_empty() && !(self.username.is_empty() && self.password_file.is_empty()) {
+            return Err(ConfigError(format!(
+                "{key}: username and password_file need a host"
+            )));
+        }
+        if self.username.is_empty() != self.password_file.is_empty() {
+            return Err(ConfigError(format!(
+                "{key}: username and password_file go together"
+            )));
+        }
+        Ok(())
+    }
+}
+
+impl RelayRule {
+    pub fn relay(&self) -> RelayHost {
+        RelayHost {
+            host: self.host.clone(),
+            port: self.port,
+            security: self.security.clone(),
+            username: self.username.clone(),
+            password_file: self.password_file.clone(),
+        }
+    }
+
+    /// Whether the rule applies to mail from `sender` to `recipient`.
+    pub fn matches(&self, sender: &str, recipient: &str) -> bool {
+        fn hit(pattern: &str, address: &str) -> bool {
+            if pattern.is_empty() {
+                return false;
+            }
+            let p = pattern.trim_start_matches('@');
+            if pattern.contains('@') && !pattern.starts_with('@') {
+                return p.eq_ignore_ascii_case(address);
+            }
+            address
+                .rsplit_once('@')
+                .is_some_and(|(_, d)| d.eq_ignore_ascii_case(p))
+        }
+        hit(&self.sender, sender) || hit(&self.recipient, recipient)
+    }
+}
+
+impl RelayConfig {
+    /// The relay for mail from `sender` to `recipient`: a rule's, else the default.
+    pub fn choose(&self, sender: &str, recipient: &str) -> RelayHost {
+        match self.rules.iter().find(|r| r.matches(sender, recipient)) {
+            Some(r) => r.relay(),
+            None => RelayHost {
+                host: self.host.clone(),
+                port: self.port,
+                security: self.security.clone(),
+                username: self.username.clone(),
+                password_file: self.password_file.clone(),
+            },
+        }
+    }
+}
+
 impl Default for Config {
     fn default() -> Self {
         Config {
@@ -120,6 +317,10 @@ impl Default for Config {
             smtp: SmtpConfig::default(),
             auth: AuthConfig::default(),
             log: LogConfig::default(),
+            queue: QueueConfig::default(),
+            dns: DnsConfig::default(),
+            relay: RelayConfig::default(),
+            limits: LimitsConfig::default(),
         }
     }
 }
@@ -326,6 +527,41 @@ impl Config {
                 "hostname '{}' is not a host name",
                 self.hostname
             )));
+        }
+        self.relay.choose("", "").validate("relay")?;
+        for (i, r) in self.relay.rules.iter().enumerate() {
+            if r.sender.is_empty() == r.recipient.is_empty() {
+                return Err(ConfigError(format!(
+                    "relay.rules[{i}]: give either sender or recipient (an address or a domain)"
+                )));
+            }
+            r.relay().validate(&format!("relay.rules[{i}]"))?;
+        }
+        for ns in &self.dns.nameservers {
+            crate::dns::parse_nameserver(ns)
+                .map_err(|e| ConfigError(format!("dns.nameservers: {e}")))?;
+        }
+        if !self.dns.public_ip.is_empty() && self.dns.public_ip.parse::<std::net::IpAddr>().is_err()
+        {
+            return Err(ConfigError(format!(
+                "dns.public_ip '{}' is not an IP address",
+                self.dns.public_ip
+            )));
+        }
+        if self.queue.retry_min_secs == 0 || self.queue.retry_max_secs < self.queue.retry_min_secs {
+            return Err(ConfigError(
+                "queue.retry_min_secs must be at least 1 and at most queue.retry_max_secs".into(),
+            ));
+        }
+        if self.queue.max_connections == 0
+            || self.queue.max_connections_per_destination == 0
+            || self.queue.max_messages_per_connection == 0
+        {
+            return Err(ConfigError(
+                "queue.max_connections, max_connections_per_destination and \
+                 max_messages_per_connection must be at least 1"
+                    .into(),
+            ));
         }
         tracing_subscriber::EnvFilter::try_new(&self.log.level)
             .map_err(|e| ConfigError(format!("log.level '{}': {e}", self.log.level)))?;

@@ -3,6 +3,7 @@
 //! and implicit TLS). Every process and folder it makes is removed on drop.
 #![allow(dead_code)]
 
+pub mod dns;
 pub mod imap;
 pub mod smtp;
 
@@ -83,9 +84,14 @@ impl Server {
 
     /// `extra` is TOML appended after the [listeners] table: start it with a table header.
     pub fn start_with(extra: &str) -> Server {
+        Server::start_config(&base_config(extra))
+    }
+
+    /// A server on exactly this configuration file.
+    pub fn start_config(text: &str) -> Server {
         let dir = TempDir::new("srv");
         let config = dir.0.join("roost.toml");
-        std::fs::write(&config, base_config(extra)).unwrap();
+        std::fs::write(&config, text).unwrap();
         let data = dir.0.join("data");
         let mut s = Server {
             child: None,
@@ -367,5 +373,14 @@ pub fn deliver(s: &Server, to: &str, subjects: &[&str]) {
             "From: Sender <x@remote.test>\nTo: {to}\nSubject: {subj}\nMessage-ID: <{subj}@remote.test>\n\nbody of {subj}\n"
         );
         assert_eq!(c.send_mail("x@remote.test", &[to], &body).code, 250);
+    }
+}
+
+/// Polls `f` every 100 ms until it is true; panics with `what` after `secs` seconds.
+pub fn wait_until(secs: u64, what: &str, mut f: impl FnMut() -> bool) {
+    let deadline = Instant::now() + Duration::from_secs(secs);
+    while !f() {
+        assert!(Instant::now() < deadline, "timed out waiting for {what}");
+        std::thread::sleep(Duration::from_millis(100));
     }
 }

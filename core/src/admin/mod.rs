@@ -6,10 +6,14 @@ mod bootstrap;
 
 pub use bootstrap::{FirstAdmin, bootstrap, collect_garbage};
 
-use crate::config::ByteSize;
+use crate::config::{ByteSize, Config};
 use crate::directory::{self, AliasInfo, DomainInfo, GroupInfo, NewAccount, UserInfo, password};
 use crate::error::{Error, Result};
-use crate::store::{self, QueueEntry, QueueFilter, Store};
+use crate::store::{self, QueueAction, QueueEntry, QueueFilter, Store};
+use std::sync::Arc;
+
+/// The selector `roost dkim generate` uses unless told otherwise.
+pub const DEFAULT_SELECTOR: &str = "roost";
 use serde::{Deserialize, Serialize};
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -109,6 +113,87 @@ pub enum Request {
     QueueShow {
         id: String,
     },
+    /// Waiting recipients are tried now.
+    QueueRetry {
+        #[serde(default)]
+        select: QueueSelect,
+    },
+    QueueHold {
+        #[serde(default)]
+        select: QueueSelect,
+    },
+    QueueRelease {
+        #[serde(default)]
+        select: QueueSelect,
+    },
+    /// Removed without telling the sender.
+    QueueDelete {
+        #[serde(default)]
+        select: QueueSelect,
+    },
+    /// Makes (or replaces) the domain's DKIM key.
+    DkimGenerate {
+        domain: String,
+        #[serde(default)]
+        selector: Option<String>,
+        /// RSA bits (default 2048); 0 for Ed25519.
+        #[serde(default)]
+        bits: Option<usize>,
+    },
+    DkimShow {
+        domain: String,
+    },
+    DkimList,
+    /// The setup check for one domain, or every domain.
+    DnsCheck {
+        #[serde(default)]
+        domain: Option<String>,
+    },
+}
+
+/// Which queue entries an operation applies to: these ids, or every entry the filter matches
+/// (`all` must be said out loud when the filter is empty).
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct QueueSelect {
+    #[serde(default)]
+    pub ids: Vec<String>,
+    #[serde(default)]
+    pub sender: Option<String>,
+    #[serde(default)]
+    pub recipient: Option<String>,
+    #[serde(default)]
+    pub state: Option<store::QueueState>,
+    #[serde(default)]
+    pub all: bool,
+}
+
+/// A DKIM key as shown to people: never the private half.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct DkimInfo {
+    pub domain: String,
+    pub selector: String,
+    pub algorithm: String,
+    pub created: i64,
+    /// Where to publish it.
+    pub record_name: String,
+    pub record_text: String,
+    pub zone_line: String,
+}
+
+impl From<&store::dkim::DkimKey> for DkimInfo {
+    fn from(k: &store::dkim::DkimKey) -> Self {
+        use crate::outbound::dkim::{record_name, record_text, zone_line};
+        DkimInfo {
+            domain: k.domain.clone(),
+            selector: k.selector.clone(),
+            algorithm: k.algorithm.clone(),
+            created: k.created,
+            record_name: record_name(k),
+            record_text: record_text(k),
+            zone_line: zone_line(k),
+        }
+    }
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -126,16 +211,20 @@ pub enum Response {
     Groups(Vec<GroupInfo>),
     Queue(Vec<QueueEntry>),
     QueueEntry(QueueEntry),
+    Dkim(DkimInfo),
+    Dkims(Vec<DkimInfo>),
+    DnsCheck(crate::dns::check::Report),
 }
 
 #[derive(Clone)]
 pub struct Admin {
     store: Store,
+    config: Arc<Config>,
 }
 
 impl Admin {
-    pub fn new(store: Store) -> Admin {
-        Admin { store }
+    pub fn new(store: Store, config: Arc<Config>) -> Admin {
+        Admin { store, config }
     }
 
     pub fn store(&self) -> &Store {
@@ -274,7 +363,115 @@ impl Admin {
             QueueShow { id } => s
                 .read(|c| store::queue_get(c, &id))
                 .map(Response::QueueEntry),
+            QueueRetry { select } => self.queue_apply(select, QueueAction::Retry),
+            QueueHold { select } => self.queue_apply(select, QueueAction::Hold),
+            QueueRelease { select } => self.queue_apply(select, QueueAction::Release),
+            QueueDelete { select } => self.queue_apply(select, QueueAction::Delete),
+            DkimGenerate {
+                domain,
+                selector,
+                bits,
+            } => {
+                let d = directory::normalize_domain(&domain)?;
+                let dd = d.clone();
+                if s.read(move |c| directory::local_domain(c, &dd))?.is_none() {
+                    return Err(Error::NotFound(format!(
+                        "{d} is not one of this server's domains: roost domain add {d}"
+                    )));
+                }
+                let key = crate::outbound::dkim::generate(
+                    &d,
+                    selector.as_deref().unwrap_or(DEFAULT_SELECTOR),
+                    bits.unwrap_or(2048),
+                )?;
+                let info = DkimInfo::from(&key);
+                s.write(move |c| store::dkim::put(c, &key))?;
+                Ok(Response::Dkim(info))
+            }
+            DkimShow { domain } => {
+                let d = directory::normalize_domain(&domain)?;
+                let dd = d.clone();
+                match s.read(move |c| store::dkim::get(c, &dd))? {
+                    Some(k) => Ok(Response::Dkim(DkimInfo::from(&k))),
+                    None => Err(Error::NotFound(format!(
+                        "{d} has no DKIM key: roost dkim generate {d}"
+                    ))),
+                }
+            }
+            DkimList => Ok(Response::Dkims(
+                s.read(store::dkim::list)?
+                    .iter()
+                    .map(DkimInfo::from)
+                    .collect(),
+            )),
+            DnsCheck { domain } => self.dns_check(domain).map(Response::DnsCheck),
         }
+    }
+
+    fn queue_apply(&self, sel: QueueSelect, action: QueueAction) -> Result<Response> {
+        let filter = QueueFilter {
+            sender: sel.sender,
+            recipient: sel.recipient,
+            state: sel.state,
+        };
+        let unfiltered =
+            filter.sender.is_none() && filter.recipient.is_none() && filter.state.is_none();
+        if sel.ids.is_empty() && unfiltered && !sel.all {
+            return Err(Error::Invalid(
+                "name queue ids, or a filter (sender, recipient, state), or all".into(),
+            ));
+        }
+        let ids = sel.ids;
+        let (entries, rcpts, blobs) = self
+            .store
+            .write(move |c| store::queue_apply(c, &ids, &filter, action, store::now()))?;
+        for b in &blobs {
+            if let Err(e) = self.store.blobs().remove(b) {
+                tracing::warn!(error = %e, "cannot remove a deleted message's file");
+            }
+        }
+        let verb = match action {
+            QueueAction::Retry => "will be tried now",
+            QueueAction::Hold => "held until released",
+            QueueAction::Release => "released",
+            QueueAction::Delete => "deleted",
+        };
+        Ok(Response::Done(format!(
+            "{entries} message{} ({rcpts} recipient{}) {verb}",
+            if entries == 1 { "" } else { "s" },
+            if rcpts == 1 { "" } else { "s" },
+        )))
+    }
+
+    /// Runs the DNS look-ups on a runtime of their own, so that the check works the same from
+    /// the CLI, the C ABI and inside the server.
+    fn dns_check(&self, domain: Option<String>) -> Result<crate::dns::check::Report> {
+        let domains: Vec<String> = match domain {
+            Some(d) => vec![directory::normalize_domain(&d)?],
+            None => self
+                .store
+                .read(directory::domain_list)?
+                .into_iter()
+                .map(|d| d.name)
+                .collect(),
+        };
+        let keys = self.store.read(store::dkim::list)?;
+        let cfg = self.config.clone();
+        std::thread::scope(|scope| {
+            scope
+                .spawn(move || {
+                    let rt = tokio::runtime::Builder::new_current_thread()
+                        .enable_all()
+                        .build()
+                        .map_err(|e| Error::Storage(format!("cannot start the DNS check: {e}")))?;
+                    rt.block_on(async {
+                        let dns = crate::dns::Dns::new(&cfg.dns).map_err(Error::Invalid)?;
+                        Ok(crate::dns::check::run(&cfg, &dns, &domains, &keys).await)
+                    })
+                })
+                .join()
+                .map_err(|_| Error::Storage("the DNS check stopped unexpectedly".into()))?
+        })
     }
 
     fn set_disabled(&self, address: String, disabled: bool) -> Result<Response> {

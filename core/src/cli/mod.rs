@@ -50,6 +50,12 @@ pub enum Command {
     /// The outbound queue.
     #[command(subcommand)]
     Queue(QueueCmd),
+    /// DKIM keys: outbound mail of a domain with a key is signed.
+    #[command(subcommand)]
+    Dkim(DkimCmd),
+    /// DNS: what your domains' records must say, checked.
+    #[command(subcommand)]
+    Dns(DnsCmd),
     /// Send one admin request as JSON and print the JSON reply (the C ABI's entry point).
     Admin {
         /// e.g. '{"op":"domain_list"}'
@@ -206,6 +212,70 @@ pub enum QueueCmd {
     Show {
         id: String,
     },
+    /// Try waiting messages now instead of at their next retry time.
+    Retry(QueueSelectArgs),
+    /// Stop delivery attempts until released.
+    Hold(QueueSelectArgs),
+    /// Let held messages go again.
+    Release(QueueSelectArgs),
+    /// Remove messages from the queue without telling their senders.
+    Delete(QueueSelectArgs),
+}
+
+#[derive(Args)]
+pub struct QueueSelectArgs {
+    /// Queue ids (see roost queue list).
+    ids: Vec<String>,
+    #[arg(long)]
+    sender: Option<String>,
+    #[arg(long)]
+    recipient: Option<String>,
+    /// queued, active, deferred or held
+    #[arg(long, value_parser = parse_state)]
+    state: Option<QueueState>,
+    /// Every message in the queue.
+    #[arg(long)]
+    all: bool,
+}
+
+impl From<QueueSelectArgs> for crate::admin::QueueSelect {
+    fn from(a: QueueSelectArgs) -> Self {
+        crate::admin::QueueSelect {
+            ids: a.ids,
+            sender: a.sender,
+            recipient: a.recipient,
+            state: a.state,
+            all: a.all,
+        }
+    }
+}
+
+#[derive(Subcommand)]
+pub enum DkimCmd {
+    /// Make (or replace) the domain's key and print the DNS record to publish.
+    Generate {
+        domain: String,
+        #[arg(long, default_value = crate::admin::DEFAULT_SELECTOR)]
+        selector: String,
+        /// RSA key size; 0 makes an Ed25519 key (not yet verified by every receiver).
+        #[arg(long, default_value_t = 2048)]
+        bits: usize,
+    },
+    /// Print the domain's DNS record again.
+    Show {
+        domain: String,
+    },
+    List,
+}
+
+#[derive(Subcommand)]
+pub enum DnsCmd {
+    /// Check MX, the host's address and reverse name, SPF, DKIM and DMARC; print the records
+    /// to publish and the router's port table.
+    Check {
+        /// One domain; without it, every domain.
+        domain: Option<String>,
+    },
 }
 
 fn parse_size(s: &str) -> Result<ByteSize, String> {
@@ -255,7 +325,7 @@ pub fn main() -> i32 {
             return 1;
         }
     };
-    let admin = Admin::new(store.clone());
+    let admin = Admin::new(store.clone(), std::sync::Arc::new(config.clone()));
     let code = match request {
         Req::Json(text) => {
             let reply = admin.handle_json(&text);
@@ -372,7 +442,25 @@ fn to_request(cmd: Command) -> Result<Req, Error> {
                 },
             },
             QueueCmd::Show { id } => R::QueueShow { id },
+            QueueCmd::Retry(a) => R::QueueRetry { select: a.into() },
+            QueueCmd::Hold(a) => R::QueueHold { select: a.into() },
+            QueueCmd::Release(a) => R::QueueRelease { select: a.into() },
+            QueueCmd::Delete(a) => R::QueueDelete { select: a.into() },
         },
+        Command::Dkim(d) => match d {
+            DkimCmd::Generate {
+                domain,
+                selector,
+                bits,
+            } => R::DkimGenerate {
+                domain,
+                selector: Some(selector),
+                bits: Some(bits),
+            },
+            DkimCmd::Show { domain } => R::DkimShow { domain },
+            DkimCmd::List => R::DkimList,
+        },
+        Command::Dns(DnsCmd::Check { domain }) => R::DnsCheck { domain },
     }))
 }
 

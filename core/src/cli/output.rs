@@ -2,6 +2,7 @@
 
 use crate::admin::Response;
 use crate::directory::UserInfo;
+use crate::dns::check::{Check, Report, Verdict};
 use crate::store::QueueEntry;
 use crate::util::short_date;
 
@@ -176,7 +177,105 @@ pub fn render(resp: &Response) -> String {
         Response::Queue(q) if q.is_empty() => "the queue is empty\n".into(),
         Response::Queue(q) => table(QUEUE_HEADER, queue_rows(q)),
         Response::QueueEntry(e) => table(QUEUE_HEADER, queue_rows(std::slice::from_ref(e))),
+        Response::Dkim(k) => format!(
+            "DKIM key for {} ({}, selector {}).\nPublish this record in the zone of {}:\n\n  {}\n\n\
+             Mail from {} is signed from now on; `roost dns check {}` tells when the record is \
+             visible.\n",
+            k.domain, k.algorithm, k.selector, k.domain, k.zone_line, k.domain, k.domain
+        ),
+        Response::Dkims(ks) if ks.is_empty() => {
+            "no DKIM keys: roost dkim generate example.com\n".into()
+        }
+        Response::Dkims(ks) => table(
+            &["DOMAIN", "SELECTOR", "ALGORITHM", "CREATED (UTC)", "RECORD"],
+            ks.iter()
+                .map(|k| {
+                    vec![
+                        k.domain.clone(),
+                        k.selector.clone(),
+                        k.algorithm.clone(),
+                        short_date(k.created),
+                        k.record_name.clone(),
+                    ]
+                })
+                .collect(),
+        ),
+        Response::DnsCheck(r) => dns_report(r),
     }
+}
+
+fn verdict_word(v: Verdict) -> &'static str {
+    match v {
+        Verdict::Pass => "PASS",
+        Verdict::Warn => "WARN",
+        Verdict::Fail => "FAIL",
+        Verdict::Info => "INFO",
+    }
+}
+
+fn check_lines(out: &mut String, c: &Check) {
+    out.push_str(&format!(
+        "  {:<4} {:<8} {}\n",
+        verdict_word(c.verdict),
+        c.name,
+        c.reason
+    ));
+    for f in &c.found {
+        out.push_str(&format!("                found: {f}\n"));
+    }
+    for f in &c.fix {
+        out.push_str(&format!("                publish: {f}\n"));
+    }
+}
+
+fn dns_report(r: &Report) -> String {
+    let mut out = format!(
+        "Server {} — public address {} ({})\n",
+        r.hostname,
+        r.public_ip.as_deref().unwrap_or("unknown"),
+        r.public_ip_source
+    );
+    for c in &r.host {
+        check_lines(&mut out, c);
+    }
+    if r.domains.is_empty() {
+        out.push_str("\nno domains yet: roost domain add example.com\n");
+    }
+    for d in &r.domains {
+        out.push_str(&format!("\nDomain {}\n", d.domain));
+        for c in &d.checks {
+            check_lines(&mut out, c);
+        }
+    }
+    out.push_str("\nPorts (what the router must forward to this server):\n");
+    out.push_str(&table(
+        &[
+            "SERVICE",
+            "STANDARD PORT",
+            "ROOST LISTENS ON",
+            "LISTENING",
+            "NOTE",
+        ],
+        r.ports
+            .iter()
+            .map(|p| {
+                vec![
+                    p.service.clone(),
+                    p.standard_port.to_string(),
+                    p.addresses.join(" "),
+                    if p.listening { "yes" } else { "no" }.into(),
+                    p.note.clone(),
+                ]
+            })
+            .collect(),
+    ));
+    let summary = match r.worst() {
+        Verdict::Fail => "Some records are missing or wrong: publish the lines marked 'publish'.",
+        Verdict::Warn => "Mail works; the warnings above make it more trusted.",
+        _ => "Everything checked is in order.",
+    };
+    out.push_str(&format!("\n{summary}\n"));
+    out
 }
 
 #[cfg(test)]

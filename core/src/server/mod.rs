@@ -43,6 +43,7 @@ pub struct Shared {
     /// waits its turn instead of multiplying memory.
     pub logins: tokio::sync::Semaphore,
     pub login_cache: crate::directory::LoginCache,
+    pub outbound: crate::outbound::Outbound,
     shutdown: watch::Sender<bool>,
 }
 
@@ -149,7 +150,9 @@ async fn serve(config: Config, launch: Launch) -> Result<()> {
     }
 
     let (shutdown, _) = watch::channel(false);
+    let outbound = crate::outbound::Outbound::new(&config).map_err(Error::Invalid)?;
     let shared = Arc::new(Shared {
+        outbound,
         guard: AuthGuard::new(
             config.auth.max_failures,
             Duration::from_secs(config.auth.block_window_secs),
@@ -201,6 +204,7 @@ async fn serve(config: Config, launch: Launch) -> Result<()> {
             "roost:   add a domain and a user:  roost domain add example.com; roost user add alice@example.com"
         );
     }
+    tokio::spawn(crate::outbound::run(shared.clone()));
     println!("roost: TLS certificate {}", cert.display());
     println!("roost: ready");
     use std::io::Write;
@@ -227,7 +231,9 @@ async fn serve(config: Config, launch: Launch) -> Result<()> {
     let _ = shared.shutdown.send(true);
     let grace = Duration::from_secs(shared.config().smtp.shutdown_grace_secs);
     let deadline = tokio::time::Instant::now() + grace;
-    while shared.limiter.active() > 0 && tokio::time::Instant::now() < deadline {
+    while (shared.limiter.active() > 0 || shared.outbound.active() > 0)
+        && tokio::time::Instant::now() < deadline
+    {
         tokio::time::sleep(Duration::from_millis(20)).await;
     }
     let left = shared.limiter.active();
@@ -380,6 +386,8 @@ fn reload(shared: &Arc<Shared>, launch: &Launch, running: &mut Running) {
             Err(e) => tracing::error!(error = %e, "reload: cannot open listener"),
         }
     }
+    shared.outbound.reconfigure(&new);
     *shared.config.write().unwrap_or_else(|p| p.into_inner()) = Arc::new(new);
+    shared.outbound.wake();
     tracing::info!("configuration reloaded");
 }

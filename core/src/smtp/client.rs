@@ -173,8 +173,8 @@ impl std::fmt::Display for ClientError {
     }
 }
 
-pub trait Io: AsyncRead + AsyncWrite + Unpin + Send {}
-impl<T: AsyncRead + AsyncWrite + Unpin + Send> Io for T {}
+pub trait Io: AsyncRead + AsyncWrite + Unpin + Send + Sync {}
+impl<T: AsyncRead + AsyncWrite + Unpin + Send + Sync> Io for T {}
 
 pub struct Client {
     conn: Conn<Box<dyn Io>>,
@@ -548,8 +548,12 @@ async fn tls_connect(
         .await
         .map_err(|e| ClientError::Tls(e.to_string()))?;
     let (_, c) = tls.get_ref();
+    let verdict = match c.peer_certificates() {
+        Some([end, rest @ ..]) => certificate_verdict(end, rest, server_name),
+        _ => "no certificate".into(),
+    };
     let info = format!(
-        "{} {}",
+        "{} {}, {verdict}",
         c.protocol_version()
             .map(|v| format!("{v:?}"))
             .unwrap_or_default()
@@ -559,6 +563,34 @@ async fn tls_connect(
             .unwrap_or_default()
     );
     Ok((tls, info))
+}
+
+/// Whether the certificate would pass a browser-grade check for `server_name` against the
+/// public roots. Opportunistic TLS goes ahead either way; the log records which it was.
+fn certificate_verdict(
+    end: &CertificateDer<'_>,
+    rest: &[CertificateDer<'_>],
+    server_name: &str,
+) -> String {
+    static VERIFIER: std::sync::OnceLock<Option<Arc<rustls::client::WebPkiServerVerifier>>> =
+        std::sync::OnceLock::new();
+    let verifier = VERIFIER.get_or_init(|| {
+        let mut roots = rustls::RootCertStore::empty();
+        roots.add_parsable_certificates(webpki_root_certs::TLS_SERVER_ROOT_CERTS.iter().cloned());
+        rustls::client::WebPkiServerVerifier::builder_with_provider(
+            Arc::new(roots),
+            Arc::new(rustls::crypto::ring::default_provider()),
+        )
+        .build()
+        .ok()
+    });
+    let (Some(v), Ok(name)) = (verifier, ServerName::try_from(server_name.to_string())) else {
+        return "certificate not checked".into();
+    };
+    match v.verify_server_cert(end, rest, &name, &[], UnixTime::now()) {
+        Ok(_) => "certificate verified".into(),
+        Err(e) => format!("certificate not verified ({e})"),
+    }
 }
 
 /// A TLS 1.2+ client configuration for opportunistic TLS (also what the tests use to talk to a

@@ -86,6 +86,26 @@ async fn store_message(
     let blobs = shared.store.blobs().clone();
     let want_local = !targets.is_empty();
     let want_queue = !external.is_empty();
+    // Mail that leaves is signed for the domain of its From: when that domain has a key and
+    // a signed-in user sent it (never for mail merely passing through an alias).
+    let signature = match (&st.auth, want_queue) {
+        (Some(_), true) => {
+            let domain = crate::outbound::dkim::from_domain(store::header_of(&body));
+            let (store2, signers, body2) = (
+                shared.store.clone(),
+                shared.outbound.signers.clone(),
+                body.clone(),
+            );
+            match domain {
+                Some(d) => tokio::task::spawn_blocking(move || signers.sign(&store2, &d, &body2))
+                    .await
+                    .ok()
+                    .flatten(),
+                None => None,
+            }
+        }
+        _ => None,
+    };
     // Local copies carry Return-Path (RFC 5321 4.4: added at final delivery); the copy that
     // leaves does not.
     let written = tokio::task::spawn_blocking(move || -> crate::error::Result<_> {
@@ -95,7 +115,8 @@ async fn store_message(
             None
         };
         let queued = if want_queue {
-            Some(blobs.write(&[received.as_bytes(), &body])?)
+            let dkim = signature.unwrap_or_default();
+            Some(blobs.write(&[dkim.as_bytes(), received.as_bytes(), &body])?)
         } else {
             None
         };
@@ -141,10 +162,12 @@ async fn store_message(
                     attempts: 0,
                     next_attempt: now,
                     last_error: String::new(),
+                    warned: false,
                 })
                 .collect(),
         }
     });
+    let sender_account = st.auth.as_ref().map(|a| a.address.clone());
     let committed = shared
         .store
         .write_async(sync_dirs, move |conn| {
@@ -154,6 +177,9 @@ async fn store_message(
             if let Some(e) = &entry {
                 store::enqueue(conn, e)?;
             }
+            if let Some(a) = &sender_account {
+                store::limits::count_sent(conn, a, store::limits::today())?;
+            }
             Ok(())
         })
         .await;
@@ -161,6 +187,9 @@ async fn store_message(
         Ok(()) => {
             for a in &accounts {
                 shared.hub.notify(a.id);
+            }
+            if want_queue {
+                shared.outbound.wake();
             }
             Ok(queue_id)
         }

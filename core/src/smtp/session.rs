@@ -377,6 +377,26 @@ fn mail<S: AsyncRead + AsyncWrite + Unpin>(
             }
             Err(_) => return conn.reply("451 4.3.0 Temporary lookup failure, try again later"),
         }
+        let limit = cfg.limits.messages_per_day;
+        if limit > 0 {
+            let (a, day) = (user.address.clone(), crate::store::limits::today());
+            match shared
+                .store
+                .read(|c| crate::store::limits::sent_on(c, &a, day))
+            {
+                Ok(n) if n >= limit => {
+                    return conn.reply(&format!(
+                        "550 5.4.5 Daily sending limit reached: {} may send {limit} messages a \
+                         day; try again tomorrow",
+                        user.address
+                    ));
+                }
+                Ok(_) => {}
+                Err(_) => {
+                    return conn.reply("451 4.3.0 Temporary lookup failure, try again later");
+                }
+            }
+        }
     }
     st.tx = Some(Transaction {
         from: path,
@@ -437,6 +457,13 @@ fn rcpt_reply(
     authenticated: bool,
     path: &Path,
 ) -> String {
+    let per_user = cfg.limits.recipients_per_message;
+    if authenticated && per_user > 0 && tx.rcpts.len() >= per_user {
+        return format!(
+            "452 4.5.3 Too many recipients: a signed-in user may address at most {per_user} per \
+             message"
+        );
+    }
     if tx.rcpts.len() >= cfg.smtp.max_recipients {
         return format!(
             "452 4.5.3 Too many recipients: at most {} per message",

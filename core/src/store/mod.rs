@@ -8,6 +8,8 @@
 //! not ten. Each job runs inside its own savepoint, so one failing job never undoes another.
 
 mod blob;
+pub mod dkim;
+pub mod limits;
 mod mail;
 pub mod mailboxes;
 pub mod messages;
@@ -21,8 +23,10 @@ pub use mail::{
     list_messages, mailbox_id, unreferenced_blobs,
 };
 pub use queue::{
-    QueueEntry, QueueFilter, QueueRecipient, QueueState, enqueue, get as queue_get,
-    list as queue_list,
+    Due, Outcome, QueueAction, QueueEntry, QueueFilter, QueueRecipient, QueueState,
+    apply as queue_apply, counts as queue_counts, due as queue_due, enqueue, get as queue_get,
+    list as queue_list, next_due as queue_next_due, record as queue_record,
+    reset_active as queue_reset_active, set_state as queue_set_state,
 };
 
 use crate::error::{Error, Result};

@@ -47,6 +47,8 @@ pub struct QueueRecipient {
     pub attempts: u32,
     pub next_attempt: i64,
     pub last_error: String,
+    #[serde(default)]
+    pub warned: bool,
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -134,7 +136,7 @@ fn entry_row(r: &rusqlite::Row<'_>) -> rusqlite::Result<QueueEntry> {
 
 fn recipients(conn: &Connection, id: &str) -> Result<Vec<QueueRecipient>> {
     let mut stmt = conn.prepare_cached(
-        "SELECT recipient, state, attempts, next_attempt, last_error FROM queue_recipients
+        "SELECT recipient, state, attempts, next_attempt, last_error, warned FROM queue_recipients
          WHERE queue_id = ?1 ORDER BY recipient",
     )?;
     let rows = stmt.query_map([id], |r| {
@@ -145,6 +147,7 @@ fn recipients(conn: &Connection, id: &str) -> Result<Vec<QueueRecipient>> {
             attempts: r.get::<_, i64>(2)? as u32,
             next_attempt: r.get(3)?,
             last_error: r.get(4)?,
+            warned: r.get(5)?,
         })
     })?;
     Ok(rows.collect::<Result<Vec<_>, _>>()?)
@@ -161,4 +164,206 @@ fn matches(e: &QueueEntry, f: &QueueFilter) -> bool {
             .is_none_or(|s| e.recipients.iter().any(|r| contains(&r.address, s)))
         && f.state
             .is_none_or(|s| e.recipients.iter().any(|r| r.state == s))
+}
+
+/// A recipient whose next attempt is due.
+#[derive(Debug, Clone)]
+pub struct Due {
+    pub queue_id: String,
+    pub recipient: String,
+    pub attempts: u32,
+}
+
+/// Recipients waiting (queued or deferred) whose time has come, oldest first.
+pub fn due(conn: &Connection, now: i64, limit: usize) -> Result<Vec<Due>> {
+    let mut stmt = conn.prepare_cached(
+        "SELECT queue_id, recipient, attempts FROM queue_recipients
+         WHERE state IN ('queued', 'deferred') AND next_attempt <= ?1
+         ORDER BY next_attempt LIMIT ?2",
+    )?;
+    let rows = stmt.query_map(params![now, limit as i64], |r| {
+        Ok(Due {
+            queue_id: r.get(0)?,
+            recipient: r.get(1)?,
+            attempts: r.get::<_, i64>(2)? as u32,
+        })
+    })?;
+    Ok(rows.collect::<Result<Vec<_>, _>>()?)
+}
+
+/// When the next waiting recipient falls due.
+pub fn next_due(conn: &Connection) -> Result<Option<i64>> {
+    Ok(conn.query_row(
+        "SELECT MIN(next_attempt) FROM queue_recipients WHERE state IN ('queued', 'deferred')",
+        [],
+        |r| r.get(0),
+    )?)
+}
+
+pub fn set_state(
+    conn: &Connection,
+    queue_id: &str,
+    recipients: &[String],
+    state: QueueState,
+) -> Result<()> {
+    let mut stmt = conn.prepare_cached(
+        "UPDATE queue_recipients SET state = ?3 WHERE queue_id = ?1 AND recipient = ?2",
+    )?;
+    for r in recipients {
+        stmt.execute(params![queue_id, r, state.as_str()])?;
+    }
+    Ok(())
+}
+
+/// Recipients left active by a stop or a crash are tried again at once.
+pub fn reset_active(conn: &Connection) -> Result<usize> {
+    Ok(conn.execute(
+        "UPDATE queue_recipients SET state = 'deferred' WHERE state = 'active'",
+        [],
+    )?)
+}
+
+/// What became of one recipient after an attempt.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Outcome {
+    /// Delivered, or bounced to the sender: the recipient leaves the queue.
+    Done,
+    /// Try again at `next` after this error.
+    Deferred { next: i64, error: String },
+}
+
+/// Records the outcome of an attempt; removes the entry when no recipient is left and returns
+/// its blob when nothing else refers to it (the caller deletes the file after the commit).
+pub fn record(
+    conn: &Connection,
+    queue_id: &str,
+    outcomes: &[(String, Outcome)],
+    warned: &[String],
+) -> Result<Option<BlobId>> {
+    for (rcpt, outcome) in outcomes {
+        match outcome {
+            Outcome::Done => {
+                conn.prepare_cached(
+                    "DELETE FROM queue_recipients WHERE queue_id = ?1 AND recipient = ?2",
+                )?
+                .execute(params![queue_id, rcpt])?;
+            }
+            Outcome::Deferred { next, error } => {
+                // An admin may have held the recipient meanwhile: keep it held.
+                conn.prepare_cached(
+                    "UPDATE queue_recipients SET attempts = attempts + 1, next_attempt = ?3,
+                     last_error = ?4, state = CASE state WHEN 'held' THEN 'held' ELSE 'deferred' END
+                     WHERE queue_id = ?1 AND recipient = ?2",
+                )?
+                .execute(params![queue_id, rcpt, next, error])?;
+            }
+        }
+    }
+    for rcpt in warned {
+        conn.prepare_cached(
+            "UPDATE queue_recipients SET warned = 1 WHERE queue_id = ?1 AND recipient = ?2",
+        )?
+        .execute(params![queue_id, rcpt])?;
+    }
+    finish_if_empty(conn, queue_id)
+}
+
+fn finish_if_empty(conn: &Connection, queue_id: &str) -> Result<Option<BlobId>> {
+    let left: i64 = conn.query_row(
+        "SELECT COUNT(*) FROM queue_recipients WHERE queue_id = ?1",
+        [queue_id],
+        |r| r.get(0),
+    )?;
+    if left > 0 {
+        return Ok(None);
+    }
+    let blob: Option<String> = conn
+        .query_row("SELECT blob_id FROM queue WHERE id = ?1", [queue_id], |r| {
+            r.get(0)
+        })
+        .optional()?;
+    conn.execute("DELETE FROM queue WHERE id = ?1", [queue_id])?;
+    let Some(blob) = blob else { return Ok(None) };
+    let removed = conn.execute(
+        "DELETE FROM blobs WHERE id = ?1 AND NOT EXISTS (SELECT 1 FROM messages WHERE blob_id = ?1)
+         AND NOT EXISTS (SELECT 1 FROM queue WHERE blob_id = ?1)",
+        [&blob],
+    )?;
+    Ok((removed > 0).then_some(BlobId(blob)))
+}
+
+/// What an admin does to queue entries.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum QueueAction {
+    /// Waiting recipients are tried at once.
+    Retry,
+    Hold,
+    /// Held recipients wait no longer.
+    Release,
+    /// Removed without a bounce.
+    Delete,
+}
+
+/// Applies `action` to the entries `ids` names (or, when empty, every entry `filter` matches);
+/// returns the number of entries and recipients changed and the blobs to delete.
+pub fn apply(
+    conn: &Connection,
+    ids: &[String],
+    filter: &QueueFilter,
+    action: QueueAction,
+    now: i64,
+) -> Result<(usize, usize, Vec<BlobId>)> {
+    let entries: Vec<QueueEntry> = if ids.is_empty() {
+        list(conn, filter)?
+    } else {
+        ids.iter()
+            .map(|id| get(conn, id))
+            .collect::<Result<Vec<_>>>()?
+    };
+    let (mut touched, mut rcpts, mut blobs) = (0, 0, Vec::new());
+    for e in &entries {
+        let n = match action {
+            QueueAction::Retry => conn.execute(
+                "UPDATE queue_recipients SET next_attempt = ?2, state = 'deferred'
+                 WHERE queue_id = ?1 AND state IN ('queued', 'deferred')",
+                params![e.id, now],
+            )?,
+            QueueAction::Hold => conn.execute(
+                "UPDATE queue_recipients SET state = 'held'
+                 WHERE queue_id = ?1 AND state IN ('queued', 'deferred', 'active')",
+                [&e.id],
+            )?,
+            QueueAction::Release => conn.execute(
+                "UPDATE queue_recipients SET state = 'deferred', next_attempt = ?2
+                 WHERE queue_id = ?1 AND state = 'held'",
+                params![e.id, now],
+            )?,
+            QueueAction::Delete => {
+                let n =
+                    conn.execute("DELETE FROM queue_recipients WHERE queue_id = ?1", [&e.id])?;
+                blobs.extend(finish_if_empty(conn, &e.id)?);
+                n
+            }
+        };
+        if n > 0 {
+            touched += 1;
+            rcpts += n;
+        }
+    }
+    Ok((touched, rcpts, blobs))
+}
+
+/// Counts for the status of the service.
+pub fn counts(conn: &Connection) -> Result<Vec<(QueueState, u64)>> {
+    let mut stmt =
+        conn.prepare_cached("SELECT state, COUNT(*) FROM queue_recipients GROUP BY state")?;
+    let rows = stmt.query_map([], |r| Ok((r.get::<_, String>(0)?, r.get::<_, i64>(1)?)))?;
+    let mut out = Vec::new();
+    for row in rows {
+        let (state, n) = row?;
+        if let Some(s) = QueueState::parse(&state) {
+            out.push((s, n as u64));
+        }
+    }
+    Ok(out)
 }

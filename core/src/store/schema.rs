@@ -127,6 +127,26 @@ const MIGRATIONS: &[&str] = &[
     r#"
     ALTER TABLE blobs ADD COLUMN header BLOB;
     "#,
+    // 4: outbound delivery: which recipients were warned of a delay, the runner's index of due
+    // recipients, DKIM keys per domain, and each user's sent messages per day.
+    r#"
+    ALTER TABLE queue_recipients ADD COLUMN warned INTEGER NOT NULL DEFAULT 0;
+    CREATE INDEX queue_due ON queue_recipients(state, next_attempt);
+    CREATE TABLE dkim_keys (
+        domain      TEXT PRIMARY KEY COLLATE NOCASE,
+        selector    TEXT NOT NULL,
+        algorithm   TEXT NOT NULL,
+        private_key BLOB NOT NULL,
+        public_key  TEXT NOT NULL,
+        created     INTEGER NOT NULL
+    );
+    CREATE TABLE send_counts (
+        address  TEXT NOT NULL COLLATE NOCASE,
+        day      INTEGER NOT NULL,
+        messages INTEGER NOT NULL DEFAULT 0,
+        PRIMARY KEY (address, day)
+    );
+    "#,
 ];
 
 pub fn migrate(conn: &mut Connection, db_path: &Path) -> Result<()> {
