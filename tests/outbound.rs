@@ -82,6 +82,7 @@ fn delivers_by_mx_in_one_transaction_per_domain_signed_with_dkim() {
         &Zone::new()
             .mx("remote.test", "mx.remote.test", 10)
             .a("mx.remote.test", "127.0.21.1")
+            .a("nomx.test", "127.0.21.1")
             .txt(&name, &record),
     );
     let r = remote(
@@ -90,11 +91,18 @@ fn delivers_by_mx_in_one_transaction_per_domain_signed_with_dkim() {
         "remote.test",
         &["carol", "dan"],
     );
+    r.ok(&["domain", "add", "nomx.test"]);
+    r.add_user("gil@nomx.test");
 
     let reply = submit(&s, &["carol@remote.test", "dan@remote.test"], "by-mx");
     assert_eq!(reply.code, 250, "{}", reply.text());
     wait_until(20, "delivery to the remote MX", || {
         r.message_count("carol@remote.test") == 1 && r.message_count("dan@remote.test") == 1
+    });
+    // A domain without MX: its own address record is the implicit MX (RFC 5321 5.1).
+    assert_eq!(submit(&s, &["gil@nomx.test"], "implicit-mx").code, 250);
+    wait_until(20, "delivery to the implicit MX", || {
+        r.message_count("gil@nomx.test") == 1
     });
     wait_until(10, "the queue to empty", || queue(&s).is_empty());
 
@@ -316,6 +324,96 @@ fn permanent_failures_bounce_to_the_sender_inbox_never_to_the_null_sender() {
     wait_until(10, "the queue to empty", || queue(&s).is_empty());
     assert_eq!(s.message_count("alice@example.test"), before);
     drop(r);
+}
+
+#[test]
+fn delay_warning_then_bounce_when_the_lifetime_ends() {
+    let dns = DnsServer::start(
+        &Zone::new()
+            .mx("down.test", "mx.down.test", 10)
+            .a("mx.down.test", "127.0.27.1"),
+    );
+    let s = sender(&dns, "delay_warning_secs = 1\nlifetime_secs = 4\n");
+    assert_eq!(submit(&s, &["hal@down.test"], "never").code, 250);
+    wait_until(30, "a delay warning and then a bounce", || {
+        let all: Vec<String> = s
+            .inbox("alice@example.test")
+            .iter()
+            .map(|m| text(m))
+            .collect();
+        all.len() >= 2
+    });
+    let all: Vec<String> = s
+        .inbox("alice@example.test")
+        .iter()
+        .map(|m| text(m))
+        .collect();
+    assert!(
+        all[0].contains("Subject: Delayed Mail (still being retried)"),
+        "{}",
+        all[0]
+    );
+    assert!(
+        all[0].contains("Action: delayed") && all[0].contains("Will-Retry-Until:"),
+        "{}",
+        all[0]
+    );
+    assert!(
+        all[1].contains("Subject: Undelivered Mail Returned to Sender"),
+        "{}",
+        all[1]
+    );
+    assert!(
+        all[1].contains("Status: 5.4.7") && all[1].contains("127.0.27.1"),
+        "{}",
+        all[1]
+    );
+    wait_until(10, "the queue to empty", || queue(&s).is_empty());
+    std::thread::sleep(std::time::Duration::from_secs(2));
+    assert_eq!(
+        s.message_count("alice@example.test"),
+        2,
+        "one warning, one bounce, no more"
+    );
+}
+
+#[test]
+fn queue_retry_and_delete_by_filter() {
+    let dns = DnsServer::start(
+        &Zone::new()
+            .mx("slow.test", "mx.slow.test", 10)
+            .a("mx.slow.test", "127.0.28.1"),
+    );
+    let s = Server::start_with(&format!("{}[queue]\nretry_min_secs = 3600\n", dns.config()));
+    s.ok(&["domain", "add", "example.test"]);
+    s.add_user("alice@example.test");
+    assert_eq!(submit(&s, &["ida@slow.test"], "first").code, 250);
+    assert_eq!(submit(&s, &["jo@slow.test"], "second").code, 250);
+    wait_until(20, "both deferred", || {
+        queue(&s)
+            .iter()
+            .filter(|e| e["recipients"][0]["state"] == "deferred")
+            .count()
+            == 2
+    });
+    let refused = s.admin(&["queue", "delete"]);
+    assert!(!refused.status.success());
+    assert!(String::from_utf8_lossy(&refused.stderr).contains("name queue ids"));
+    let deleted = s.ok(&["queue", "delete", "--recipient", "jo@slow.test"]);
+    assert!(
+        deleted.contains("1 message (1 recipient) deleted"),
+        "{deleted}"
+    );
+    assert_eq!(queue(&s).len(), 1);
+    // The next attempt is an hour away; retry brings it forward.
+    let r = remote("127.0.28.1", "mx.slow.test", "slow.test", &["ida", "jo"]);
+    let retried = s.ok(&["queue", "retry", "--state", "deferred"]);
+    assert!(retried.contains("1 message"), "{retried}");
+    wait_until(20, "delivery after retry", || {
+        r.message_count("ida@slow.test") == 1
+    });
+    wait_until(10, "the queue to empty", || queue(&s).is_empty());
+    assert_eq!(r.message_count("jo@slow.test"), 0);
 }
 
 #[test]

@@ -700,6 +700,47 @@ mod tests {
     }
 
     #[test]
+    fn relay_rules_choose_by_sender_or_recipient() {
+        let c = Config::parse(
+            "[relay]\nhost = \"smtp.isp.example\"\n\
+             [[relay.rules]]\nrecipient = \"partner.example\"\nhost = \"\"\n\
+             [[relay.rules]]\nsender = \"boss@home.example\"\nhost = \"smtp.other.example\"\n\
+             port = 465\nsecurity = \"tls\"\n",
+        )
+        .unwrap();
+        assert_eq!(
+            c.relay.choose("a@home.example", "x@far.example").host,
+            "smtp.isp.example"
+        );
+        assert_eq!(
+            c.relay.choose("a@home.example", "x@far.example").port(),
+            587
+        );
+        assert!(
+            c.relay
+                .choose("a@home.example", "x@Partner.Example")
+                .is_direct()
+        );
+        let boss = c.relay.choose("boss@home.example", "x@far.example");
+        assert_eq!(
+            (boss.host.as_str(), boss.port()),
+            ("smtp.other.example", 465)
+        );
+        let mut bad = Config::parse("[relay]\nhost = \"h\"\nsecurity = \"ssl\"\n").unwrap();
+        bad.hostname = "h.example".into();
+        assert!(bad.validate().unwrap_err().0.contains("relay.security"));
+        let mut both =
+            Config::parse("[[relay.rules]]\nsender = \"a\"\nrecipient = \"b\"\n").unwrap();
+        both.hostname = "h.example".into();
+        assert!(
+            both.validate()
+                .unwrap_err()
+                .0
+                .contains("either sender or recipient")
+        );
+    }
+
+    #[test]
     fn first_domain_from_hostname() {
         let mut c = Config {
             hostname: "mail.example.com".into(),

@@ -238,8 +238,9 @@ impl Server {
         let out = self.admin(args);
         assert!(
             out.status.success(),
-            "roost {args:?} failed: {}",
-            String::from_utf8_lossy(&out.stderr)
+            "roost {args:?} failed: {} {}",
+            String::from_utf8_lossy(&out.stderr),
+            String::from_utf8_lossy(&out.stdout)
         );
         String::from_utf8(out.stdout).unwrap()
     }
