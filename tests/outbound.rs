@@ -6,7 +6,7 @@ mod common;
 
 use common::dns::{DnsServer, Zone};
 use common::smtp::{Client, Reply};
-use common::{PASSWORD, Server, TempDir, base_config, wait_until};
+use common::{NO_DNS, PASSWORD, Server, TempDir, base_config, wait_until};
 use std::path::Path;
 use std::process::Command;
 
@@ -27,7 +27,7 @@ fn remote(ip: &str, hostname: &str, domain: &str, users: &[&str]) -> Server {
         "hostname = \"{hostname}\"\ndomain = \"{domain}\"\n[listeners]\nsmtp = [\"{ip}:25\"]\n\
          submission = [\"127.0.0.1:0\"]\nsubmissions = [\"127.0.0.1:0\"]\n\
          pop3 = [\"127.0.0.1:0\"]\npop3s = [\"127.0.0.1:0\"]\n\
-         imap = [\"127.0.0.1:0\"]\nimaps = [\"127.0.0.1:0\"]\n"
+         imap = [\"127.0.0.1:0\"]\nimaps = [\"127.0.0.1:0\"]\n{NO_DNS}"
     );
     // The first start creates `domain` (from the configuration) with its admin account.
     let s = Server::start_config(&config);
@@ -424,7 +424,7 @@ fn relay_host_with_starttls_and_auth() {
          submission = [\"127.0.25.1:587\"]\nsubmissions = [\"127.0.0.1:0\"]\n\
          pop3 = [\"127.0.0.1:0\"]\npop3s = [\"127.0.0.1:0\"]\n\
          imap = [\"127.0.0.1:0\"]\nimaps = [\"127.0.0.1:0\"]\n";
-    let relay = Server::start_config(config);
+    let relay = Server::start_config(&format!("{config}{NO_DNS}"));
     relay.ok(&["domain", "add", "far.test"]);
     relay.ok(&["domain", "add", "example.test"]);
     relay.add_user("dave@far.test");

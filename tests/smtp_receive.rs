@@ -224,7 +224,9 @@ fn domain_aliases_aliases_groups_catchall_and_subaddresses() {
     let q = q.as_array().unwrap();
     assert_eq!(q.len(), 1, "{q:?}");
     assert_eq!(q[0]["recipients"][0]["address"], "friend@outside.test");
-    assert_eq!(q[0]["recipients"][0]["state"], "queued");
+    // Waiting for its first attempt, being tried, or deferred (the tests have no DNS).
+    let state = q[0]["recipients"][0]["state"].as_str().unwrap();
+    assert!(["queued", "active", "deferred"].contains(&state), "{state}");
 }
 
 #[test]

@@ -61,8 +61,14 @@ pub struct Server {
     pub stdout: Vec<String>,
 }
 
+/// Tests never ask a name server off the machine: unless a test brings its own [dns], the
+/// server's resolver points at a loopback port where nothing answers (mail to other domains
+/// then waits in the queue, deferred).
+pub const NO_DNS: &str = "[dns]\nnameservers = [\"127.0.0.1:9\"]\n";
+
 /// The configuration every test server starts from; `extra` is appended (TOML tables).
 pub fn base_config(extra: &str) -> String {
+    let dns = if extra.contains("[dns]") { "" } else { NO_DNS };
     format!(
         "hostname = \"mx.test.example\"\n\
          [listeners]\n\
@@ -73,7 +79,7 @@ pub fn base_config(extra: &str) -> String {
          pop3s = [\"127.0.0.1:0\"]\n\
          imap = [\"127.0.0.1:0\"]\n\
          imaps = [\"127.0.0.1:0\"]\n\
-         {extra}\n"
+         {extra}\n{dns}"
     )
 }
 
