@@ -55,7 +55,9 @@ fn submission_needs_tls_before_auth_and_auth_before_mail() {
     let text = s.ok(&["queue", "list"]);
     assert!(
         text.contains("friend@elsewhere.test")
-            && ["queued", "active", "deferred"].iter().any(|st| text.contains(st)),
+            && ["queued", "active", "deferred"]
+                .iter()
+                .any(|st| text.contains(st)),
         "{text}"
     );
     let log = s.wait_log("auth=alice@example.test");

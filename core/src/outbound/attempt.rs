@@ -5,7 +5,7 @@
 use super::route::{Destination, Host, NoRoute};
 use crate::config::Config;
 use crate::dns::Dns;
-use crate::smtp::client::{Client, ClientError, Reply, Timeouts};
+use crate::smtp::client::{Client, ClientError, Reply, Security, Timeouts};
 use crate::store::QueueEntry;
 use std::net::{IpAddr, SocketAddr};
 use std::sync::Arc;
@@ -181,7 +181,7 @@ impl<'a> Session<'a> {
                 let label = format!("{}[{ip}]:{}", host.name, host.port);
                 match self.try_host(&host, addr).await {
                     Ok(client) => {
-                        tracing::debug!(host = %label, tls = client.tls.as_deref().unwrap_or("none"), "connected");
+                        tracing::info!(host = %label, tls = client.tls.as_deref().unwrap_or("none"), "connected");
                         self.client = Some((client, label));
                         self.sent_on_connection = 0;
                         return Ok(());
@@ -200,15 +200,25 @@ impl<'a> Session<'a> {
     }
 
     async fn try_host(&self, host: &Host, addr: SocketAddr) -> std::result::Result<Client, String> {
-        let mut client = Client::connect(
-            addr,
-            &host.name,
-            &self.cfg.hostname,
-            host.security,
-            Timeouts::default(),
-        )
-        .await
-        .map_err(|e| e.to_string())?;
+        let connect = |security| {
+            Client::connect(
+                addr,
+                &host.name,
+                &self.cfg.hostname,
+                security,
+                Timeouts::default(),
+            )
+        };
+        let mut client = match connect(host.security).await {
+            Ok(c) => c,
+            // Opportunistic TLS that fails is no reason to give up: the mail goes in clear,
+            // as it would to a server without STARTTLS (RFC 7435).
+            Err(ClientError::Tls(e)) if host.security == Security::Opportunistic => {
+                tracing::warn!(host = %host.name, %addr, error = %e, "TLS failed; delivering without TLS");
+                connect(Security::None).await.map_err(|e| e.to_string())?
+            }
+            Err(e) => return Err(e.to_string()),
+        };
         if let Some((user, file)) = &host.login {
             let password = std::fs::read_to_string(file)
                 .map_err(|e| format!("cannot read the relay password file {file}: {e}"))?;
