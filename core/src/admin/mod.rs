@@ -159,11 +159,7 @@ pub struct QueueSelect {
     #[serde(default)]
     pub ids: Vec<String>,
     #[serde(default)]
-    pub sender: Option<String>,
-    #[serde(default)]
-    pub recipient: Option<String>,
-    #[serde(default)]
-    pub state: Option<store::QueueState>,
+    pub filter: QueueFilter,
     #[serde(default)]
     pub all: bool,
 }
@@ -409,11 +405,7 @@ impl Admin {
     }
 
     fn queue_apply(&self, sel: QueueSelect, action: QueueAction) -> Result<Response> {
-        let filter = QueueFilter {
-            sender: sel.sender,
-            recipient: sel.recipient,
-            state: sel.state,
-        };
+        let filter = sel.filter;
         let unfiltered =
             filter.sender.is_none() && filter.recipient.is_none() && filter.state.is_none();
         if sel.ids.is_empty() && unfiltered && !sel.all {

@@ -200,15 +200,7 @@ pub enum GroupMemberCmd {
 
 #[derive(Subcommand)]
 pub enum QueueCmd {
-    List {
-        #[arg(long)]
-        sender: Option<String>,
-        #[arg(long)]
-        recipient: Option<String>,
-        /// queued, active, deferred or held
-        #[arg(long, value_parser = parse_state)]
-        state: Option<QueueState>,
-    },
+    List(QueueFilterArgs),
     Show {
         id: String,
     },
@@ -222,10 +214,10 @@ pub enum QueueCmd {
     Delete(QueueSelectArgs),
 }
 
+/// Which entries: those whose sender or a recipient contains the text, or with a recipient in
+/// that state.
 #[derive(Args)]
-pub struct QueueSelectArgs {
-    /// Queue ids (see roost queue list).
-    ids: Vec<String>,
+pub struct QueueFilterArgs {
     #[arg(long)]
     sender: Option<String>,
     #[arg(long)]
@@ -233,6 +225,24 @@ pub struct QueueSelectArgs {
     /// queued, active, deferred or held
     #[arg(long, value_parser = parse_state)]
     state: Option<QueueState>,
+}
+
+impl From<QueueFilterArgs> for QueueFilter {
+    fn from(a: QueueFilterArgs) -> Self {
+        QueueFilter {
+            sender: a.sender,
+            recipient: a.recipient,
+            state: a.state,
+        }
+    }
+}
+
+#[derive(Args)]
+pub struct QueueSelectArgs {
+    /// Queue ids (see roost queue list).
+    ids: Vec<String>,
+    #[command(flatten)]
+    filter: QueueFilterArgs,
     /// Every message in the queue.
     #[arg(long)]
     all: bool,
@@ -242,9 +252,7 @@ impl From<QueueSelectArgs> for crate::admin::QueueSelect {
     fn from(a: QueueSelectArgs) -> Self {
         crate::admin::QueueSelect {
             ids: a.ids,
-            sender: a.sender,
-            recipient: a.recipient,
-            state: a.state,
+            filter: a.filter.into(),
             all: a.all,
         }
     }
@@ -430,17 +438,7 @@ fn to_request(cmd: Command) -> Result<Req, Error> {
             }
         },
         Command::Queue(q) => match q {
-            QueueCmd::List {
-                sender,
-                recipient,
-                state,
-            } => R::QueueList {
-                filter: QueueFilter {
-                    sender,
-                    recipient,
-                    state,
-                },
-            },
+            QueueCmd::List(f) => R::QueueList { filter: f.into() },
             QueueCmd::Show { id } => R::QueueShow { id },
             QueueCmd::Retry(a) => R::QueueRetry { select: a.into() },
             QueueCmd::Hold(a) => R::QueueHold { select: a.into() },

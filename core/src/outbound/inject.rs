@@ -4,7 +4,7 @@
 use crate::config::Config;
 use crate::directory::{self, Address};
 use crate::error::Result;
-use crate::store::{self, Delivery, DeliveryTarget, QueueEntry, QueueRecipient, QueueState, Store};
+use crate::store::{self, Delivery, DeliveryTarget, QueueEntry, QueueRecipient, Store};
 use rusqlite::Connection;
 use std::path::PathBuf;
 
@@ -103,14 +103,7 @@ pub fn prepare(
             created: now,
             recipients: external
                 .into_iter()
-                .map(|address| QueueRecipient {
-                    address,
-                    state: QueueState::Queued,
-                    attempts: 0,
-                    next_attempt: now,
-                    last_error: String::new(),
-                    warned: false,
-                })
+                .map(|a| QueueRecipient::new(a, now))
                 .collect(),
         });
     }

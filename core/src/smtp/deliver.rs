@@ -4,7 +4,7 @@
 use super::session::{State, finish_tx};
 use crate::config::Config;
 use crate::server::Shared;
-use crate::store::{self, Delivery, DeliveryTarget, QueueEntry, QueueRecipient, QueueState};
+use crate::store::{self, Delivery, DeliveryTarget, QueueEntry, QueueRecipient};
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU32, Ordering};
 
@@ -156,14 +156,7 @@ async fn store_message(
             created: now,
             recipients: external
                 .iter()
-                .map(|e| QueueRecipient {
-                    address: e.clone(),
-                    state: QueueState::Queued,
-                    attempts: 0,
-                    next_attempt: now,
-                    last_error: String::new(),
-                    warned: false,
-                })
+                .map(|e| QueueRecipient::new(e.clone(), now))
                 .collect(),
         }
     });

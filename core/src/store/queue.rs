@@ -51,6 +51,20 @@ pub struct QueueRecipient {
     pub warned: bool,
 }
 
+impl QueueRecipient {
+    /// A recipient waiting for its first attempt at `now`.
+    pub fn new(address: String, now: i64) -> QueueRecipient {
+        QueueRecipient {
+            address,
+            state: QueueState::Queued,
+            attempts: 0,
+            next_attempt: now,
+            last_error: String::new(),
+            warned: false,
+        }
+    }
+}
+
 #[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct QueueEntry {
     pub id: String,
