@@ -3,7 +3,7 @@
 //! Every key lives here with its default; `conf/roost.toml` documents the same keys. Unknown keys
 //! are refused so that a typo never silently leaves a default in force.
 
-use serde::{Deserialize, Deserializer};
+use serde::{Deserialize, Deserializer, Serialize};
 use std::collections::BTreeMap;
 use std::fmt;
 use std::net::SocketAddr;
@@ -33,7 +33,7 @@ pub const SERVED: &[&str] = &[
     "pop3s",
 ];
 
-#[derive(Debug, Clone, Deserialize)]
+#[derive(Debug, Clone, Serialize, Deserialize)]
 #[serde(deny_unknown_fields, default)]
 pub struct Config {
     /// Where the store, blobs, certificates and queue live.
@@ -58,7 +58,7 @@ pub struct Config {
     pub limits: LimitsConfig,
 }
 
-#[derive(Debug, Clone, Default, Deserialize)]
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
 #[serde(deny_unknown_fields, default)]
 pub struct TlsConfig {
     /// PEM certificate chain. Empty: a self-signed certificate in DATA/tls/.
@@ -67,7 +67,7 @@ pub struct TlsConfig {
     pub key: String,
 }
 
-#[derive(Debug, Clone, Deserialize)]
+#[derive(Debug, Clone, Serialize, Deserialize)]
 #[serde(deny_unknown_fields, default)]
 pub struct SmtpConfig {
     pub max_message_size: ByteSize,
@@ -87,7 +87,7 @@ pub struct SmtpConfig {
     pub shutdown_grace_secs: u64,
 }
 
-#[derive(Debug, Clone, Deserialize)]
+#[derive(Debug, Clone, Serialize, Deserialize)]
 #[serde(deny_unknown_fields, default)]
 pub struct AuthConfig {
     /// Allow passwords without TLS (SMTP AUTH, IMAP LOGIN, POP3 USER/PASS) from anywhere.
@@ -104,14 +104,14 @@ pub struct AuthConfig {
     pub block_secs: u64,
 }
 
-#[derive(Debug, Clone, Deserialize)]
+#[derive(Debug, Clone, Serialize, Deserialize)]
 #[serde(deny_unknown_fields, default)]
 pub struct LogConfig {
     /// A tracing filter: "info", "debug", "roost_core::smtp=debug" …
     pub level: String,
 }
 
-#[derive(Debug, Clone, Deserialize)]
+#[derive(Debug, Clone, Serialize, Deserialize)]
 #[serde(deny_unknown_fields, default)]
 pub struct QueueConfig {
     /// Wait before the first retry; each later retry waits twice as long, up to retry_max_secs.
@@ -129,7 +129,7 @@ pub struct QueueConfig {
     pub max_messages_per_connection: usize,
 }
 
-#[derive(Debug, Clone, Default, Deserialize)]
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
 #[serde(deny_unknown_fields, default)]
 pub struct DnsConfig {
     /// Name servers as "addr:port" (or "addr" for port 53). Empty: the system's (/etc/resolv.conf).
@@ -154,7 +154,7 @@ pub struct RelayHost {
 /// `[relay]`: the default route, and exceptions to it (`[[relay.rules]]`). The keys are those
 /// of `RelayHost`, written out in both tables because TOML tables cannot be merged with
 /// `deny_unknown_fields`.
-#[derive(Debug, Clone, Default, Deserialize)]
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
 #[serde(deny_unknown_fields, default)]
 pub struct RelayConfig {
     pub host: String,
@@ -170,7 +170,7 @@ pub struct RelayConfig {
     pub rules: Vec<RelayRule>,
 }
 
-#[derive(Debug, Clone, Default, Deserialize, PartialEq, Eq)]
+#[derive(Debug, Clone, Default, Serialize, Deserialize, PartialEq, Eq)]
 #[serde(deny_unknown_fields, default)]
 pub struct RelayRule {
     /// An address ("boss@example.com") or a domain ("example.com" or "@example.com").
@@ -183,7 +183,7 @@ pub struct RelayRule {
     pub password_file: String,
 }
 
-#[derive(Debug, Clone, Deserialize)]
+#[derive(Debug, Clone, Serialize, Deserialize)]
 #[serde(deny_unknown_fields, default)]
 pub struct LimitsConfig {
     /// Messages one signed-in user may send per day (UTC). 0: no limit.

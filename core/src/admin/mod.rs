@@ -3,6 +3,8 @@
 //! carries logic of its own.
 
 mod bootstrap;
+pub mod settings;
+pub mod status;
 
 pub use bootstrap::{FirstAdmin, bootstrap, collect_garbage};
 
@@ -10,6 +12,7 @@ use crate::config::{ByteSize, Config};
 use crate::directory::{self, AliasInfo, DomainInfo, GroupInfo, NewAccount, UserInfo, password};
 use crate::error::{Error, Result};
 use crate::store::{self, QueueAction, QueueEntry, QueueFilter, Store};
+use std::path::PathBuf;
 use std::sync::Arc;
 
 /// The selector `roost dkim generate` uses unless told otherwise.
@@ -149,6 +152,15 @@ pub enum Request {
         #[serde(default)]
         domain: Option<String>,
     },
+    /// Whether the daemon runs, its listeners and the queue's counts.
+    Status,
+    /// The configuration in force, every key with its value.
+    SettingsGet,
+    /// Changes keys of the configuration file, e.g. {"smtp": {"max_recipients": 50}}; null
+    /// puts a key back to its default. Refused whole when the result is not valid.
+    SettingsSet {
+        settings: serde_json::Value,
+    },
 }
 
 /// Which queue entries an operation applies to: these ids, or every entry the filter matches
@@ -210,17 +222,30 @@ pub enum Response {
     Dkim(DkimInfo),
     Dkims(Vec<DkimInfo>),
     DnsCheck(crate::dns::check::Report),
+    Status(status::Status),
+    Settings(serde_json::Value),
 }
 
 #[derive(Clone)]
 pub struct Admin {
     store: Store,
     config: Arc<Config>,
+    /// The file `config` was read from, which settings changes rewrite.
+    config_path: Option<PathBuf>,
 }
 
 impl Admin {
     pub fn new(store: Store, config: Arc<Config>) -> Admin {
-        Admin { store, config }
+        Admin {
+            store,
+            config,
+            config_path: None,
+        }
+    }
+
+    pub fn with_config_path(mut self, path: Option<PathBuf>) -> Admin {
+        self.config_path = path;
+        self
     }
 
     pub fn store(&self) -> &Store {
@@ -401,7 +426,39 @@ impl Admin {
                     .collect(),
             )),
             DnsCheck { domain } => self.dns_check(domain).map(Response::DnsCheck),
+            Status => status::read(&self.config.data_dir, s).map(Response::Status),
+            SettingsGet => settings::get(&self.config).map(Response::Settings),
+            SettingsSet { settings: changes } => self.settings_set(&changes),
         }
+    }
+
+    fn settings_set(&self, changes: &serde_json::Value) -> Result<Response> {
+        let Some(path) = &self.config_path else {
+            return Err(Error::Invalid(
+                "Roost runs on its built-in defaults (no configuration file): start it with \
+                 --config FILE to change settings"
+                    .into(),
+            ));
+        };
+        settings::set(path, &self.config.data_dir, changes)?;
+        let st = status::read(&self.config.data_dir, &self.store)?;
+        if let (true, Some(pid)) = (st.running, st.pid) {
+            let sent = i32::try_from(pid).ok().is_some_and(|p| {
+                nix::sys::signal::kill(
+                    nix::unistd::Pid::from_raw(p),
+                    nix::sys::signal::Signal::SIGHUP,
+                )
+                .is_ok()
+            });
+            if sent {
+                return Ok(Response::Done(
+                    "settings saved; the running server reloads them now".into(),
+                ));
+            }
+        }
+        Ok(Response::Done(
+            "settings saved; they apply when Roost starts".into(),
+        ))
     }
 
     fn queue_apply(&self, sel: QueueSelect, action: QueueAction) -> Result<Response> {

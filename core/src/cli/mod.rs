@@ -56,6 +56,11 @@ pub enum Command {
     /// DNS: what your domains' records must say, checked.
     #[command(subcommand)]
     Dns(DnsCmd),
+    /// Whether the server runs, where it listens, and the queue's counts.
+    Status,
+    /// Read or change the configuration file (validated before it is written).
+    #[command(subcommand)]
+    Settings(SettingsCmd),
     /// Send one admin request as JSON and print the JSON reply (the C ABI's entry point).
     Admin {
         /// e.g. '{"op":"domain_list"}'
@@ -277,6 +282,47 @@ pub enum DkimCmd {
 }
 
 #[derive(Subcommand)]
+pub enum SettingsCmd {
+    /// Every key with the value in force.
+    Get,
+    /// Change keys: roost settings set smtp.max_recipients=50 relay.host=smtp.example.net
+    Set {
+        /// KEY=VALUE, the value in TOML syntax (a bare word is taken as a string).
+        #[arg(required = true)]
+        assignments: Vec<String>,
+    },
+}
+
+/// "a.b=VALUE" pairs into {"a": {"b": VALUE}}.
+fn settings_changes(assignments: &[String]) -> Result<serde_json::Value, Error> {
+    let mut root = serde_json::Map::new();
+    for a in assignments {
+        let (key, raw) = a
+            .split_once('=')
+            .ok_or_else(|| Error::Invalid(format!("'{a}': write KEY=VALUE")))?;
+        let value: serde_json::Value = match toml::from_str::<toml::Table>(&format!("v = {raw}")) {
+            Ok(mut t) => t
+                .remove("v")
+                .map(|v| serde_json::to_value(v).unwrap_or(serde_json::Value::Null))
+                .unwrap_or(serde_json::Value::Null),
+            Err(_) => serde_json::Value::String(raw.to_string()),
+        };
+        let parts: Vec<&str> = key.trim().split('.').collect();
+        let mut map = &mut root;
+        for p in &parts[..parts.len() - 1] {
+            let entry = map
+                .entry(p.to_string())
+                .or_insert_with(|| serde_json::Value::Object(Default::default()));
+            map = entry
+                .as_object_mut()
+                .ok_or_else(|| Error::Invalid(format!("'{key}': {p} is set twice")))?;
+        }
+        map.insert(parts[parts.len() - 1].to_string(), value);
+    }
+    Ok(serde_json::Value::Object(root))
+}
+
+#[derive(Subcommand)]
 pub enum DnsCmd {
     /// Check MX, the host's address and reverse name, SPF, DKIM and DMARC; print the records
     /// to publish and the router's port table.
@@ -333,7 +379,8 @@ pub fn main() -> i32 {
             return 1;
         }
     };
-    let admin = Admin::new(store.clone(), std::sync::Arc::new(config.clone()));
+    let admin = Admin::new(store.clone(), std::sync::Arc::new(config.clone()))
+        .with_config_path(cli.config.clone());
     let code = match request {
         Req::Json(text) => {
             let reply = admin.handle_json(&text);
@@ -459,6 +506,11 @@ fn to_request(cmd: Command) -> Result<Req, Error> {
             DkimCmd::List => R::DkimList,
         },
         Command::Dns(DnsCmd::Check { domain }) => R::DnsCheck { domain },
+        Command::Status => R::Status,
+        Command::Settings(SettingsCmd::Get) => R::SettingsGet,
+        Command::Settings(SettingsCmd::Set { assignments }) => R::SettingsSet {
+            settings: settings_changes(&assignments)?,
+        },
     }))
 }
 

@@ -201,6 +201,31 @@ pub fn render(resp: &Response) -> String {
                 .collect(),
         ),
         Response::DnsCheck(r) => dns_report(r),
+        Response::Status(st) => {
+            let mut out = if st.running {
+                format!(
+                    "Roost {} is running (pid {}).\n",
+                    st.version,
+                    st.pid.unwrap_or(0)
+                )
+            } else {
+                "Roost is not running.\n".to_string()
+            };
+            for l in &st.listeners {
+                out.push_str(&format!("  listening: {l}\n"));
+            }
+            out.push_str(&format!(
+                "Queue: {} waiting, {} being delivered, {} deferred, {} held.\n",
+                st.queue.queued, st.queue.active, st.queue.deferred, st.queue.held
+            ));
+            out
+        }
+        Response::Settings(v) => {
+            let as_toml = serde_json::from_value::<toml::Value>(v.clone())
+                .ok()
+                .and_then(|t| toml::to_string_pretty(&t).ok());
+            as_toml.unwrap_or_else(|| format!("{v:#}\n"))
+        }
     }
 }
 

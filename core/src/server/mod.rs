@@ -179,7 +179,9 @@ async fn serve(config: Config, launch: Launch) -> Result<()> {
         config.data_dir.display()
     );
     let mut running: Running = HashMap::new();
+    let mut listening = Vec::new();
     for b in bound.drain(..) {
+        listening.push(format!("{} {}", b.service, b.addr));
         let from = if b.configured.is_none() {
             " (inherited socket)"
         } else {
@@ -205,6 +207,15 @@ async fn serve(config: Config, launch: Launch) -> Result<()> {
         );
     }
     tokio::spawn(crate::outbound::run(shared.clone()));
+    let info = admin::status::RunInfo {
+        pid: std::process::id(),
+        version: env!("CARGO_PKG_VERSION").into(),
+        started: crate::store::now(),
+        listeners: listening,
+    };
+    if let Err(e) = admin::status::write(&config.data_dir, &info) {
+        tracing::warn!(error = %e, "cannot write the status file");
+    }
     println!("roost: TLS certificate {}", cert.display());
     println!("roost: ready");
     use std::io::Write;
@@ -244,6 +255,7 @@ async fn serve(config: Config, launch: Launch) -> Result<()> {
         );
     }
     store.close();
+    admin::status::remove(&config.data_dir);
     let cfg = shared.config();
     if !cfg.pid_file.is_empty() {
         let _ = std::fs::remove_file(&cfg.pid_file);

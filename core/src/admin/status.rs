@@ -1,0 +1,98 @@
+//! Whether the daemon runs, as the control panel asks: the daemon leaves a small status file in
+//! its data folder while it runs (pid, listeners, version); a file whose process is gone means
+//! it stopped without cleaning up.
+
+use crate::error::{Error, Result};
+use crate::store::{self, QueueState, Store};
+use serde::{Deserialize, Serialize};
+use std::path::{Path, PathBuf};
+
+const FILE: &str = "roost.status.json";
+
+/// What the daemon writes when it is ready.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct RunInfo {
+    pub pid: u32,
+    pub version: String,
+    pub started: i64,
+    /// "service address" pairs, e.g. ["smtp 0.0.0.0:10025", …].
+    pub listeners: Vec<String>,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct Status {
+    pub running: bool,
+    /// The daemon's process id when running (or the stale one when it died).
+    pub pid: Option<u32>,
+    /// The daemon's version when running; else this library's.
+    pub version: String,
+    pub started: Option<i64>,
+    pub listeners: Vec<String>,
+    pub queue: QueueCounts,
+}
+
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+pub struct QueueCounts {
+    pub queued: u64,
+    pub active: u64,
+    pub deferred: u64,
+    pub held: u64,
+}
+
+pub fn path(data_dir: &Path) -> PathBuf {
+    data_dir.join(FILE)
+}
+
+/// Written by the daemon once its listeners are up.
+pub fn write(data_dir: &Path, info: &RunInfo) -> Result<()> {
+    let text = serde_json::to_string(info).map_err(|e| Error::Storage(e.to_string()))?;
+    let tmp = data_dir.join(format!("{FILE}.tmp"));
+    std::fs::write(&tmp, text)?;
+    std::fs::rename(&tmp, path(data_dir))?;
+    Ok(())
+}
+
+pub fn remove(data_dir: &Path) {
+    let _ = std::fs::remove_file(path(data_dir));
+}
+
+pub fn read(data_dir: &Path, store: &Store) -> Result<Status> {
+    let info: Option<RunInfo> = std::fs::read_to_string(path(data_dir))
+        .ok()
+        .and_then(|t| serde_json::from_str(&t).ok());
+    let running = info.as_ref().is_some_and(|i| alive(i.pid));
+    let mut queue = QueueCounts::default();
+    for (state, n) in store.read(store::queue_counts)? {
+        match state {
+            QueueState::Queued => queue.queued = n,
+            QueueState::Active => queue.active = n,
+            QueueState::Deferred => queue.deferred = n,
+            QueueState::Held => queue.held = n,
+        }
+    }
+    Ok(Status {
+        running,
+        pid: info.as_ref().map(|i| i.pid),
+        version: match (&info, running) {
+            (Some(i), true) => i.version.clone(),
+            _ => env!("CARGO_PKG_VERSION").to_string(),
+        },
+        started: info.as_ref().filter(|_| running).map(|i| i.started),
+        listeners: info
+            .filter(|_| running)
+            .map(|i| i.listeners)
+            .unwrap_or_default(),
+        queue,
+    })
+}
+
+/// Whether a process with this id exists (EPERM: it does, as another user).
+pub fn alive(pid: u32) -> bool {
+    let Ok(pid) = i32::try_from(pid) else {
+        return false;
+    };
+    match nix::sys::signal::kill(nix::unistd::Pid::from_raw(pid), None) {
+        Ok(()) => true,
+        Err(e) => e == nix::errno::Errno::EPERM,
+    }
+}
