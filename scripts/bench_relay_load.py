@@ -243,7 +243,8 @@ def cmd_drain(a):
         if n != last_n:
             last_n, last_change = n, now
         if now - last_change > a.stall:
-            die("drain: stuck at %d queued for %ds" % (n, a.stall))
+            die("drain: stuck at %d queued for %ds%s" % (
+                n, a.stall, " (%r)" % roost_states(a.db) if a.db else ""))
         if now - t0 > a.timeout:
             die("drain: %d still queued after %ds" % (n, a.timeout))
         time.sleep(POLL)

@@ -441,20 +441,10 @@ impl Admin {
             ));
         };
         settings::set(path, &self.config.data_dir, changes)?;
-        let st = status::read(&self.config.data_dir, &self.store)?;
-        if let (true, Some(pid)) = (st.running, st.pid) {
-            let sent = i32::try_from(pid).ok().is_some_and(|p| {
-                nix::sys::signal::kill(
-                    nix::unistd::Pid::from_raw(p),
-                    nix::sys::signal::Signal::SIGHUP,
-                )
-                .is_ok()
-            });
-            if sent {
-                return Ok(Response::Done(
-                    "settings saved; the running server reloads them now".into(),
-                ));
-            }
+        if status::signal_daemon(&self.config.data_dir, nix::sys::signal::Signal::SIGHUP) {
+            return Ok(Response::Done(
+                "settings saved; the running server reloads them now".into(),
+            ));
         }
         Ok(Response::Done(
             "settings saved; they apply when Roost starts".into(),
@@ -478,6 +468,10 @@ impl Admin {
             if let Err(e) = self.store.blobs().remove(b) {
                 tracing::warn!(error = %e, "cannot remove a deleted message's file");
             }
+        }
+        // The running server's queue runner looks now instead of at its next poll.
+        if action != QueueAction::Delete {
+            status::signal_daemon(&self.config.data_dir, nix::sys::signal::Signal::SIGUSR1);
         }
         let verb = match action {
             QueueAction::Retry => "will be tried now",
@@ -514,7 +508,7 @@ impl Admin {
                         .build()
                         .map_err(|e| Error::Storage(format!("cannot start the DNS check: {e}")))?;
                     rt.block_on(async {
-                        let dns = crate::dns::Dns::new(&cfg.dns).map_err(Error::Invalid)?;
+                        let dns = crate::dns::Dns::impatient(&cfg.dns).map_err(Error::Invalid)?;
                         Ok(crate::dns::check::run(&cfg, &dns, &domains, &keys).await)
                     })
                 })

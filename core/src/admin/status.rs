@@ -96,3 +96,14 @@ pub fn alive(pid: u32) -> bool {
         Err(e) => e == nix::errno::Errno::EPERM,
     }
 }
+
+/// Sends `signal` to the running daemon of this data folder; false when none runs.
+pub fn signal_daemon(data_dir: &Path, signal: nix::sys::signal::Signal) -> bool {
+    let info: Option<RunInfo> = std::fs::read_to_string(path(data_dir))
+        .ok()
+        .and_then(|t| serde_json::from_str(&t).ok());
+    let Some(pid) = info.and_then(|i| i32::try_from(i.pid).ok()) else {
+        return false;
+    };
+    alive(pid as u32) && nix::sys::signal::kill(nix::unistd::Pid::from_raw(pid), signal).is_ok()
+}

@@ -104,22 +104,26 @@ fn check(name: &str, verdict: Verdict, reason: impl Into<String>) -> Check {
 /// Runs the whole check. `keys` are the stored DKIM keys of `domains`.
 pub async fn run(cfg: &Config, dns: &Dns, domains: &[String], keys: &[DkimKey]) -> Report {
     let (public_ip, source) = public_ip(cfg);
-    let host = host_checks(cfg, dns, public_ip).await;
-    let mut reports = Vec::new();
-    for d in domains {
-        let key = keys.iter().find(|k| k.domain.eq_ignore_ascii_case(d));
-        reports.push(DomainReport {
-            domain: d.clone(),
-            checks: domain_checks(cfg, dns, d, public_ip, key).await,
-        });
-    }
+    let all_domains = async {
+        let mut reports = Vec::new();
+        for d in domains {
+            let key = keys.iter().find(|k| k.domain.eq_ignore_ascii_case(d));
+            reports.push(DomainReport {
+                domain: d.clone(),
+                checks: domain_checks(cfg, dns, d, public_ip, key).await,
+            });
+        }
+        reports
+    };
+    let (host, reports, ports) =
+        tokio::join!(host_checks(cfg, dns, public_ip), all_domains, ports(cfg));
     Report {
         hostname: cfg.hostname.clone(),
         public_ip: public_ip.map(|ip| ip.to_string()),
         public_ip_source: source.into(),
         host,
         domains: reports,
-        ports: ports(cfg).await,
+        ports,
     }
 }
 
@@ -303,17 +307,10 @@ async fn host_checks(cfg: &Config, dns: &Dns, public_ip: Option<IpAddr>) -> Vec<
     out
 }
 
-async fn domain_checks(
-    cfg: &Config,
-    dns: &Dns,
-    domain: &str,
-    public_ip: Option<IpAddr>,
-    key: Option<&DkimKey>,
-) -> Vec<Check> {
+async fn mx_check(cfg: &Config, dns: &Dns, domain: &str) -> Check {
     let host = &cfg.hostname;
     let mx_fix = format!("{domain}. 3600 IN MX 10 {host}.");
-    let mut out = Vec::new();
-    let mx = match dns.mx(domain).await {
+    match dns.mx(domain).await {
         Ok(Mx::Hosts(list)) => {
             let found: Vec<String> = list.iter().map(|(p, h)| format!("{p} {h}")).collect();
             let ours = list.iter().find(|(_, h)| h.eq_ignore_ascii_case(host));
@@ -396,14 +393,25 @@ async fn domain_checks(
             Verdict::Warn,
             format!("could not look up the MX of {domain}: {e}"),
         ),
-    };
-    out.push(mx);
-    out.push(spf(cfg, dns, domain, public_ip).await);
-    out.push(dkim(dns, domain, key).await);
-    out.push(
+    }
+}
+
+/// Every check of one domain, looked up at the same time (a dead name server costs one
+/// time-out, not one per record).
+async fn domain_checks(
+    cfg: &Config,
+    dns: &Dns,
+    domain: &str,
+    public_ip: Option<IpAddr>,
+    key: Option<&DkimKey>,
+) -> Vec<Check> {
+    let (mx, spf, dkim, dmarc, sts, rpt) = tokio::join!(
+        mx_check(cfg, dns, domain),
+        spf(cfg, dns, domain, public_ip),
+        dkim(dns, domain, key),
         txt_policy(
             dns,
-            &format!("_dmarc.{domain}"),
+            format!("_dmarc.{domain}"),
             "v=DMARC1",
             "DMARC",
             Verdict::Warn,
@@ -411,35 +419,28 @@ async fn domain_checks(
                 "_dmarc.{domain}. 3600 IN TXT \"v=DMARC1; p=none; rua=mailto:postmaster@{domain}\""
             ),
             "tells receivers what to do with mail that fails SPF and DKIM; without it, Gmail and \
-         Yahoo treat mail from bulk senders as suspect",
-        )
-        .await,
-    );
-    out.push(
+             Yahoo treat mail from bulk senders as suspect",
+        ),
         txt_policy(
             dns,
-            &format!("_mta-sts.{domain}"),
+            format!("_mta-sts.{domain}"),
             "v=STSv1",
             "MTA-STS",
             Verdict::Info,
             String::new(),
             "optional: makes other servers require TLS when delivering to you",
-        )
-        .await,
-    );
-    out.push(
+        ),
         txt_policy(
             dns,
-            &format!("_smtp._tls.{domain}"),
+            format!("_smtp._tls.{domain}"),
             "v=TLSRPTv1",
             "TLS-RPT",
             Verdict::Info,
             String::new(),
             "optional: asks other servers to report TLS problems to you",
-        )
-        .await,
+        ),
     );
-    out
+    vec![mx, spf, dkim, dmarc, sts, rpt]
 }
 
 fn backups(list: &[(u16, String)], host: &str) -> String {
@@ -658,13 +659,14 @@ fn tag<'a>(record: &'a str, name: &str) -> Option<&'a str> {
 
 async fn txt_policy(
     dns: &Dns,
-    name: &str,
+    name: String,
     prefix: &str,
     label: &str,
     missing: Verdict,
     fix: String,
     why: &str,
 ) -> Check {
+    let name = name.as_str();
     match dns.txt(name).await {
         Ok(t) => {
             let found: Vec<String> = t

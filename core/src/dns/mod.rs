@@ -62,7 +62,17 @@ pub fn parse_nameserver(text: &str) -> Result<SocketAddr, String> {
 }
 
 impl Dns {
+    /// The resolver delivery uses: 5 s per try, two tries.
     pub fn new(cfg: &DnsConfig) -> Result<Dns, String> {
+        Dns::with_patience(cfg, Duration::from_secs(5), 2)
+    }
+
+    /// A resolver that gives up sooner, for a person waiting at the setup check.
+    pub fn impatient(cfg: &DnsConfig) -> Result<Dns, String> {
+        Dns::with_patience(cfg, Duration::from_secs(2), 2)
+    }
+
+    fn with_patience(cfg: &DnsConfig, timeout: Duration, attempts: usize) -> Result<Dns, String> {
         let config = if cfg.nameservers.is_empty() {
             match hickory_resolver::system_conf::read_system_conf() {
                 Ok((c, _)) => c,
@@ -86,8 +96,8 @@ impl Dns {
             ResolverConfig::from_parts(None, vec![], servers)
         };
         let mut opts = ResolverOpts::default();
-        opts.timeout = Duration::from_secs(5);
-        opts.attempts = 2;
+        opts.timeout = timeout;
+        opts.attempts = attempts;
         opts.ndots = 0;
         // Mail routing follows DNS alone, as Postfix's smtp_host_lookup = dns does.
         opts.use_hosts_file = ResolveHosts::Never;

@@ -227,11 +227,15 @@ async fn serve(config: Config, launch: Launch) -> Result<()> {
         signal(SignalKind::interrupt()).map_err(|e| Error::Storage(format!("signal: {e}")))?;
     let mut hup =
         signal(SignalKind::hangup()).map_err(|e| Error::Storage(format!("signal: {e}")))?;
+    // SIGUSR1: an admin command changed the queue (retry, release).
+    let mut usr1 =
+        signal(SignalKind::user_defined1()).map_err(|e| Error::Storage(format!("signal: {e}")))?;
     loop {
         tokio::select! {
             _ = term.recv() => break,
             _ = int.recv() => break,
             _ = hup.recv() => reload(&shared, &launch, &mut running),
+            _ = usr1.recv() => shared.outbound.wake(),
         }
     }
 
