@@ -1,0 +1,189 @@
+//! The control panel's CGI (ui/cgi/roost.cgi.c, linked against libroost) behind Debian's
+//! lighttpd on loopback: the NAS login check decides 401 / 403, and an administrator's JSON
+//! request reaches the admin layer.
+
+use std::net::TcpListener;
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+fn lib_dir() -> PathBuf {
+    let exe = std::env::current_exe().unwrap();
+    exe.parent().unwrap().parent().unwrap().to_path_buf()
+}
+
+fn root() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("..")
+}
+
+struct Web {
+    dir: PathBuf,
+    child: Child,
+    port: u16,
+}
+
+impl Drop for Web {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+        let _ = std::fs::remove_dir_all(&self.dir);
+    }
+}
+
+fn start() -> Web {
+    let dir = std::env::temp_dir().join(format!("roost-cgi-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    let www = dir.join("www");
+    std::fs::create_dir_all(&www).unwrap();
+    let lib = lib_dir();
+    let o = Command::new("gcc")
+        .args(["-std=c11", "-Wall", "-Wextra", "-Werror", "-O2", "-I"])
+        .arg(root().join("ffi/include"))
+        .arg(root().join("ui/cgi/roost.cgi.c"))
+        .arg("-o")
+        .arg(www.join("roost.cgi"))
+        .arg("-L")
+        .arg(&lib)
+        .arg(format!("-Wl,-rpath,{}", lib.display()))
+        .arg("-lroost")
+        .output()
+        .expect("gcc");
+    assert!(
+        o.status.success(),
+        "gcc: {}",
+        String::from_utf8_lossy(&o.stderr)
+    );
+
+    // The NAS login check, played by a script: the session cookie names the user.
+    let auth = dir.join("authenticate.cgi");
+    std::fs::write(
+        &auth,
+        "#!/bin/sh\ncase \"$HTTP_COOKIE\" in\n  *id=admin-session*) echo admin ;;\n  \
+         *id=user-session*) echo bob ;;\nesac\n",
+    )
+    .unwrap();
+    chmod_x(&auth);
+    let config = dir.join("roost.toml");
+    std::fs::write(
+        &config,
+        "hostname = \"mail.example.test\"\n[dns]\nnameservers = [\"127.0.0.1:9\"]\n",
+    )
+    .unwrap();
+    std::fs::write(
+        www.join("roost-cgi.conf"),
+        format!(
+            "# test settings\nconfig={}\ndata={}\nauth_command={}\nadmin_group=\nadmin_users=admin\n",
+            config.display(),
+            dir.join("data").display(),
+            auth.display()
+        ),
+    )
+    .unwrap();
+
+    let port = TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
+    let conf = dir.join("lighttpd.conf");
+    std::fs::write(
+        &conf,
+        format!(
+            "server.document-root = \"{www}\"\nserver.bind = \"127.0.0.1\"\nserver.port = {port}\n\
+             server.modules = (\"mod_cgi\")\ncgi.assign = (\".cgi\" => \"\")\n\
+             server.errorlog = \"{dir}/error.log\"\n\
+             setenv.add-environment = (\"ROOST_INSECURE_FAST_HASH\" => \"1\")\n\
+             server.modules += (\"mod_setenv\")\n",
+            www = www.display(),
+            dir = dir.display()
+        ),
+    )
+    .unwrap();
+    let child = Command::new("lighttpd")
+        .arg("-D")
+        .arg("-f")
+        .arg(&conf)
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .expect("lighttpd (Debian package lighttpd)");
+    let deadline = Instant::now() + Duration::from_secs(10);
+    while std::net::TcpStream::connect(("127.0.0.1", port)).is_err() {
+        assert!(Instant::now() < deadline, "lighttpd did not start");
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    Web { dir, child, port }
+}
+
+fn chmod_x(p: &Path) {
+    use std::os::unix::fs::PermissionsExt;
+    std::fs::set_permissions(p, std::fs::Permissions::from_mode(0o755)).unwrap();
+}
+
+/// (HTTP status, body) of a request through curl.
+fn http(web: &Web, cookie: Option<&str>, body: Option<&str>) -> (u16, serde_json::Value) {
+    let mut cmd = Command::new("curl");
+    cmd.args(["-s", "-w", "\n%{http_code}"]);
+    if let Some(c) = cookie {
+        cmd.args(["-H", &format!("Cookie: id={c}")]);
+    }
+    if let Some(b) = body {
+        cmd.args(["-H", "Content-Type: application/json", "--data-binary", b]);
+    }
+    cmd.arg(format!("http://127.0.0.1:{}/roost.cgi", web.port));
+    let o = cmd.output().expect("curl");
+    let text = String::from_utf8_lossy(&o.stdout).into_owned();
+    let (json, code) = text
+        .trim_end()
+        .rsplit_once('\n')
+        .unwrap_or(("", text.trim()));
+    let code: u16 = code.parse().unwrap_or(0);
+    let value = serde_json::from_str(json).unwrap_or_else(|_| {
+        panic!(
+            "not JSON ({code}): {json}; lighttpd log: {}",
+            std::fs::read_to_string(web.dir.join("error.log")).unwrap_or_default()
+        )
+    });
+    (code, value)
+}
+
+#[test]
+fn cgi_checks_the_nas_login_and_answers_admin_requests() {
+    let web = start();
+    let (code, v) = http(&web, None, Some(r#"{"op":"domain_list"}"#));
+    assert_eq!(code, 401, "{v}");
+    assert_eq!(v["error"]["kind"], "unauthorized");
+    let (code, v) = http(&web, Some("user-session"), Some(r#"{"op":"domain_list"}"#));
+    assert_eq!(code, 403, "{v}");
+
+    let admin = Some("admin-session");
+    let (code, v) = http(
+        &web,
+        admin,
+        Some(r#"{"op":"domain_add","name":"example.test"}"#),
+    );
+    assert_eq!(code, 200, "{v}");
+    assert_eq!(v["ok"]["data"]["name"], "example.test");
+    let (code, v) = http(
+        &web,
+        admin,
+        Some(r#"{"op":"domain_add","name":"example.test"}"#),
+    );
+    assert_eq!(code, 409, "{v}");
+    assert_eq!(v["error"]["kind"], "exists");
+    let (code, v) = http(
+        &web,
+        admin,
+        Some(r#"{"op":"user_show","address":"no@example.test"}"#),
+    );
+    assert_eq!(code, 404, "{v}");
+    let (code, v) = http(&web, admin, Some("{not json"));
+    assert_eq!(code, 400, "{v}");
+    let (code, v) = http(&web, admin, Some(r#"{"op":"domain_list"}"#));
+    assert_eq!(code, 200);
+    assert_eq!(v["ok"]["data"][0]["name"], "example.test");
+    // GET is the service status.
+    let (code, v) = http(&web, admin, None);
+    assert_eq!(code, 200, "{v}");
+    assert_eq!(v["ok"]["data"]["running"], false);
+}
