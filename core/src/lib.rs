@@ -7,6 +7,7 @@ pub mod config;
 pub mod directory;
 pub mod dns;
 pub mod error;
+pub mod firewall;
 pub mod imap;
 pub mod logging;
 pub mod net;

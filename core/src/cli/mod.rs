@@ -58,6 +58,10 @@ pub enum Command {
     Dns(DnsCmd),
     /// Whether the server runs, where it listens, and the queue's counts.
     Status,
+    /// The mail ports in the system firewall (nftables, as root): register, unregister, status;
+    /// `sc` prints the DSM port file made from the same list.
+    #[command(subcommand)]
+    Firewall(FirewallCmd),
     /// Read or change the configuration file (validated before it is written).
     #[command(subcommand)]
     Settings(SettingsCmd),
@@ -282,6 +286,48 @@ pub enum DkimCmd {
 }
 
 #[derive(Subcommand)]
+pub enum FirewallCmd {
+    /// Accept the mail ports, and redirect the standard ports to Roost's when they differ.
+    Register,
+    /// Remove Roost's table (inet roost) and nothing else.
+    Unregister,
+    /// Show Roost's rules.
+    Status,
+    /// Print DSM's port file (roost.sc).
+    Sc,
+}
+
+/// Firewall commands change the system, not the store: they run here, not in the admin layer.
+fn firewall(cmd: &FirewallCmd, config: &Config) -> i32 {
+    use crate::firewall;
+    let result = match cmd {
+        FirewallCmd::Register => firewall::register(config),
+        FirewallCmd::Unregister => firewall::unregister().map(|removed| {
+            if removed {
+                "firewall: Roost's rules removed".to_string()
+            } else {
+                "firewall: no rules of Roost's were registered".to_string()
+            }
+        }),
+        FirewallCmd::Status => firewall::status().map(|t| match t {
+            Some(rules) => rules,
+            None => "firewall: no rules of Roost's are registered".to_string(),
+        }),
+        FirewallCmd::Sc => Ok(firewall::sc_file()),
+    };
+    match result {
+        Ok(text) => {
+            println!("{}", text.trim_end());
+            0
+        }
+        Err(e) => {
+            eprintln!("roost: {e}");
+            1
+        }
+    }
+}
+
+#[derive(Subcommand)]
 pub enum SettingsCmd {
     /// Every key with the value in force.
     Get,
@@ -365,6 +411,9 @@ pub fn main() -> i32 {
             }
         };
     }
+    if let Command::Firewall(f) = &cli.command {
+        return firewall(f, &config);
+    }
     let request = match to_request(cli.command) {
         Ok(r) => r,
         Err(e) => {
@@ -415,6 +464,9 @@ fn to_request(cmd: Command) -> Result<Req, Error> {
     use Request as R;
     Ok(Req::Typed(match cmd {
         Command::Serve => return Err(Error::Invalid("serve is not an admin request".into())),
+        Command::Firewall(_) => {
+            return Err(Error::Invalid("firewall is not an admin request".into()));
+        }
         Command::Admin { request } => return Ok(Req::Json(request)),
         Command::Domain(d) => match d {
             DomainCmd::Add { name } => R::DomainAdd { name },

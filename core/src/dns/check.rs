@@ -80,17 +80,6 @@ impl Report {
     }
 }
 
-/// The router's port table: the standard port of each mail service.
-pub const STANDARD_PORTS: &[(&str, u16)] = &[
-    ("smtp", 25),
-    ("submissions", 465),
-    ("submission", 587),
-    ("pop3", 110),
-    ("imap", 143),
-    ("imaps", 993),
-    ("pop3s", 995),
-];
-
 fn check(name: &str, verdict: Verdict, reason: impl Into<String>) -> Check {
     Check {
         name: name.into(),
@@ -713,7 +702,8 @@ fn join(ips: &[IpAddr]) -> String {
 async fn ports(cfg: &Config) -> Vec<PortRow> {
     let addrs = cfg.listen_addrs();
     let mut out = Vec::new();
-    for &(service, standard) in STANDARD_PORTS {
+    for svc in crate::firewall::MAIL_SERVICES {
+        let (service, standard) = (svc.name, svc.port);
         let mine: Vec<SocketAddr> = addrs
             .iter()
             .filter(|(s, _)| s == service)

@@ -1,0 +1,484 @@
+//! The .spk installed the way DSM's Package Center does it, into a throw-away NAS root inside a
+//! network namespace: unpack, the scripts in DSM's order with SYNOPKG_* and the wizard's answers,
+//! as a non-root package user; the harness plays DSM's port-config worker (as root, through
+//! `roost firewall register`). A second namespace plays a computer on the LAN.
+
+mod common;
+
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output};
+
+const USER: &str = "roostpkg";
+const NAS_IP: &str = "10.77.0.1";
+const CLIENT_IP: &str = "10.77.0.2";
+const ACCOUNT: &str = "owner@family.test";
+const PASSWORD: &str = "wizard-password-1";
+
+fn sh(cmd: &mut Command) -> Output {
+    let o = cmd.output().unwrap_or_else(|e| panic!("{cmd:?}: {e}"));
+    o
+}
+
+fn ok(cmd: &mut Command) -> String {
+    let o = sh(cmd);
+    assert!(
+        o.status.success(),
+        "{cmd:?} failed: {}\n{}",
+        String::from_utf8_lossy(&o.stdout),
+        String::from_utf8_lossy(&o.stderr)
+    );
+    String::from_utf8_lossy(&o.stdout).into_owned()
+}
+
+/// Everything the test makes, undone on drop (also when it fails).
+struct Nas {
+    root: PathBuf,
+    ns: String,
+    client: String,
+    made_user: bool,
+}
+
+impl Drop for Nas {
+    fn drop(&mut self) {
+        let _ = Command::new("pkill").args(["-KILL", "-u", USER]).status();
+        let _ = Command::new("ip").args(["netns", "del", &self.ns]).status();
+        let _ = Command::new("ip")
+            .args(["netns", "del", &self.client])
+            .status();
+        if self.made_user {
+            let _ = Command::new("userdel").arg(USER).status();
+        }
+        let _ = std::fs::remove_dir_all(&self.root);
+    }
+}
+
+impl Nas {
+    fn new() -> Nas {
+        let id = std::process::id();
+        let root = std::env::temp_dir().join(format!("roost-nas-{id}"));
+        let _ = std::fs::remove_dir_all(&root);
+        std::fs::create_dir_all(&root).unwrap();
+        let made_user = !sh(Command::new("id").arg(USER)).status.success();
+        if made_user {
+            ok(Command::new("useradd")
+                .args([
+                    "--system",
+                    "--no-create-home",
+                    "--shell",
+                    "/usr/sbin/nologin",
+                ])
+                .arg(USER));
+        }
+        let nas = Nas {
+            root,
+            ns: format!("roost-nas-{id}"),
+            client: format!("roost-lan-{id}"),
+            made_user,
+        };
+        for ns in [&nas.ns, &nas.client] {
+            ok(Command::new("ip").args(["netns", "add", ns]));
+            ok(Command::new("ip").args(["-n", ns, "link", "set", "lo", "up"]));
+        }
+        let (a, b) = (format!("rn{id}"), format!("rc{id}"));
+        let (a, b) = (&a[..a.len().min(15)], &b[..b.len().min(15)]);
+        ok(Command::new("ip").args(["link", "add", a, "type", "veth", "peer", "name", b]));
+        ok(Command::new("ip").args(["link", "set", a, "netns", &nas.ns]));
+        ok(Command::new("ip").args(["link", "set", b, "netns", &nas.client]));
+        ok(Command::new("ip").args([
+            "-n",
+            &nas.ns,
+            "addr",
+            "add",
+            &format!("{NAS_IP}/24"),
+            "dev",
+            a,
+        ]));
+        ok(Command::new("ip").args([
+            "-n",
+            &nas.client,
+            "addr",
+            "add",
+            &format!("{CLIENT_IP}/24"),
+            "dev",
+            b,
+        ]));
+        ok(Command::new("ip").args(["-n", &nas.ns, "link", "set", a, "up"]));
+        ok(Command::new("ip").args(["-n", &nas.client, "link", "set", b, "up"]));
+        for d in ["target", "var", "tmp"] {
+            std::fs::create_dir_all(nas.pkg().join(d)).unwrap();
+        }
+        ok(Command::new("chown")
+            .arg("-R")
+            .arg(format!("{USER}:{USER}"))
+            .arg(nas.pkg()));
+        nas
+    }
+
+    fn pkg(&self) -> PathBuf {
+        self.root.join("var/packages/roost")
+    }
+
+    fn target(&self) -> PathBuf {
+        self.pkg().join("target")
+    }
+
+    fn var(&self) -> PathBuf {
+        self.pkg().join("var")
+    }
+
+    /// Runs a package script as DSM would: as the package user, inside the NAS namespace.
+    fn script(&self, scripts: &Path, name: &str, args: &[&str], env: &[(&str, &str)]) -> Output {
+        let log = self.pkg().join("tmp/install.log");
+        let mut cmd = Command::new("ip");
+        cmd.args(["netns", "exec", &self.ns, "setpriv"])
+            .arg(format!("--reuid={USER}"))
+            .arg(format!("--regid={USER}"))
+            .args(["--clear-groups", "env", "-i"])
+            .arg("PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin")
+            .arg("SYNOPKG_PKGNAME=roost")
+            .arg(format!("SYNOPKG_PKGDEST={}", self.target().display()))
+            .arg(format!("SYNOPKG_PKGVAR={}", self.var().display()))
+            .arg(format!(
+                "SYNOPKG_PKGTMP={}",
+                self.pkg().join("tmp").display()
+            ))
+            .arg(format!("SYNOPKG_TEMP_LOGFILE={}", log.display()))
+            .arg("SYNOPKG_DSM_VERSION_MAJOR=7")
+            .arg("ROOST_INSECURE_FAST_HASH=1");
+        for (k, v) in env {
+            cmd.arg(format!("{k}={v}"));
+        }
+        cmd.arg("/bin/sh").arg(scripts.join(name)).args(args);
+        sh(&mut cmd)
+    }
+
+    fn run_ok(&self, scripts: &Path, name: &str, env: &[(&str, &str)]) {
+        let o = self.script(scripts, name, &[], env);
+        assert!(
+            o.status.success(),
+            "{name}: {}\n{}\nlog: {}",
+            String::from_utf8_lossy(&o.stdout),
+            String::from_utf8_lossy(&o.stderr),
+            std::fs::read_to_string(self.pkg().join("tmp/install.log")).unwrap_or_default()
+        );
+    }
+
+    fn ctl(&self, scripts: &Path, action: &str) -> i32 {
+        self.script(scripts, "start-stop-status", &[action], &[])
+            .status
+            .code()
+            .unwrap_or(-1)
+    }
+
+    /// What Package Center does with an .spk before postinst: unpack package.tgz into target.
+    fn unpack(&self, spk: &Path, into: &Path) -> PathBuf {
+        std::fs::create_dir_all(into).unwrap();
+        ok(Command::new("tar").arg("-xf").arg(spk).arg("-C").arg(into));
+        into.join("scripts")
+    }
+
+    fn extract_payload(&self, unpacked: &Path) {
+        let _ = std::fs::remove_dir_all(self.target());
+        std::fs::create_dir_all(self.target()).unwrap();
+        ok(Command::new("tar")
+            .arg("-xzf")
+            .arg(unpacked.join("package.tgz"))
+            .arg("-C")
+            .arg(self.target()));
+        ok(Command::new("chown")
+            .arg("-R")
+            .arg(format!("{USER}:{USER}"))
+            .arg(self.target()));
+    }
+
+    fn roost_root(&self, args: &[&str]) -> Output {
+        sh(Command::new("ip")
+            .args(["netns", "exec", &self.ns])
+            .arg(self.target().join("bin/roost"))
+            .arg("--config")
+            .arg(self.var().join("roost.toml"))
+            .args(args))
+    }
+
+    /// A script on the LAN computer (system Python).
+    fn lan_python(&self, code: &str) -> Output {
+        sh(Command::new("ip").args([
+            "netns",
+            "exec",
+            &self.client,
+            "/usr/bin/python3",
+            "-c",
+            code,
+        ]))
+    }
+}
+
+fn build(version: &str, dist: &Path) -> PathBuf {
+    let lib = Path::new(common::roost_bin())
+        .parent()
+        .unwrap()
+        .join("libroost.so");
+    assert!(
+        lib.exists(),
+        "{} is missing: the workspace's tests build it (cargo test --workspace)",
+        lib.display()
+    );
+    let out = ok(Command::new(
+        Path::new(env!("CARGO_MANIFEST_DIR")).join("../scripts/build-package"),
+    )
+    .env("VERSION", version)
+    .env("ROOST_BIN", common::roost_bin())
+    .env("LIBROOST", &lib)
+    .env("DIST", dist));
+    PathBuf::from(out.lines().last().unwrap().trim())
+}
+
+const SEND: &str = r#"
+import smtplib, sys
+s = smtplib.SMTP("10.77.0.1", 25, timeout=10)
+s.ehlo("lan.test")
+s.sendmail("friend@elsewhere.test", ["owner@family.test"],
+           "From: friend@elsewhere.test\r\nTo: owner@family.test\r\nSubject: hello nas\r\n\r\nkept across upgrades\r\n")
+s.quit()
+print("sent")
+"#;
+
+const READ: &str = r#"
+import imaplib, ssl
+ctx = ssl.create_default_context(); ctx.check_hostname = False; ctx.verify_mode = ssl.CERT_NONE
+m = imaplib.IMAP4("10.77.0.1", 143, timeout=10)
+m.starttls(ssl_context=ctx)
+m.login("owner@family.test", "wizard-password-1")
+m.select("INBOX")
+typ, data = m.search(None, "ALL")
+for n in data[0].split():
+    typ, msg = m.fetch(n, "(BODY[HEADER.FIELDS (SUBJECT)])")
+    print(msg[0][1].decode().strip())
+m.logout()
+"#;
+
+fn assert_mail_readable(nas: &Nas) {
+    let o = nas.lan_python(READ);
+    let out = String::from_utf8_lossy(&o.stdout);
+    assert!(
+        o.status.success() && out.contains("Subject: hello nas"),
+        "IMAP on 143 from the LAN: {out}\n{}",
+        String::from_utf8_lossy(&o.stderr)
+    );
+}
+
+#[test]
+fn spk_installs_upgrades_and_uninstalls_in_a_nas_namespace() {
+    let nas = Nas::new();
+    let dist = nas.root.join("dist");
+    let v1 = build("0.1.0-1", &dist);
+    assert!(
+        v1.ends_with(format!("roost-{}-0.1.0-1.spk", arch())),
+        "{}",
+        v1.display()
+    );
+    let listing = ok(Command::new("tar").arg("-tf").arg(&v1));
+    for entry in [
+        "INFO",
+        "package.tgz",
+        "scripts/postinst",
+        "scripts/start-stop-status",
+        "conf/privilege",
+        "conf/resource",
+        "WIZARD_UIFILES/install_uifile",
+        "WIZARD_UIFILES/uninstall_uifile",
+        "LICENSE",
+        "PACKAGE_ICON.PNG",
+        "PACKAGE_ICON_256.PNG",
+    ] {
+        assert!(
+            listing.lines().any(|l| l.trim_start_matches("./") == entry),
+            "{entry} in {listing}"
+        );
+    }
+    let unpacked = nas.root.join("spk1");
+    let scripts = nas.unpack(&v1, &unpacked);
+    let info = std::fs::read_to_string(unpacked.join("INFO")).unwrap();
+    for key in [
+        "package=\"roost\"",
+        "version=\"0.1.0-1\"",
+        "os_min_ver=",
+        "maintainer=",
+        "arch=",
+        "description=",
+        "dsmuidir=\"ui\"",
+        "install_conflict_packages=\"MailPlus-Server MailServer\"",
+        "checksum=",
+    ] {
+        assert!(info.contains(key), "INFO has {key}: {info}");
+    }
+    let sum = ok(Command::new("md5sum").arg(unpacked.join("package.tgz")));
+    assert!(
+        info.contains(&format!("checksum=\"{}\"", &sum[..32])),
+        "checksum matches"
+    );
+
+    let wizard = [
+        ("SYNOPKG_PKG_STATUS", "INSTALL"),
+        ("SYNOPKG_PKGVER", "0.1.0-1"),
+        ("wizard_domain", "family.test"),
+        ("wizard_hostname", "mail.family.test"),
+        ("wizard_account", ACCOUNT),
+        ("wizard_password", PASSWORD),
+        ("wizard_data_dir", ""),
+    ];
+    // preinst only checks: a mail port already taken stops the install with its holder named.
+    let mut squatter = Command::new("ip")
+        .args(["netns", "exec", &nas.ns, "/usr/bin/python3", "-c"])
+        .arg("import socket,time; s=socket.socket(); s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1); s.bind(('0.0.0.0', 10110)); s.listen(); print('up', flush=True); time.sleep(30)")
+        .stdout(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut line = String::new();
+    std::io::BufRead::read_line(
+        &mut std::io::BufReader::new(squatter.stdout.take().unwrap()),
+        &mut line,
+    )
+    .unwrap();
+    let refused = nas.script(&scripts, "preinst", &[], &wizard);
+    let _ = squatter.kill();
+    let _ = squatter.wait();
+    let shown = std::fs::read_to_string(nas.pkg().join("tmp/install.log")).unwrap_or_default();
+    assert!(!refused.status.success(), "preinst refuses a taken port");
+    assert!(
+        shown.contains("Port 10110 is already in use by a program running as root"),
+        "{shown}"
+    );
+    let _ = std::fs::remove_file(nas.pkg().join("tmp/install.log"));
+    assert!(
+        !nas.var().join("roost.toml").exists(),
+        "preinst changed nothing"
+    );
+
+    nas.run_ok(&scripts, "preinst", &wizard);
+    nas.extract_payload(&unpacked);
+    nas.run_ok(&scripts, "postinst", &wizard);
+    assert!(
+        nas.var().join("data/roost.db").exists(),
+        "store initialised in var"
+    );
+    let sc = std::fs::read_to_string(nas.target().join("roost.sc")).unwrap();
+    assert!(
+        sc.contains("dst.ports=\"25/tcp\"") && sc.contains("port_forward=\"yes\""),
+        "{sc}"
+    );
+    assert_eq!(nas.ctl(&scripts, "status"), 3, "installed, not started");
+    assert_eq!(
+        nas.ctl(&scripts, "start"),
+        0,
+        "start: {}",
+        std::fs::read_to_string(nas.var().join("roost.log")).unwrap_or_default()
+    );
+    assert_eq!(nas.ctl(&scripts, "status"), 0);
+    let ps = ok(Command::new("ps").args(["-o", "user=", "-C", "roost"]));
+    assert!(
+        ps.lines()
+            .all(|u| u.trim() == USER || u.trim().parse::<u32>().is_ok()),
+        "runs as the package user: {ps}"
+    );
+
+    // DSM's port-config worker, played by the harness as root.
+    let reg = nas.roost_root(&["firewall", "register"]);
+    assert!(
+        reg.status.success(),
+        "{}",
+        String::from_utf8_lossy(&reg.stderr)
+    );
+    let rules = ok(Command::new("ip").args([
+        "netns", "exec", &nas.ns, "nft", "list", "table", "inet", "roost",
+    ]));
+    assert!(
+        rules.contains("tcp dport 25 redirect to :10025")
+            && rules.contains("tcp dport 143 redirect to :10143"),
+        "{rules}"
+    );
+
+    // A computer on the LAN: SMTP on 25 and IMAP on 143 reach Roost.
+    let o = nas.lan_python(SEND);
+    assert!(
+        o.status.success(),
+        "SMTP on 25: {}",
+        String::from_utf8_lossy(&o.stderr)
+    );
+    assert_mail_readable(&nas);
+
+    // Service control with DSM's exit codes.
+    assert_eq!(nas.ctl(&scripts, "stop"), 0);
+    assert_eq!(nas.ctl(&scripts, "status"), 3);
+    assert_eq!(nas.ctl(&scripts, "start"), 0);
+    let pid = std::fs::read_to_string(nas.var().join("roost.pid")).unwrap();
+    ok(Command::new("kill").args(["-KILL", pid.trim()]));
+    std::thread::sleep(std::time::Duration::from_millis(300));
+    assert_eq!(
+        nas.ctl(&scripts, "status"),
+        1,
+        "dead with its pid file left"
+    );
+    assert_eq!(nas.ctl(&scripts, "start"), 0);
+    assert_eq!(nas.ctl(&scripts, "log"), 0);
+
+    // Upgrade to a newer build, in DSM's order.
+    let v2 = build("0.1.0-2", &dist);
+    let unpacked2 = nas.root.join("spk2");
+    let scripts2 = nas.unpack(&v2, &unpacked2);
+    let up = [
+        ("SYNOPKG_PKG_STATUS", "UPGRADE"),
+        ("SYNOPKG_OLD_PKGVER", "0.1.0-1"),
+        ("SYNOPKG_PKGVER", "0.1.0-2"),
+    ];
+    assert_eq!(nas.ctl(&scripts, "stop"), 0);
+    nas.run_ok(&scripts2, "preupgrade", &up);
+    nas.run_ok(&scripts, "preuninst", &up);
+    nas.run_ok(&scripts, "postuninst", &up);
+    nas.run_ok(&scripts2, "preinst", &up);
+    nas.extract_payload(&unpacked2);
+    nas.run_ok(&scripts2, "postinst", &up);
+    nas.run_ok(&scripts2, "postupgrade", &up);
+    assert_eq!(nas.ctl(&scripts2, "start"), 0);
+    assert_mail_readable(&nas);
+    let backups: Vec<_> = std::fs::read_dir(nas.var().join("backup"))
+        .unwrap()
+        .flatten()
+        .collect();
+    assert!(
+        !backups.is_empty(),
+        "the database was backed up before the new version opened it"
+    );
+    assert!(nas.var().join("data/tls").exists(), "certificates kept");
+
+    // Uninstall, keeping the mail.
+    let un = [
+        ("SYNOPKG_PKG_STATUS", "UNINSTALL"),
+        ("wizard_keep_data", "true"),
+        ("wizard_remove_data", "false"),
+    ];
+    assert_eq!(nas.ctl(&scripts2, "stop"), 0);
+    nas.run_ok(&scripts2, "preuninst", &un);
+    nas.run_ok(&scripts2, "postuninst", &un);
+    let unreg = nas.roost_root(&["firewall", "unregister"]);
+    assert!(
+        unreg.status.success(),
+        "{}",
+        String::from_utf8_lossy(&unreg.stderr)
+    );
+    std::fs::remove_dir_all(nas.target()).unwrap();
+    let gone = sh(Command::new("ip").args([
+        "netns", "exec", &nas.ns, "nft", "list", "table", "inet", "roost",
+    ]));
+    assert!(!gone.status.success(), "the rules are gone");
+    assert!(nas.var().join("data/roost.db").exists(), "mail kept");
+    assert!(nas.var().join("roost.toml").exists(), "settings kept");
+}
+
+fn arch() -> &'static str {
+    match std::env::consts::ARCH {
+        "x86_64" => "x86_64",
+        "aarch64" => "armv8",
+        other => other,
+    }
+}
