@@ -15,8 +15,7 @@ const ACCOUNT: &str = "owner@family.test";
 const PASSWORD: &str = "wizard-password-1";
 
 fn sh(cmd: &mut Command) -> Output {
-    let o = cmd.output().unwrap_or_else(|e| panic!("{cmd:?}: {e}"));
-    o
+    cmd.output().unwrap_or_else(|e| panic!("{cmd:?}: {e}"))
 }
 
 fn ok(cmd: &mut Command) -> String {
