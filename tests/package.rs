@@ -39,7 +39,9 @@ struct Nas {
 
 impl Drop for Nas {
     fn drop(&mut self) {
-        let _ = Command::new("pkill").args(["-KILL", "-u", USER]).status();
+        if self.made_user {
+            let _ = Command::new("pkill").args(["-KILL", "-u", USER]).status();
+        }
         let _ = Command::new("ip").args(["netns", "del", &self.ns]).status();
         let _ = Command::new("ip")
             .args(["netns", "del", &self.client])
@@ -48,16 +50,25 @@ impl Drop for Nas {
             let _ = Command::new("userdel").arg(USER).status();
         }
         let _ = std::fs::remove_dir_all(&self.root);
+        if LIVE.fetch_sub(1, std::sync::atomic::Ordering::SeqCst) == 1 {
+            let _ = std::fs::remove_dir_all(dist_dir());
+        }
     }
 }
 
+/// Tests holding a Nas: the last one out removes the shared packages.
+static LIVE: std::sync::atomic::AtomicUsize = std::sync::atomic::AtomicUsize::new(0);
+
 impl Nas {
-    fn new() -> Nas {
+    /// `tag` keeps the two tests (run side by side) apart: one letter. `package_user`: make
+    /// the DSM package user (the .deb makes its own).
+    fn new(tag: &str, package_user: bool) -> Nas {
+        LIVE.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
         let id = std::process::id();
-        let root = std::env::temp_dir().join(format!("roost-nas-{id}"));
+        let root = std::env::temp_dir().join(format!("roost-nas{tag}-{id}"));
         let _ = std::fs::remove_dir_all(&root);
         std::fs::create_dir_all(&root).unwrap();
-        let made_user = !sh(Command::new("id").arg(USER)).status.success();
+        let made_user = package_user && !sh(Command::new("id").arg(USER)).status.success();
         if made_user {
             ok(Command::new("useradd")
                 .args([
@@ -70,15 +81,15 @@ impl Nas {
         }
         let nas = Nas {
             root,
-            ns: format!("roost-nas-{id}"),
-            client: format!("roost-lan-{id}"),
+            ns: format!("roost-nas{tag}-{id}"),
+            client: format!("roost-lan{tag}-{id}"),
             made_user,
         };
         for ns in [&nas.ns, &nas.client] {
             ok(Command::new("ip").args(["netns", "add", ns]));
             ok(Command::new("ip").args(["-n", ns, "link", "set", "lo", "up"]));
         }
-        let (a, b) = (format!("rn{id}"), format!("rc{id}"));
+        let (a, b) = (format!("rn{tag}{id}"), format!("rc{tag}{id}"));
         let (a, b) = (&a[..a.len().min(15)], &b[..b.len().min(15)]);
         ok(Command::new("ip").args(["link", "add", a, "type", "veth", "peer", "name", b]));
         ok(Command::new("ip").args(["link", "set", a, "netns", &nas.ns]));
@@ -106,10 +117,12 @@ impl Nas {
         for d in ["target", "var", "tmp"] {
             std::fs::create_dir_all(nas.pkg().join(d)).unwrap();
         }
-        ok(Command::new("chown")
-            .arg("-R")
-            .arg(format!("{USER}:{USER}"))
-            .arg(nas.pkg()));
+        if package_user {
+            ok(Command::new("chown")
+                .arg("-R")
+                .arg(format!("{USER}:{USER}"))
+                .arg(nas.pkg()));
+        }
         nas
     }
 
@@ -212,7 +225,26 @@ impl Nas {
     }
 }
 
-fn build(version: &str, dist: &Path) -> PathBuf {
+/// The packages of `version` (.spk and .deb), built once for both tests; the .spk's path.
+fn build(version: &str) -> PathBuf {
+    use std::sync::{Mutex, OnceLock};
+    static BUILT: OnceLock<Mutex<Vec<(String, PathBuf)>>> = OnceLock::new();
+    let built = BUILT.get_or_init(|| Mutex::new(Vec::new()));
+    let mut built = built.lock().unwrap_or_else(|p| p.into_inner());
+    if let Some((_, spk)) = built.iter().find(|(v, p)| v == version && p.exists()) {
+        return spk.clone();
+    }
+    let spk = build_now(version, &dist_dir());
+    built.push((version.to_string(), spk.clone()));
+    spk
+}
+
+/// Where the shared packages go; removed by the test process's last Nas (see Drop).
+fn dist_dir() -> PathBuf {
+    std::env::temp_dir().join(format!("roost-dist-{}", std::process::id()))
+}
+
+fn build_now(version: &str, dist: &Path) -> PathBuf {
     let lib = Path::new(common::roost_bin())
         .parent()
         .unwrap()
@@ -228,8 +260,14 @@ fn build(version: &str, dist: &Path) -> PathBuf {
     .env("VERSION", version)
     .env("ROOST_BIN", common::roost_bin())
     .env("LIBROOST", &lib)
-    .env("DIST", dist));
-    PathBuf::from(out.lines().last().unwrap().trim())
+    .env("DIST", dist)
+    .arg("--deb"));
+    let made: Vec<&str> = out.lines().map(str::trim).collect();
+    assert!(
+        made.len() == 2 && made.iter().all(|f| Path::new(f).exists()),
+        "build-package made {made:?}"
+    );
+    PathBuf::from(made[0])
 }
 
 const SEND: &str = r#"
@@ -268,9 +306,8 @@ fn assert_mail_readable(nas: &Nas) {
 
 #[test]
 fn spk_installs_upgrades_and_uninstalls_in_a_nas_namespace() {
-    let nas = Nas::new();
-    let dist = nas.root.join("dist");
-    let v1 = build("0.1.0-1", &dist);
+    let nas = Nas::new("s", true);
+    let v1 = build("0.1.0-1");
     assert!(
         v1.ends_with(format!("roost-{}-0.1.0-1.spk", arch())),
         "{}",
@@ -374,12 +411,7 @@ fn spk_installs_upgrades_and_uninstalls_in_a_nas_namespace() {
         std::fs::read_to_string(nas.var().join("roost.log")).unwrap_or_default()
     );
     assert_eq!(nas.ctl(&scripts, "status"), 0);
-    let ps = ok(Command::new("ps").args(["-o", "user=", "-C", "roost"]));
-    assert!(
-        ps.lines()
-            .all(|u| u.trim() == USER || u.trim().parse::<u32>().is_ok()),
-        "runs as the package user: {ps}"
-    );
+    assert_eq!(daemon_user(&nas.var()), USER, "runs as the package user");
 
     // DSM's port-config worker, played by the harness as root.
     let reg = nas.roost_root(&["firewall", "register"]);
@@ -422,7 +454,7 @@ fn spk_installs_upgrades_and_uninstalls_in_a_nas_namespace() {
     assert_eq!(nas.ctl(&scripts, "log"), 0);
 
     // Upgrade to a newer build, in DSM's order.
-    let v2 = build("0.1.0-2", &dist);
+    let v2 = build("0.1.0-2");
     let unpacked2 = nas.root.join("spk2");
     let scripts2 = nas.unpack(&v2, &unpacked2);
     let up = [
@@ -480,4 +512,122 @@ fn arch() -> &'static str {
         "aarch64" => "armv8",
         other => other,
     }
+}
+
+/// The .deb for Debian-based NAS systems, installed with dpkg inside the NAS namespace (so
+/// that its nftables rules and its daemon live there), checked the same way.
+#[test]
+fn deb_installs_upgrades_and_removes_in_a_nas_namespace() {
+    let nas = Nas::new("d", false);
+    let _purge = Purge(nas.ns.clone());
+    let dist = dist_dir();
+    build("0.1.0-1");
+    let deb = |v: &str| dist.join(format!("roost_{v}_{}.deb", debarch()));
+    let dpkg = |args: &[&str], file: Option<&Path>| {
+        let mut cmd = Command::new("ip");
+        cmd.args(["netns", "exec", &nas.ns, "env"])
+            .arg("ROOST_INIT=script")
+            .arg("ROOST_INSECURE_FAST_HASH=1")
+            .arg("ROOST_DOMAIN=family.test")
+            .arg("ROOST_HOSTNAME=mail.family.test")
+            .arg(format!("ROOST_ACCOUNT={ACCOUNT}"))
+            .arg(format!("ROOST_PASSWORD={PASSWORD}"))
+            .arg("dpkg")
+            .args(args);
+        if let Some(f) = file {
+            cmd.arg(f);
+        }
+        ok(&mut cmd)
+    };
+    dpkg(&["-i"], Some(&deb("0.1.0-1")));
+    let var = Path::new("/var/packages/roost/var");
+    assert!(var.join("data/roost.db").exists());
+    let rules = ok(Command::new("ip").args([
+        "netns", "exec", &nas.ns, "nft", "list", "table", "inet", "roost",
+    ]));
+    assert!(rules.contains("tcp dport 25 redirect to :10025"), "{rules}");
+    assert_eq!(daemon_user(var), "roost", "runs as the package user");
+    let o = nas.lan_python(SEND);
+    assert!(
+        o.status.success(),
+        "SMTP on 25: {}",
+        String::from_utf8_lossy(&o.stderr)
+    );
+    assert_mail_readable(&nas);
+
+    build("0.1.0-2");
+    dpkg(&["-i"], Some(&deb("0.1.0-2")));
+    assert_mail_readable(&nas);
+    assert!(
+        std::fs::read_dir(var.join("backup"))
+            .unwrap()
+            .next()
+            .is_some(),
+        "database backed up"
+    );
+
+    dpkg(&["-r", "roost"], None);
+    let gone = sh(Command::new("ip").args([
+        "netns", "exec", &nas.ns, "nft", "list", "table", "inet", "roost",
+    ]));
+    assert!(!gone.status.success(), "the rules are gone");
+    assert!(
+        !Path::new("/var/packages/roost/target/bin/roost").exists(),
+        "the program is gone"
+    );
+    assert!(var.join("data/roost.db").exists(), "remove keeps the mail");
+    dpkg(&["--purge", "roost"], None);
+    assert!(
+        !Path::new("/var/packages/roost").exists(),
+        "purge removes the rest"
+    );
+    assert!(
+        !sh(Command::new("id").arg("roost")).status.success(),
+        "and the user"
+    );
+}
+
+/// Purges the .deb if a failed test left it installed.
+struct Purge(String);
+
+impl Drop for Purge {
+    fn drop(&mut self) {
+        let installed = Command::new("dpkg")
+            .args(["-s", "roost"])
+            .output()
+            .is_ok_and(|o| o.status.success());
+        if installed {
+            let _ = Command::new("ip")
+                .args([
+                    "netns",
+                    "exec",
+                    &self.0,
+                    "env",
+                    "ROOST_INIT=script",
+                    "dpkg",
+                    "--purge",
+                    "roost",
+                ])
+                .status();
+        }
+        let _ = Command::new("pkill")
+            .args(["-KILL", "-u", "roost"])
+            .status();
+    }
+}
+
+fn debarch() -> &'static str {
+    match std::env::consts::ARCH {
+        "x86_64" => "amd64",
+        "aarch64" => "arm64",
+        other => other,
+    }
+}
+
+/// The user the daemon whose pid file is in `var` runs as.
+fn daemon_user(var: &Path) -> String {
+    let pid = std::fs::read_to_string(var.join("roost.pid")).unwrap();
+    ok(Command::new("ps").args(["-o", "user=", "-p", pid.trim()]))
+        .trim()
+        .to_string()
 }
