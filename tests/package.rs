@@ -504,6 +504,19 @@ fn spk_installs_upgrades_and_uninstalls_in_a_nas_namespace() {
     assert!(!gone.status.success(), "the rules are gone");
     assert!(nas.var().join("data/roost.db").exists(), "mail kept");
     assert!(nas.var().join("roost.toml").exists(), "settings kept");
+
+    // Had the uninstall wizard said "remove them for good", the mail would be gone too.
+    let remove = [
+        ("SYNOPKG_PKG_STATUS", "UNINSTALL"),
+        ("wizard_keep_data", "false"),
+        ("wizard_remove_data", "true"),
+    ];
+    nas.run_ok(&scripts2, "postuninst", &remove);
+    assert!(!nas.var().join("data").exists(), "mail removed on request");
+    assert!(
+        !nas.var().join("roost.toml").exists(),
+        "settings removed on request"
+    );
 }
 
 fn arch() -> &'static str {

@@ -86,3 +86,20 @@ pub fn guard(f: impl FnOnce() -> RoostCode) -> RoostCode {
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_panic_becomes_an_error_code_and_a_message() {
+        let code = guard(|| panic!("boom"));
+        assert_eq!(code, RoostCode::Internal);
+        // SAFETY: roost_last_error returns a valid NUL-terminated string owned by this thread.
+        let msg = unsafe { std::ffi::CStr::from_ptr(roost_last_error()) };
+        assert!(msg.to_string_lossy().contains("boom"));
+        assert_eq!(guard(|| RoostCode::Ok), RoostCode::Ok);
+        // SAFETY: as above.
+        assert!(unsafe { std::ffi::CStr::from_ptr(roost_last_error()) }.is_empty());
+    }
+}
