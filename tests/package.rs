@@ -251,7 +251,7 @@ fn build_now(version: &str, dist: &Path) -> PathBuf {
         .join("libroost.so");
     assert!(
         lib.exists(),
-        "{} is missing: the workspace's tests build it (cargo test --workspace)",
+        "{} is missing: cargo build -p roost-ffi first (scripts/test does)",
         lib.display()
     );
     let out = ok(Command::new(

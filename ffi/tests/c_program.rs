@@ -6,9 +6,17 @@ use std::path::{Path, PathBuf};
 use std::process::Command;
 
 /// target/debug (or wherever Cargo put this test): the libraries are beside its deps folder.
+/// `cargo test` alone builds the crate as an rlib only; `cargo build -p roost-ffi` (which
+/// scripts/test runs first) makes libroost.so and libroost.a.
 fn lib_dir() -> PathBuf {
     let exe = std::env::current_exe().unwrap();
-    exe.parent().unwrap().parent().unwrap().to_path_buf()
+    let dir = exe.parent().unwrap().parent().unwrap().to_path_buf();
+    assert!(
+        dir.join("libroost.so").exists() && dir.join("libroost.a").exists(),
+        "{} has no libroost.so/.a: run cargo build -p roost-ffi first (scripts/test does)",
+        dir.display()
+    );
+    dir
 }
 
 fn root() -> PathBuf {

@@ -7,9 +7,16 @@ use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
+/// Where `cargo build -p roost-ffi` (run first by scripts/test) put libroost.so.
 fn lib_dir() -> PathBuf {
     let exe = std::env::current_exe().unwrap();
-    exe.parent().unwrap().parent().unwrap().to_path_buf()
+    let dir = exe.parent().unwrap().parent().unwrap().to_path_buf();
+    assert!(
+        dir.join("libroost.so").exists(),
+        "{} has no libroost.so: run cargo build -p roost-ffi first (scripts/test does)",
+        dir.display()
+    );
+    dir
 }
 
 fn root() -> PathBuf {
