@@ -56,6 +56,7 @@ pub struct Config {
     pub dns: DnsConfig,
     pub relay: RelayConfig,
     pub limits: LimitsConfig,
+    pub search: SearchConfig,
 }
 
 #[derive(Debug, Clone, Default, Serialize, Deserialize)]
@@ -192,6 +193,19 @@ pub struct LimitsConfig {
     pub recipients_per_message: usize,
 }
 
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct SearchConfig {
+    /// The full-text index beside the store. Off: SEARCH reads every message.
+    pub enabled: bool,
+}
+
+impl Default for SearchConfig {
+    fn default() -> Self {
+        SearchConfig { enabled: true }
+    }
+}
+
 impl Default for QueueConfig {
     fn default() -> Self {
         QueueConfig {
@@ -321,6 +335,7 @@ impl Default for Config {
             dns: DnsConfig::default(),
             relay: RelayConfig::default(),
             limits: LimitsConfig::default(),
+            search: SearchConfig::default(),
         }
     }
 }

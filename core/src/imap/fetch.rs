@@ -315,6 +315,7 @@ mod tests {
             size: 42,
             internal_date: 837_596_665,
             blob: BlobId(String::new()),
+            indexed: false,
         }
     }
 

@@ -4,6 +4,7 @@
 use super::command::SearchKey;
 use super::{date, mime};
 use crate::store::flags;
+use crate::search::extract::{Extracted, fold};
 use crate::store::messages::Meta;
 
 /// What a key needs beyond the index row.
@@ -29,6 +30,22 @@ pub fn needs_text(k: &SearchKey) -> bool {
     }
 }
 
+/// Whether a key compares decoded text (the same strings the search index is built from).
+pub fn needs_extract(k: &SearchKey) -> bool {
+    match k {
+        SearchKey::Body(_) | SearchKey::Text(_) => true,
+        SearchKey::Header(name, value) => !value.is_empty() && decoded_field(name),
+        SearchKey::And(ks) => ks.iter().any(needs_extract),
+        SearchKey::Or(a, b) => needs_extract(a) || needs_extract(b),
+        SearchKey::Not(a) => needs_extract(a),
+        _ => false,
+    }
+}
+
+fn decoded_field(name: &str) -> bool {
+    ["subject", "from", "to", "cc", "bcc"].contains(&name.to_ascii_lowercase().as_str())
+}
+
 pub struct Ctx<'a> {
     pub meta: &'a Meta,
     pub seq: u32,
@@ -36,6 +53,8 @@ pub struct Ctx<'a> {
     pub max_uid: u32,
     pub recent: bool,
     pub message: Option<&'a [u8]>,
+    /// The message's decoded text, when a key needs it.
+    pub extracted: Option<&'a Extracted>,
 }
 
 pub fn flag_bit(name: &str) -> Option<i64> {
@@ -49,8 +68,9 @@ pub fn flag_bit(name: &str) -> Option<i64> {
     })
 }
 
+/// Case-insensitive substring, folding as the index does.
 fn contains_ci(hay: &str, needle: &str) -> bool {
-    hay.to_lowercase().contains(&needle.to_lowercase())
+    fold(hay).contains(&fold(needle))
 }
 
 pub fn matches(k: &SearchKey, c: &Ctx<'_>) -> bool {
@@ -88,6 +108,10 @@ pub fn matches(k: &SearchKey, c: &Ctx<'_>) -> bool {
         SearchKey::Uid(set) => set.contains(c.meta.uid, c.max_uid),
         SearchKey::Seq(set) => set.contains(c.seq, c.max_seq),
         SearchKey::ModSeq(m) => c.meta.modseq >= *m,
+        SearchKey::Header(name, value) if !value.is_empty() && decoded_field(name) => c
+            .extracted
+            .and_then(|e| e.field(name))
+            .is_some_and(|v| contains_ci(v, value)),
         SearchKey::Header(name, value) => {
             let Some(msg) = c.message else { return false };
             let (h, _) = mime::split_header(msg);
@@ -95,11 +119,7 @@ pub fn matches(k: &SearchKey, c: &Ctx<'_>) -> bool {
                 n.eq_ignore_ascii_case(name) && (value.is_empty() || contains_ci(v, value))
             })
         }
-        SearchKey::Body(s) => c
-            .message
-            .is_some_and(|m| contains_ci(&String::from_utf8_lossy(mime::split_header(m).1), s)),
-        SearchKey::Text(s) => c
-            .message
-            .is_some_and(|m| contains_ci(&String::from_utf8_lossy(m), s)),
+        SearchKey::Body(s) => c.extracted.is_some_and(|e| contains_ci(&e.body, s)),
+        SearchKey::Text(s) => c.extracted.is_some_and(|e| contains_ci(&e.text(), s)),
     }
 }

@@ -664,6 +664,7 @@ async fn search_cmd<S: AsyncRead + AsyncWrite + Unpin>(
     esearch: Option<Vec<String>>,
 ) {
     let rev2 = s.rev2;
+    let account = s.user.as_ref().map(|u| u.account_id);
     let Some(sel) = s.sel.as_mut() else { return };
     let key = &with_saved(key, &sel.saved);
     let save = esearch
@@ -691,8 +692,19 @@ async fn search_cmd<S: AsyncRead + AsyncWrite + Unpin>(
     let mut hits = Vec::new();
     let mut saved_uids = Vec::new();
     let mut max_modseq = 0;
+    let narrow = account.and_then(|a| shared.search.candidates(sel.id, a, key));
+    let extract = search::needs_extract(key);
     for (seq, meta) in &metas {
+        // The index says this indexed message cannot match: skip reading it.
+        if meta.indexed && narrow.as_ref().is_some_and(|n| !n.contains(&meta.uid)) {
+            continue;
+        }
         let message = load_need(shared, &meta.blob, need).await;
+        let extracted = if extract {
+            message.as_deref().map(crate::search::extract::extract)
+        } else {
+            None
+        };
         let ctx = search::Ctx {
             meta,
             seq: *seq,
@@ -700,6 +712,7 @@ async fn search_cmd<S: AsyncRead + AsyncWrite + Unpin>(
             max_uid,
             recent: sel.recent.contains(&meta.uid),
             message: message.as_deref(),
+            extracted: extracted.as_ref(),
         };
         if search::matches(key, &ctx) {
             hits.push(if uid { meta.uid } else { *seq });
@@ -795,6 +808,7 @@ async fn sort_cmd<S: AsyncRead + AsyncWrite + Unpin>(
     key: &SearchKey,
     order: Order,
 ) {
+    let account = s.user.as_ref().map(|u| u.account_id);
     let Some(sel) = s.sel.as_ref() else { return };
     let key = &with_saved(key, &sel.saved);
     let all: Vec<(u32, u32)> = sel.msgs.all().collect();
@@ -803,8 +817,13 @@ async fn sort_cmd<S: AsyncRead + AsyncWrite + Unpin>(
         Err(e) => return conn.reply(&no(tag, &e)),
     };
     let (max_seq, max_uid) = (sel.msgs.len() as u32, sel.max_uid());
+    let narrow = account.and_then(|a| shared.search.candidates(sel.id, a, key));
+    let extract = search::needs_extract(key);
     let mut facts = Vec::new();
     for (seq, meta) in &metas {
+        if meta.indexed && narrow.as_ref().is_some_and(|n| !n.contains(&meta.uid)) {
+            continue;
+        }
         let need = if search::needs_text(key) {
             Need::Message
         } else {
@@ -813,6 +832,7 @@ async fn sort_cmd<S: AsyncRead + AsyncWrite + Unpin>(
         let Some(message) = load_need(shared, &meta.blob, need).await else {
             return conn.reply(&format!("{tag} NO [SERVERBUG] cannot read message {seq}"));
         };
+        let extracted = extract.then(|| crate::search::extract::extract(&message));
         let ctx = search::Ctx {
             meta,
             seq: *seq,
@@ -820,6 +840,7 @@ async fn sort_cmd<S: AsyncRead + AsyncWrite + Unpin>(
             max_uid,
             recent: sel.recent.contains(&meta.uid),
             message: Some(&message),
+            extracted: extracted.as_ref(),
         };
         if search::matches(key, &ctx) {
             let id = if uid { meta.uid } else { *seq };

@@ -44,6 +44,7 @@ pub struct Shared {
     pub logins: tokio::sync::Semaphore,
     pub login_cache: crate::directory::LoginCache,
     pub outbound: crate::outbound::Outbound,
+    pub search: Arc<crate::search::Search>,
     shutdown: watch::Sender<bool>,
 }
 
@@ -151,8 +152,18 @@ async fn serve(config: Config, launch: Launch) -> Result<()> {
 
     let (shutdown, _) = watch::channel(false);
     let outbound = crate::outbound::Outbound::new(&config).map_err(Error::Invalid)?;
+    let search = Arc::new(crate::search::Search::open(&config, &store));
+    let indexer_stop = Arc::new(std::sync::atomic::AtomicBool::new(false));
+    let indexer = {
+        let (search, store, stop) = (search.clone(), store.clone(), indexer_stop.clone());
+        std::thread::Builder::new()
+            .name("roost-indexer".into())
+            .spawn(move || search.run(store, stop))
+            .map_err(|e| Error::Storage(format!("cannot start the indexer: {e}")))?
+    };
     let shared = Arc::new(Shared {
         outbound,
+        search: search.clone(),
         guard: AuthGuard::new(
             config.auth.max_failures,
             Duration::from_secs(config.auth.block_window_secs),
@@ -258,6 +269,9 @@ async fn serve(config: Config, launch: Launch) -> Result<()> {
             "grace period over; closing the remaining connections"
         );
     }
+    indexer_stop.store(true, std::sync::atomic::Ordering::Relaxed);
+    search.wake();
+    let _ = indexer.join();
     store.close();
     admin::status::remove(&config.data_dir);
     let cfg = shared.config();

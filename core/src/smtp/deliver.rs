@@ -184,6 +184,9 @@ async fn store_message(
             if want_queue {
                 shared.outbound.wake();
             }
+            if want_local {
+                shared.search.wake();
+            }
             Ok(queue_id)
         }
         Err(e) => {

@@ -31,6 +31,8 @@ pub struct Meta {
     pub size: u64,
     pub internal_date: i64,
     pub blob: BlobId,
+    /// In the search index: SEARCH may skip it when the index says it does not match.
+    pub indexed: bool,
 }
 
 /// How STORE changes flags.
@@ -74,10 +76,11 @@ fn meta_row(r: &rusqlite::Row<'_>) -> rusqlite::Result<Meta> {
         size: r.get::<_, i64>(4)? as u64,
         internal_date: r.get(5)?,
         blob: BlobId(r.get(6)?),
+        indexed: r.get::<_, i64>(7)? != 0,
     })
 }
 
-const META_COLUMNS: &str = "uid, modseq, flags, keywords, size, internal_date, blob_id";
+const META_COLUMNS: &str = "uid, modseq, flags, keywords, size, internal_date, blob_id, indexed";
 
 /// Every message of the mailbox in UID order.
 pub fn messages(conn: &Connection, mailbox_id: i64) -> Result<Vec<Meta>> {

@@ -10,6 +10,7 @@
 mod blob;
 pub mod dkim;
 pub mod limits;
+pub mod search;
 mod mail;
 pub mod mailboxes;
 pub mod messages;

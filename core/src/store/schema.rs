@@ -147,6 +147,21 @@ const MIGRATIONS: &[&str] = &[
         PRIMARY KEY (address, day)
     );
     "#,
+    // 5: full-text search: which messages the index holds, where the indexer is in the
+    // expunge log, and the accounts and groups that get CJK indexing.
+    r#"
+    ALTER TABLE messages ADD COLUMN indexed INTEGER NOT NULL DEFAULT 0;
+    CREATE INDEX messages_unindexed ON messages(id) WHERE indexed = 0;
+    CREATE TABLE search_state (
+        key   TEXT PRIMARY KEY,
+        value INTEGER NOT NULL
+    );
+    CREATE TABLE search_cjk (
+        account_id INTEGER REFERENCES accounts(id) ON DELETE CASCADE,
+        group_id   INTEGER REFERENCES groups(id) ON DELETE CASCADE,
+        UNIQUE (account_id, group_id)
+    );
+    "#,
 ];
 
 pub fn migrate(conn: &mut Connection, db_path: &Path) -> Result<()> {
