@@ -152,6 +152,18 @@ pub enum Request {
         #[serde(default)]
         domain: Option<String>,
     },
+    /// The search index: documents, size on disk, messages waiting to be indexed.
+    SearchStatus,
+    /// Index again one account's mail, or everyone's (`address` absent).
+    SearchReindex {
+        #[serde(default)]
+        address: Option<String>,
+    },
+    /// CJK indexing for a user ("alice@example.com") or a group ("@family").
+    SearchCjk {
+        target: String,
+        enable: bool,
+    },
     /// Whether the daemon runs, its listeners and the queue's counts.
     Status,
     /// The configuration in force, every key with its value.
@@ -174,6 +186,18 @@ pub struct QueueSelect {
     pub filter: QueueFilter,
     #[serde(default)]
     pub all: bool,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct SearchStatus {
+    pub enabled: bool,
+    pub documents: u64,
+    pub size_bytes: u64,
+    pub messages: u64,
+    /// Messages not yet in the index (searched by reading them meanwhile).
+    pub waiting: u64,
+    /// Accounts with CJK indexing.
+    pub cjk_accounts: Vec<String>,
 }
 
 /// A DKIM key as shown to people: never the private half.
@@ -223,6 +247,7 @@ pub enum Response {
     Dkims(Vec<DkimInfo>),
     DnsCheck(crate::dns::check::Report),
     Status(status::Status),
+    SearchStatus(SearchStatus),
     Settings(serde_json::Value),
 }
 
@@ -426,10 +451,83 @@ impl Admin {
                     .collect(),
             )),
             DnsCheck { domain } => self.dns_check(domain).map(Response::DnsCheck),
+            SearchStatus => self.search_status().map(Response::SearchStatus),
+            SearchReindex { address } => {
+                let account = match &address {
+                    Some(a) => {
+                        let a = a.clone();
+                        Some(s.read(move |c| directory::account_id(c, &a))?)
+                    }
+                    None => None,
+                };
+                let n = s.write(move |c| store::search::reset(c, account))?;
+                let running = status::read(&self.config.data_dir, s)?.running;
+                if account.is_none() && !running {
+                    // A full rebuild with no server holding the index: start from nothing.
+                    let _ = std::fs::remove_dir_all(self.config.data_dir.join("search"));
+                }
+                status::signal_daemon(&self.config.data_dir, nix::sys::signal::Signal::SIGUSR1);
+                Ok(Response::Done(format!(
+                    "{n} message{} queued for indexing{}",
+                    if n == 1 { "" } else { "s" },
+                    address.map(|a| format!(" for {a}")).unwrap_or_default()
+                )))
+            }
+            SearchCjk { target, enable } => {
+                let t = target.clone();
+                let gained = s.write(move |c| {
+                    let (account, group) = match t.strip_prefix('@') {
+                        Some(g) => match store::search::group_id(c, g)? {
+                            Some(id) => (None, Some(id)),
+                            None => {
+                                return Err(Error::NotFound(format!("group {g} does not exist")));
+                            }
+                        },
+                        None => (Some(directory::account_id(c, &t)?), None),
+                    };
+                    store::search::set_cjk(c, account, group, enable)
+                })?;
+                status::signal_daemon(&self.config.data_dir, nix::sys::signal::Signal::SIGUSR1);
+                Ok(Response::Done(if enable {
+                    format!(
+                        "CJK indexing on for {target}; {} account{} re-indexing",
+                        gained.len(),
+                        if gained.len() == 1 { "" } else { "s" }
+                    )
+                } else {
+                    format!("CJK indexing off for {target}; CJK text is found by reading the mail")
+                }))
+            }
             Status => status::read(&self.config.data_dir, s).map(Response::Status),
             SettingsGet => settings::get(&self.config).map(Response::Settings),
             SettingsSet { settings: changes } => self.settings_set(&changes),
         }
+    }
+
+    fn search_status(&self) -> Result<SearchStatus> {
+        let s = &self.store;
+        let messages = s.read(store::search::message_count)?;
+        let waiting = s.read(store::search::unindexed_count)?;
+        let cjk_accounts = s.read(store::search::cjk_addresses)?;
+        let dir = self.config.data_dir.join("search");
+        let size_bytes = std::fs::read_dir(&dir)
+            .map(|d| {
+                d.flatten()
+                    .filter_map(|e| e.metadata().ok())
+                    .map(|m| m.len())
+                    .sum()
+            })
+            .unwrap_or(0);
+        // Opening the index read-only to count: the daemon may hold the writer.
+        let documents = tantivy_documents(&dir);
+        Ok(SearchStatus {
+            enabled: self.config.search.enabled,
+            documents,
+            size_bytes,
+            messages,
+            waiting,
+            cjk_accounts,
+        })
     }
 
     fn settings_set(&self, changes: &serde_json::Value) -> Result<Response> {
@@ -541,4 +639,8 @@ impl Admin {
         };
         value.to_string()
     }
+}
+
+fn tantivy_documents(dir: &std::path::Path) -> u64 {
+    crate::search::index::document_count(dir).unwrap_or(0)
 }

@@ -3,6 +3,7 @@
 
 mod output;
 mod password_prompt;
+mod progress;
 
 use crate::admin::{Admin, Request, Response};
 use crate::config::{ByteSize, Config};
@@ -56,6 +57,9 @@ pub enum Command {
     /// DNS: what your domains' records must say, checked.
     #[command(subcommand)]
     Dns(DnsCmd),
+    /// The full-text search index.
+    #[command(subcommand)]
+    Search(SearchCmd),
     /// Whether the server runs, where it listens, and the queue's counts.
     Status,
     /// The mail ports in the system firewall (nftables, as root): register, unregister, status;
@@ -286,6 +290,27 @@ pub enum DkimCmd {
 }
 
 #[derive(Subcommand)]
+pub enum SearchCmd {
+    /// Documents, size on disk, messages waiting, who has CJK indexing.
+    Status,
+    /// Index again one user's mail, or everyone's (--all), with a progress bar.
+    Reindex {
+        address: Option<String>,
+        #[arg(long, conflicts_with = "address")]
+        all: bool,
+    },
+    /// CJK (Chinese, Japanese, Korean) indexing for a user or a group (@name).
+    #[command(subcommand)]
+    Cjk(CjkCmd),
+}
+
+#[derive(Subcommand)]
+pub enum CjkCmd {
+    Enable { target: String },
+    Disable { target: String },
+}
+
+#[derive(Subcommand)]
 pub enum FirewallCmd {
     /// Accept the mail ports, and redirect the standard ports to Roost's when they differ.
     Register,
@@ -414,6 +439,7 @@ pub fn main() -> i32 {
     if let Command::Firewall(f) = &cli.command {
         return firewall(f, &config);
     }
+    let reindex = matches!(cli.command, Command::Search(SearchCmd::Reindex { .. }));
     let request = match to_request(cli.command) {
         Ok(r) => r,
         Err(e) => {
@@ -439,7 +465,11 @@ pub fn main() -> i32 {
         Req::Typed(req) => match admin.handle(req) {
             Ok(resp) => {
                 print_response(&resp, cli.json);
-                0
+                if reindex && !cli.json {
+                    crate::cli::progress::reindex(&store, &config)
+                } else {
+                    0
+                }
             }
             Err(e) => {
                 if cli.json {
@@ -558,6 +588,23 @@ fn to_request(cmd: Command) -> Result<Req, Error> {
             DkimCmd::List => R::DkimList,
         },
         Command::Dns(DnsCmd::Check { domain }) => R::DnsCheck { domain },
+        Command::Search(SearchCmd::Status) => R::SearchStatus,
+        Command::Search(SearchCmd::Reindex { address, all }) => {
+            if address.is_none() && !all {
+                return Err(Error::Invalid(
+                    "name a user, or --all for everyone's mail".into(),
+                ));
+            }
+            R::SearchReindex { address }
+        }
+        Command::Search(SearchCmd::Cjk(CjkCmd::Enable { target })) => R::SearchCjk {
+            target,
+            enable: true,
+        },
+        Command::Search(SearchCmd::Cjk(CjkCmd::Disable { target })) => R::SearchCjk {
+            target,
+            enable: false,
+        },
         Command::Status => R::Status,
         Command::Settings(SettingsCmd::Get) => R::SettingsGet,
         Command::Settings(SettingsCmd::Set { assignments }) => R::SettingsSet {

@@ -220,6 +220,23 @@ pub fn render(resp: &Response) -> String {
             ));
             out
         }
+        Response::SearchStatus(st) => format!(
+            "Search index: {}\n  {} documents, {} on disk, {} of {} messages waiting to be indexed\n  CJK indexing: {}\n",
+            if st.enabled {
+                "on"
+            } else {
+                "off (search.enabled = false)"
+            },
+            st.documents,
+            human_size(st.size_bytes),
+            st.waiting,
+            st.messages,
+            if st.cjk_accounts.is_empty() {
+                "nobody".to_string()
+            } else {
+                st.cjk_accounts.join(", ")
+            }
+        ),
         Response::Settings(v) => {
             let as_toml = serde_json::from_value::<toml::Value>(v.clone())
                 .ok()

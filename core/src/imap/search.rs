@@ -3,8 +3,8 @@
 
 use super::command::SearchKey;
 use super::{date, mime};
-use crate::store::flags;
 use crate::search::extract::{Extracted, fold};
+use crate::store::flags;
 use crate::store::messages::Meta;
 
 /// What a key needs beyond the index row.

@@ -69,7 +69,9 @@ impl SearchIndex {
         let (schema, fields) = schema();
         let existing = dir.join("meta.json").exists();
         let opened = if existing {
-            Index::open_in_dir(dir).ok().filter(|i| i.schema() == schema)
+            Index::open_in_dir(dir)
+                .ok()
+                .filter(|i| i.schema() == schema)
         } else {
             None
         };
@@ -166,7 +168,9 @@ impl SearchIndex {
                     Term::from_field_text(f.text, t),
                     IndexRecordOption::Basic,
                 )),
-                Constraint::Pattern(p) => Box::new(RegexQuery::from_pattern(p, f.text).map_err(err)?),
+                Constraint::Pattern(p) => {
+                    Box::new(RegexQuery::from_pattern(p, f.text).map_err(err)?)
+                }
             };
             clauses.push((Occur::Must, q));
         }
@@ -209,4 +213,15 @@ impl SearchIndex {
             })
             .unwrap_or(0)
     }
+}
+
+/// Documents in the index at `dir`, read without taking the writer's lock.
+pub fn document_count(dir: &Path) -> Result<u64> {
+    let index = Index::open_in_dir(dir).map_err(err)?;
+    let reader: IndexReader = index
+        .reader_builder()
+        .reload_policy(ReloadPolicy::Manual)
+        .try_into()
+        .map_err(err)?;
+    Ok(reader.searcher().num_docs())
 }

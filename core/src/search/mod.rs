@@ -101,7 +101,14 @@ impl Search {
             return None;
         }
         match idx.candidates(mailbox, &constraints) {
-            Ok(set) => Some(set),
+            Ok(set) => {
+                tracing::debug!(
+                    mailbox,
+                    candidates = set.len(),
+                    "search narrowed by the index"
+                );
+                Some(set)
+            }
             Err(e) => {
                 tracing::warn!(error = %e, "search index query failed; scanning");
                 None

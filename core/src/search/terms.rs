@@ -158,9 +158,16 @@ mod tests {
         );
         assert_eq!(
             needle_constraints("ello big world", true).unwrap(),
-            [Pattern(".*ello".into()), Term("big".into()), Pattern("world.*".into())]
+            [
+                Pattern(".*ello".into()),
+                Term("big".into()),
+                Pattern("world.*".into())
+            ]
         );
-        assert_eq!(needle_constraints("Invoice", true).unwrap(), [Pattern(".*invoice.*".into())]);
+        assert_eq!(
+            needle_constraints("Invoice", true).unwrap(),
+            [Pattern(".*invoice.*".into())]
+        );
         assert_eq!(
             needle_constraints("中文字", true).unwrap(),
             [Term("中文".into()), Term("文字".into())]
@@ -179,18 +186,22 @@ mod tests {
         for a in 0..chars.len() {
             for b in a + 1..=chars.len() {
                 let needle: String = chars[a..b].iter().collect();
-                let Some(cs) = needle_constraints(&needle, true) else { continue };
+                let Some(cs) = needle_constraints(&needle, true) else {
+                    continue;
+                };
                 for c in cs {
                     let ok = match &c {
                         Constraint::Term(t) => terms.contains(t),
                         Constraint::Pattern(p) => {
                             let core = p.trim_start_matches(".*").trim_end_matches(".*");
-                            terms.iter().any(|t| match (p.starts_with(".*"), p.ends_with(".*")) {
-                                (true, true) => t.contains(core),
-                                (true, false) => t.ends_with(core),
-                                (false, true) => t.starts_with(core),
-                                (false, false) => t == core,
-                            })
+                            terms
+                                .iter()
+                                .any(|t| match (p.starts_with(".*"), p.ends_with(".*")) {
+                                    (true, true) => t.contains(core),
+                                    (true, false) => t.ends_with(core),
+                                    (false, true) => t.starts_with(core),
+                                    (false, false) => t == core,
+                                })
                         }
                     };
                     assert!(ok, "needle {needle:?}: {c:?} not satisfied by {terms:?}");

@@ -10,12 +10,12 @@
 mod blob;
 pub mod dkim;
 pub mod limits;
-pub mod search;
 mod mail;
 pub mod mailboxes;
 pub mod messages;
 mod queue;
 mod schema;
+pub mod search;
 
 pub use blob::{BlobId, BlobStore};
 pub use mail::{

@@ -32,9 +32,11 @@ pub fn unindexed(conn: &Connection, limit: usize) -> Result<Vec<Pending>> {
 }
 
 pub fn unindexed_count(conn: &Connection) -> Result<u64> {
-    Ok(conn.query_row("SELECT COUNT(*) FROM messages WHERE indexed = 0", [], |r| {
-        r.get::<_, i64>(0)
-    })? as u64)
+    Ok(
+        conn.query_row("SELECT COUNT(*) FROM messages WHERE indexed = 0", [], |r| {
+            r.get::<_, i64>(0)
+        })? as u64,
+    )
 }
 
 pub fn message_count(conn: &Connection) -> Result<u64> {
@@ -132,4 +134,29 @@ pub fn set_cjk(
         reset(conn, Some(*a))?;
     }
     Ok(gained)
+}
+
+/// The addresses of the accounts with CJK indexing.
+pub fn cjk_addresses(conn: &Connection) -> Result<Vec<String>> {
+    let ids = cjk_accounts(conn)?;
+    let mut stmt = conn.prepare_cached(
+        "SELECT a.id, a.localpart || '@' || d.name FROM accounts a JOIN domains d ON d.id = a.domain_id",
+    )?;
+    let rows = stmt.query_map([], |r| Ok((r.get::<_, i64>(0)?, r.get::<_, String>(1)?)))?;
+    let mut out = Vec::new();
+    for row in rows {
+        let (id, addr) = row?;
+        if ids.contains(&id) {
+            out.push(addr);
+        }
+    }
+    out.sort();
+    Ok(out)
+}
+
+pub fn group_id(conn: &Connection, name: &str) -> Result<Option<i64>> {
+    Ok(conn
+        .prepare_cached("SELECT id FROM groups WHERE name = ?1")?
+        .query_row([name], |r| r.get(0))
+        .optional()?)
 }
