@@ -119,6 +119,7 @@ impl Search {
     /// Indexes one batch of waiting messages and expunges; returns how many messages it indexed.
     pub fn index_batch(&self, store: &Store) -> Result<usize> {
         let Some(idx) = &self.index else { return Ok(0) };
+        let generation = store.read(|c| store::search::state(c, "cjk_generation"))?;
         let cjk = store.read(store::search::cjk_accounts)?;
         *self.cjk.write().unwrap_or_else(|p| p.into_inner()) = cjk.clone();
         let pending = store.read(|c| store::search::unindexed(c, BATCH))?;
@@ -146,7 +147,10 @@ impl Search {
         let ids: Vec<i64> = pending.iter().map(|p| p.id).collect();
         let new_cursor = expunged.last().map(|(r, _, _)| *r).unwrap_or(cursor);
         store.write(move |c| {
-            store::search::mark_indexed(c, &ids)?;
+            // CJK indexing changed while this batch was made: leave it to be indexed again.
+            if store::search::state(c, "cjk_generation")? == generation {
+                store::search::mark_indexed(c, &ids)?;
+            }
             store::search::set_state(c, "expunge_cursor", new_cursor)
         })?;
         Ok(pending.len())

@@ -128,6 +128,10 @@ pub fn set_cjk(
             params![account, group],
         )?;
     }
+    // The indexer compares this before marking a batch indexed: a batch made with the old
+    // setting is indexed again.
+    let generation = state(conn, "cjk_generation")?;
+    set_state(conn, "cjk_generation", generation + 1)?;
     let after = cjk_accounts(conn)?;
     let gained: Vec<i64> = after.difference(&before).copied().collect();
     for a in &gained {
