@@ -107,6 +107,26 @@ pub fn extract(raw: &[u8]) -> Extracted {
     }
     let mut body = String::new();
     let mut names = Vec::new();
+    collect(&msg, &mut body, &mut names, 0);
+    if !names.is_empty() {
+        body.push_str(&names.join("\n"));
+        body.push('\n');
+    }
+    out.body = body;
+    out
+}
+
+/// Forwarded messages nest as far as this; deeper ones are left out.
+const MAX_NESTING: usize = 16;
+
+/// The text of every part, descending into attached messages (their headers and text are part
+/// of the body that BODY searches, RFC 3501 6.4.4).
+fn collect(
+    msg: &mail_parser::Message<'_>,
+    body: &mut String,
+    names: &mut Vec<String>,
+    depth: usize,
+) {
     for part in &msg.parts {
         match &part.body {
             PartType::Text(t) => {
@@ -117,18 +137,26 @@ pub fn extract(raw: &[u8]) -> Extracted {
                 body.push_str(&mail_parser::decoders::html::html_to_text(h));
                 body.push('\n');
             }
+            PartType::Message(inner) if depth < MAX_NESTING => {
+                let inner_raw = inner.raw_message();
+                for h in inner.headers() {
+                    let rawv = inner_raw
+                        .get(h.offset_start as usize..h.offset_end as usize)
+                        .map(|b| String::from_utf8_lossy(b).into_owned())
+                        .unwrap_or_default();
+                    body.push_str(h.name.as_str());
+                    body.push_str(": ");
+                    body.push_str(&value_text(&h.value, &rawv));
+                    body.push('\n');
+                }
+                collect(inner, body, names, depth + 1);
+            }
             _ => {}
         }
         if let Some(n) = part.attachment_name() {
             names.push(n.to_string());
         }
     }
-    if !names.is_empty() {
-        body.push_str(&names.join("\n"));
-        body.push('\n');
-    }
-    out.body = body;
-    out
 }
 
 #[cfg(test)]
@@ -152,5 +180,19 @@ mod tests {
         assert!(e.body.contains("report.pdf"));
         assert!(e.text().contains("Subject: Café"));
         assert_eq!(fold("ÀB"), "àb");
+    }
+
+    #[test]
+    fn forwarded_messages_are_searched_too() {
+        let m = b"Subject: fwd\r\nContent-Type: multipart/mixed; boundary=x\r\n\r\n--x\r\n\
+            Content-Type: text/plain\r\n\r\nsee below\r\n--x\r\nContent-Type: message/rfc822\r\n\r\n\
+            Subject: original topic\r\nContent-Type: text/plain\r\n\r\ninner words here\r\n--x--\r\n";
+        let e = extract(m);
+        assert!(
+            e.body.contains("see below") && e.body.contains("inner words here"),
+            "{}",
+            e.body
+        );
+        assert!(e.body.contains("original topic"), "{}", e.body);
     }
 }
