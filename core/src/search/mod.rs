@@ -129,6 +129,7 @@ impl Search {
             return Ok(0);
         }
         let mut add = Vec::with_capacity(pending.len());
+        let mut incomplete = Vec::new();
         for p in &pending {
             // A message whose file cannot be read is indexed empty: it is scanned anyway when
             // the index cannot narrow, and the scan reports the read error.
@@ -136,11 +137,11 @@ impl Search {
                 Ok(raw) => extract::fold(&extract::extract(&raw).text()),
                 Err(_) => String::new(),
             };
-            add.push((
-                p.mailbox_id,
-                p.uid,
-                terms::index_terms(&text, cjk.contains(&p.account_id)),
-            ));
+            let (terms, complete) = terms::index_terms(&text, cjk.contains(&p.account_id));
+            if !complete {
+                incomplete.push(p.id);
+            }
+            add.push((p.mailbox_id, p.uid, terms));
         }
         let deletes: Vec<(i64, u32)> = expunged.iter().map(|(_, m, u)| (*m, *u)).collect();
         idx.apply(&add, &deletes)?;
@@ -150,6 +151,7 @@ impl Search {
             // CJK indexing changed while this batch was made: leave it to be indexed again.
             if store::search::state(c, "cjk_generation")? == generation {
                 store::search::mark_indexed(c, &ids)?;
+                store::search::mark_incomplete(c, &incomplete)?;
             }
             store::search::set_state(c, "expunge_cursor", new_cursor)
         })?;

@@ -56,16 +56,20 @@ fn runs(folded: &str) -> Vec<(Kind, &str)> {
     out
 }
 
-/// Words longer than this are not indexed (base64 noise, long links); a needle that needs one
-/// falls back to the scan.
+/// Words longer than this (base64 noise, long tokens) are not indexed. A message that has one
+/// is marked incomplete and always scanned, since a needle inside such a word would otherwise
+/// be missed.
 pub const MAX_WORD: usize = 64;
 
-/// The terms of already folded text, each once.
-pub fn index_terms(folded: &str, cjk: bool) -> Vec<String> {
+/// The terms of already folded text, each once, and whether they are complete (no word was
+/// too long to index).
+pub fn index_terms(folded: &str, cjk: bool) -> (Vec<String>, bool) {
     let mut set = std::collections::HashSet::new();
+    let mut complete = true;
     for (k, run) in runs(folded) {
         match k {
-            Kind::Word if run.chars().count() <= MAX_WORD => {
+            Kind::Word if run.chars().count() > MAX_WORD => complete = false,
+            Kind::Word => {
                 set.insert(run.to_string());
             }
             Kind::Cjk if cjk => {
@@ -80,7 +84,7 @@ pub fn index_terms(folded: &str, cjk: bool) -> Vec<String> {
             _ => {}
         }
     }
-    set.into_iter().collect()
+    (set.into_iter().collect(), complete)
 }
 
 /// One condition on the index's terms.
@@ -141,11 +145,17 @@ mod tests {
 
     #[test]
     fn terms_of_mixed_text() {
-        let mut t = index_terms("hello, wörld 42 中文字 x", true);
+        let (mut t, complete) = index_terms("hello, wörld 42 中文字 x", true);
+        assert!(complete);
         t.sort();
         assert_eq!(t, ["42", "hello", "wörld", "x", "中文", "文字"]);
-        let t = index_terms("中文", false);
+        let (t, _) = index_terms("中文", false);
         assert!(t.is_empty());
+        let (_, complete) = index_terms(&"a".repeat(MAX_WORD + 1), false);
+        assert!(
+            !complete,
+            "a word too long to index makes the message always scanned"
+        );
     }
 
     #[test]
@@ -181,7 +191,7 @@ mod tests {
     fn constraints_hold_for_every_substring() {
         let text = "Re: the quarterly Report — Überweisung 2026, 会议记录 見積書 회의 notes";
         let folded = crate::search::extract::fold(text);
-        let terms = index_terms(&folded, true);
+        let (terms, _) = index_terms(&folded, true);
         let chars: Vec<char> = text.chars().collect();
         for a in 0..chars.len() {
             for b in a + 1..=chars.len() {

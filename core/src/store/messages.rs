@@ -76,7 +76,8 @@ fn meta_row(r: &rusqlite::Row<'_>) -> rusqlite::Result<Meta> {
         size: r.get::<_, i64>(4)? as u64,
         internal_date: r.get(5)?,
         blob: BlobId(r.get(6)?),
-        indexed: r.get::<_, i64>(7)? != 0,
+        // 1: fully in the index; 0 (waiting) and 2 (words too long to index) are scanned.
+        indexed: r.get::<_, i64>(7)? == 1,
     })
 }
 

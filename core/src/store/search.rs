@@ -51,6 +51,15 @@ pub fn mark_indexed(conn: &Connection, ids: &[i64]) -> Result<()> {
     Ok(())
 }
 
+/// Indexed, but with words too long for the index: SEARCH always reads these (state 2).
+pub fn mark_incomplete(conn: &Connection, ids: &[i64]) -> Result<()> {
+    let mut stmt = conn.prepare_cached("UPDATE messages SET indexed = 2 WHERE id = ?1")?;
+    for id in ids {
+        stmt.execute([id])?;
+    }
+    Ok(())
+}
+
 /// Every message is to be indexed again (the index was lost or rebuilt).
 pub fn reset(conn: &Connection, account: Option<i64>) -> Result<u64> {
     let n = match account {
