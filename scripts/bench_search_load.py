@@ -15,7 +15,7 @@ message) are half of the words, the other half are made-up words with a Zipf dis
 (150 000 of them, so some are common and most are rare), and some sentences carry one of 5 000
 two-word collocations (Zipf too). 5% of the messages (every 20th) come from the repository's
 tests/python/search_corpus.py instead: Chinese, Japanese and Korean text in eight charsets and
-three transfer encodings. The query list is chosen from the document frequencies seen while
+three transfer encodings. Same arguments, same corpus. The query list is chosen from the document frequencies seen while
 generating: single words in about 10%, 2%, 0.5%, 0.1% and 0.01% of the messages plus a SUBJECT
 word; two-word phrases (TEXT) in about 5%, 1%, 0.2% and 0.05% plus a subject phrase; two-
 character CJK words (BODY, CHARSET UTF-8) from the CJK messages and gen-mbox.py's 日本語.
@@ -143,6 +143,9 @@ def _gen_init(bench_dir, cjk_gen):
     gm.sentence = sentence
     gm.pseudo_binary = lambda r, n: r.randbytes(n)
     gm.textwrap = types.SimpleNamespace(fill=fill)
+    # search_corpus.py's attachments are os.urandom bytes: seeded ones, so that the same
+    # arguments give the same corpus
+    sc.os = types.SimpleNamespace(urandom=lambda n: _G["arng"].randbytes(n))
     _G.update(gm=gm, sc=sc, seen_w=seen_w, seen_c=seen_c)
 
 
@@ -169,6 +172,7 @@ def _gen_chunk(task):
     gm, sc = _G["gm"], _G["sc"]
     r = random.Random(seed * 1_000_003 + k)
     cr = random.Random(seed * 7_000_001 + k)
+    _G["arng"] = random.Random(seed * 9_000_011 + k)
     msgids = []
     df_w, df_c = collections.Counter(), collections.Counter()
     nbytes = ncjk = 0
