@@ -510,16 +510,9 @@ impl Admin {
         let waiting = s.read(store::search::unindexed_count)?;
         let cjk_accounts = s.read(store::search::cjk_addresses)?;
         let dir = self.config.data_dir.join("search");
-        let size_bytes = std::fs::read_dir(&dir)
-            .map(|d| {
-                d.flatten()
-                    .filter_map(|e| e.metadata().ok())
-                    .map(|m| m.len())
-                    .sum()
-            })
-            .unwrap_or(0);
+        let size_bytes = crate::search::index::disk_size(&dir);
         // Opening the index read-only to count: the daemon may hold the writer.
-        let documents = tantivy_documents(&dir);
+        let documents = crate::search::index::document_count(&dir).unwrap_or(0);
         Ok(SearchStatus {
             enabled: self.config.search.enabled,
             documents,
@@ -639,8 +632,4 @@ impl Admin {
         };
         value.to_string()
     }
-}
-
-fn tantivy_documents(dir: &std::path::Path) -> u64 {
-    crate::search::index::document_count(dir).unwrap_or(0)
 }

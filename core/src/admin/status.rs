@@ -56,10 +56,15 @@ pub fn remove(data_dir: &Path) {
     let _ = std::fs::remove_file(path(data_dir));
 }
 
-pub fn read(data_dir: &Path, store: &Store) -> Result<Status> {
-    let info: Option<RunInfo> = std::fs::read_to_string(path(data_dir))
+/// What the daemon wrote, if its status file is there and readable.
+fn run_info(data_dir: &Path) -> Option<RunInfo> {
+    std::fs::read_to_string(path(data_dir))
         .ok()
-        .and_then(|t| serde_json::from_str(&t).ok());
+        .and_then(|t| serde_json::from_str(&t).ok())
+}
+
+pub fn read(data_dir: &Path, store: &Store) -> Result<Status> {
+    let info = run_info(data_dir);
     let running = info.as_ref().is_some_and(|i| alive(i.pid));
     let mut queue = QueueCounts::default();
     for (state, n) in store.read(store::queue_counts)? {
@@ -105,10 +110,7 @@ pub fn alive(pid: u32) -> bool {
 
 /// Sends `signal` to the running daemon of this data folder; false when none runs.
 pub fn signal_daemon(data_dir: &Path, signal: nix::sys::signal::Signal) -> bool {
-    let info: Option<RunInfo> = std::fs::read_to_string(path(data_dir))
-        .ok()
-        .and_then(|t| serde_json::from_str(&t).ok());
-    let Some(pid) = info.and_then(|i| i32::try_from(i.pid).ok()) else {
+    let Some(pid) = run_info(data_dir).and_then(|i| i32::try_from(i.pid).ok()) else {
         return false;
     };
     alive(pid as u32) && nix::sys::signal::kill(nix::unistd::Pid::from_raw(pid), signal).is_ok()

@@ -4,8 +4,10 @@
 use super::command::SearchKey;
 use super::{date, mime};
 use crate::search::extract::{Extracted, fold};
+use crate::server::Shared;
 use crate::store::flags;
 use crate::store::messages::Meta;
+use std::collections::HashSet;
 
 /// What a key needs beyond the index row.
 pub fn needs_body(k: &SearchKey) -> bool {
@@ -44,6 +46,36 @@ pub fn needs_extract(k: &SearchKey) -> bool {
 
 fn decoded_field(name: &str) -> bool {
     ["subject", "from", "to", "cc", "bcc"].contains(&name.to_ascii_lowercase().as_str())
+}
+
+/// How one SEARCH program runs in one mailbox: which messages the search index rules out, and
+/// whether the program compares decoded text.
+pub struct Plan {
+    narrow: Option<HashSet<u32>>,
+    extract: bool,
+}
+
+impl Plan {
+    pub fn new(shared: &Shared, mailbox: i64, account: Option<i64>, key: &SearchKey) -> Plan {
+        Plan {
+            narrow: account.and_then(|a| shared.search.candidates(mailbox, a, key)),
+            extract: needs_extract(key),
+        }
+    }
+
+    /// The index says this (indexed) message cannot match: it need not be read.
+    pub fn skips(&self, meta: &Meta) -> bool {
+        meta.indexed && self.narrow.as_ref().is_some_and(|n| !n.contains(&meta.uid))
+    }
+
+    /// The decoded text the program compares against, when it compares any.
+    pub fn extract(&self, message: Option<&[u8]>) -> Option<Extracted> {
+        if self.extract {
+            message.map(crate::search::extract::extract)
+        } else {
+            None
+        }
+    }
 }
 
 pub struct Ctx<'a> {

@@ -692,19 +692,13 @@ async fn search_cmd<S: AsyncRead + AsyncWrite + Unpin>(
     let mut hits = Vec::new();
     let mut saved_uids = Vec::new();
     let mut max_modseq = 0;
-    let narrow = account.and_then(|a| shared.search.candidates(sel.id, a, key));
-    let extract = search::needs_extract(key);
+    let plan = search::Plan::new(shared, sel.id, account, key);
     for (seq, meta) in &metas {
-        // The index says this indexed message cannot match: skip reading it.
-        if meta.indexed && narrow.as_ref().is_some_and(|n| !n.contains(&meta.uid)) {
+        if plan.skips(meta) {
             continue;
         }
         let message = load_need(shared, &meta.blob, need).await;
-        let extracted = if extract {
-            message.as_deref().map(crate::search::extract::extract)
-        } else {
-            None
-        };
+        let extracted = plan.extract(message.as_deref());
         let ctx = search::Ctx {
             meta,
             seq: *seq,
@@ -817,11 +811,10 @@ async fn sort_cmd<S: AsyncRead + AsyncWrite + Unpin>(
         Err(e) => return conn.reply(&no(tag, &e)),
     };
     let (max_seq, max_uid) = (sel.msgs.len() as u32, sel.max_uid());
-    let narrow = account.and_then(|a| shared.search.candidates(sel.id, a, key));
-    let extract = search::needs_extract(key);
+    let plan = search::Plan::new(shared, sel.id, account, key);
     let mut facts = Vec::new();
     for (seq, meta) in &metas {
-        if meta.indexed && narrow.as_ref().is_some_and(|n| !n.contains(&meta.uid)) {
+        if plan.skips(meta) {
             continue;
         }
         let need = if search::needs_text(key) {
@@ -832,7 +825,7 @@ async fn sort_cmd<S: AsyncRead + AsyncWrite + Unpin>(
         let Some(message) = load_need(shared, &meta.blob, need).await else {
             return conn.reply(&format!("{tag} NO [SERVERBUG] cannot read message {seq}"));
         };
-        let extracted = extract.then(|| crate::search::extract::extract(&message));
+        let extracted = plan.extract(Some(&message));
         let ctx = search::Ctx {
             meta,
             seq: *seq,

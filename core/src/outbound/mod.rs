@@ -232,7 +232,7 @@ async fn worker(shared: Arc<Shared>, dest: Destination, queue: Arc<Mutex<VecDequ
                 let results = match read_message(&shared, &job.entry).await {
                     Ok(message) => {
                         let r = session.deliver(&job, &message).await;
-                        finish(&shared, &cfg, &job, r, &message, Vec::new()).await;
+                        finish(&shared, &cfg, &job, r, Some(&message), Vec::new()).await;
                         continue;
                     }
                     Err(e) => job
@@ -249,7 +249,7 @@ async fn worker(shared: Arc<Shared>, dest: Destination, queue: Arc<Mutex<VecDequ
                         })
                         .collect(),
                 };
-                finish(&shared, &cfg, &job, results, b"", Vec::new()).await;
+                finish(&shared, &cfg, &job, results, None, Vec::new()).await;
             }
             session.close().await;
         }
@@ -271,8 +271,7 @@ async fn worker(shared: Arc<Shared>, dest: Destination, queue: Arc<Mutex<VecDequ
                     .iter()
                     .map(|r| (r.clone(), result.clone()))
                     .collect();
-                let message = read_message(&shared, &job.entry).await.unwrap_or_default();
-                finish(&shared, &cfg, &job, results, &message, Vec::new()).await;
+                finish(&shared, &cfg, &job, results, None, Vec::new()).await;
             }
         }
     }
@@ -348,7 +347,7 @@ async fn deliver_locally(shared: &Arc<Shared>, cfg: &Arc<Config>, job: Job) {
         };
         results.push((rcpt, result));
     }
-    finish(shared, cfg, &job, results, &message, injections).await;
+    finish(shared, cfg, &job, results, Some(&message), injections).await;
 }
 
 async fn read_message(shared: &Arc<Shared>, entry: &QueueEntry) -> crate::error::Result<Vec<u8>> {
@@ -375,7 +374,8 @@ async fn finish(
     cfg: &Config,
     job: &Job,
     results: Vec<(String, attempt::Result)>,
-    message: &[u8],
+    // The queued message when the caller has read it; read here only if a report needs it.
+    message: Option<&[u8]>,
     mut injections: Vec<inject::Injection>,
 ) {
     let now = store::now();
@@ -454,7 +454,17 @@ async fn finish(
     let warned: Vec<String> = delayed.iter().map(|d| d.recipient.clone()).collect();
     // Never to the null sender: a bounce of a bounce would loop (RFC 5321 6.1).
     let mut notes = Vec::new();
-    if !entry.sender.is_empty() {
+    let reporting = !entry.sender.is_empty() && (!failed.is_empty() || !delayed.is_empty());
+    let read;
+    let original: &[u8] = match message {
+        Some(m) => m,
+        None if reporting => {
+            read = read_message(shared, entry).await.unwrap_or_default();
+            &read
+        }
+        None => b"",
+    };
+    if reporting {
         for (kind, list) in [(dsn::Kind::Failed, &failed), (dsn::Kind::Delayed, &delayed)] {
             if list.is_empty() {
                 continue;
@@ -468,7 +478,7 @@ async fn finish(
                 now,
                 retry_until: Some(entry.created + cfg.queue.lifetime_secs as i64),
                 recipients: list,
-                original: message,
+                original,
             });
             notes.push(report);
         }

@@ -5,7 +5,7 @@
 use super::terms::Constraint;
 use crate::error::{Error, Result};
 use std::collections::HashSet;
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::sync::Mutex;
 use tantivy::collector::DocSetCollector;
 use tantivy::query::{BooleanQuery, Occur, Query, RegexQuery, TermQuery};
@@ -23,7 +23,6 @@ struct Fields {
 }
 
 pub struct SearchIndex {
-    dir: PathBuf,
     index: Index,
     reader: IndexReader,
     fields: Fields,
@@ -93,7 +92,6 @@ impl SearchIndex {
             .map_err(err)?;
         Ok((
             SearchIndex {
-                dir: dir.to_path_buf(),
                 index,
                 reader,
                 fields,
@@ -197,22 +195,18 @@ impl SearchIndex {
         }
         Ok(out)
     }
+}
 
-    pub fn documents(&self) -> u64 {
-        self.reader.searcher().num_docs()
-    }
-
-    /// Bytes on disk.
-    pub fn size(&self) -> u64 {
-        std::fs::read_dir(&self.dir)
-            .map(|d| {
-                d.flatten()
-                    .filter_map(|e| e.metadata().ok())
-                    .map(|m| m.len())
-                    .sum()
-            })
-            .unwrap_or(0)
-    }
+/// Bytes the index at `dir` takes on disk.
+pub fn disk_size(dir: &Path) -> u64 {
+    std::fs::read_dir(dir)
+        .map(|d| {
+            d.flatten()
+                .filter_map(|e| e.metadata().ok())
+                .map(|m| m.len())
+                .sum()
+        })
+        .unwrap_or(0)
 }
 
 /// Documents in the index at `dir`, read without taking the writer's lock.
