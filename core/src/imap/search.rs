@@ -3,9 +3,11 @@
 
 use super::command::SearchKey;
 use super::{date, mime};
+use crate::search::Narrowing;
 use crate::search::extract::{Extracted, fold};
 use crate::server::Shared;
 use crate::store::flags;
+use crate::store::messages;
 use crate::store::messages::Meta;
 use std::collections::HashSet;
 
@@ -49,32 +51,53 @@ fn decoded_field(name: &str) -> bool {
 }
 
 /// How one SEARCH program runs in one mailbox: which messages the search index rules out, and
-/// whether the program compares decoded text.
+/// what is left to check of the others.
 pub struct Plan {
-    narrow: Option<HashSet<u32>>,
-    extract: bool,
+    narrowing: Option<Narrowing>,
+    /// Messages the index does not fully hold: checked against the whole program.
+    not_indexed: HashSet<u32>,
 }
 
 impl Plan {
-    pub fn new(shared: &Shared, mailbox: i64, account: Option<i64>, key: &SearchKey) -> Plan {
-        Plan {
-            narrow: account.and_then(|a| shared.search.candidates(mailbox, a, key)),
-            extract: needs_extract(key),
-        }
+    pub fn new(
+        shared: &Shared,
+        mailbox: i64,
+        account: Option<i64>,
+        key: &SearchKey,
+    ) -> crate::error::Result<Plan> {
+        let Some(account) = account.filter(|_| shared.search.index().is_some()) else {
+            return Ok(Plan {
+                narrowing: None,
+                not_indexed: HashSet::new(),
+            });
+        };
+        // Read before the index is asked: a message indexed in between is then in the index's
+        // answer, or here, or both; never in neither.
+        let not_indexed = shared.store.read(|c| messages::not_indexed(c, mailbox))?;
+        Ok(Plan {
+            narrowing: shared.search.narrow(mailbox, account, key),
+            not_indexed,
+        })
     }
 
-    /// The index says this (indexed) message cannot match: it need not be read.
-    pub fn skips(&self, meta: &Meta) -> bool {
-        meta.indexed && self.narrow.as_ref().is_some_and(|n| !n.contains(&meta.uid))
-    }
-
-    /// The decoded text the program compares against, when it compares any.
-    pub fn extract(&self, message: Option<&[u8]>) -> Option<Extracted> {
-        if self.extract {
-            message.map(crate::search::extract::extract)
-        } else {
-            None
+    /// What this message must be checked against (`All`: it matches); None when the index
+    /// rules it out.
+    pub fn key_for<'a>(&'a self, uid: u32, key: &'a SearchKey) -> Option<&'a SearchKey> {
+        match &self.narrowing {
+            Some(n) if !self.not_indexed.contains(&uid) => {
+                n.uids.contains(&uid).then_some(&n.residual)
+            }
+            _ => Some(key),
         }
+    }
+}
+
+/// The decoded text `key` compares against, when it compares any.
+pub fn extract_for(key: &SearchKey, message: Option<&[u8]>) -> Option<Extracted> {
+    if needs_extract(key) {
+        message.map(crate::search::extract::extract)
+    } else {
+        None
     }
 }
 

@@ -461,10 +461,34 @@ async fn load_need(shared: &Shared, blob: &store::BlobId, need: Need) -> Option<
     }
 }
 
+/// What checking `key` against a message needs read.
+fn need_of(key: &SearchKey) -> Need {
+    if search::needs_text(key) {
+        Need::Message
+    } else if search::needs_body(key) {
+        Need::Header
+    } else {
+        Need::Nothing
+    }
+}
+
 fn metas_for(shared: &Shared, mailbox: i64, wanted: &[(u32, u32)]) -> Result<Vec<(u32, Meta)>> {
     let (Some(first), Some(last)) = (wanted.first(), wanted.last()) else {
         return Ok(Vec::new());
     };
+    // A few messages spread over a large mailbox: a lookup each beats reading the range.
+    if wanted.len() * 8 < (last.1 - first.1) as usize {
+        let uids: Vec<u32> = wanted.iter().map(|w| w.1).collect();
+        let metas = shared
+            .store
+            .read(|c| messages::messages_by_uid(c, mailbox, &uids))?;
+        let seqs: std::collections::HashMap<u32, u32> =
+            wanted.iter().map(|&(s, u)| (u, s)).collect();
+        return Ok(metas
+            .into_iter()
+            .filter_map(|m| seqs.get(&m.uid).map(|&s| (s, m)))
+            .collect());
+    }
     // UIDs grow with sequence numbers: one range query covers every wanted message.
     let all = shared
         .store
@@ -670,9 +694,25 @@ async fn search_cmd<S: AsyncRead + AsyncWrite + Unpin>(
     let save = esearch
         .as_ref()
         .is_some_and(|o| o.iter().any(|x| x == "SAVE"));
-    let all: Vec<(u32, u32)> = sel.msgs.all().collect();
-    let metas = match metas_for(shared, sel.id, &all) {
-        Ok(m) => m,
+    let uses_modseq = format!("{key:?}").contains("ModSeq");
+    let max_seq = sel.msgs.len() as u32;
+    let max_uid = sel.max_uid();
+    let plan = search::Plan::new(shared, sel.id, account, key);
+    let checked = plan.and_then(|plan| {
+        // Messages the index answered are hits as they stand; only the others are read.
+        let mut found = Vec::new();
+        let mut check = Vec::new();
+        for (seq, uid) in sel.msgs.all() {
+            match plan.key_for(uid, key) {
+                None => {}
+                Some(SearchKey::All) if !uses_modseq => found.push((seq, uid, 0)),
+                Some(_) => check.push((seq, uid)),
+            }
+        }
+        Ok((plan, found, metas_for(shared, sel.id, &check)?))
+    });
+    let (plan, mut found, metas) = match checked {
+        Ok(c) => c,
         Err(e) => {
             if save {
                 sel.saved.clear();
@@ -680,25 +720,10 @@ async fn search_cmd<S: AsyncRead + AsyncWrite + Unpin>(
             return conn.reply(&no(tag, &e));
         }
     };
-    let need = if search::needs_text(key) {
-        Need::Message
-    } else if search::needs_body(key) {
-        Need::Header
-    } else {
-        Need::Nothing
-    };
-    let max_seq = sel.msgs.len() as u32;
-    let max_uid = sel.max_uid();
-    let mut hits = Vec::new();
-    let mut saved_uids = Vec::new();
-    let mut max_modseq = 0;
-    let plan = search::Plan::new(shared, sel.id, account, key);
     for (seq, meta) in &metas {
-        if plan.skips(meta) {
-            continue;
-        }
-        let message = load_need(shared, &meta.blob, need).await;
-        let extracted = plan.extract(message.as_deref());
+        let k = plan.key_for(meta.uid, key).unwrap_or(key);
+        let message = load_need(shared, &meta.blob, need_of(k)).await;
+        let extracted = search::extract_for(k, message.as_deref());
         let ctx = search::Ctx {
             meta,
             seq: *seq,
@@ -708,16 +733,20 @@ async fn search_cmd<S: AsyncRead + AsyncWrite + Unpin>(
             message: message.as_deref(),
             extracted: extracted.as_ref(),
         };
-        if search::matches(key, &ctx) {
-            hits.push(if uid { meta.uid } else { *seq });
-            saved_uids.push(meta.uid);
-            max_modseq = max_modseq.max(meta.modseq);
+        if search::matches(k, &ctx) {
+            found.push((*seq, meta.uid, meta.modseq));
         }
     }
+    found.sort_unstable();
+    let hits: Vec<u32> = found
+        .iter()
+        .map(|&(seq, u, _)| if uid { u } else { seq })
+        .collect();
+    let saved_uids: Vec<u32> = found.iter().map(|&(_, u, _)| u).collect();
+    let max_modseq = found.iter().map(|&(_, _, m)| m).max().unwrap_or(0);
     if save {
         sel.saved = saved_uids;
     }
-    let uses_modseq = format!("{key:?}").contains("ModSeq");
     match esearch.or_else(|| rev2.then(|| vec!["ALL".to_string()])) {
         // SAVE alone answers nothing but the tagged OK (RFC 5182 2.4).
         Some(opts) if opts.len() == 1 && save => {}
@@ -805,27 +834,31 @@ async fn sort_cmd<S: AsyncRead + AsyncWrite + Unpin>(
     let account = s.user.as_ref().map(|u| u.account_id);
     let Some(sel) = s.sel.as_ref() else { return };
     let key = &with_saved(key, &sel.saved);
-    let all: Vec<(u32, u32)> = sel.msgs.all().collect();
-    let metas = match metas_for(shared, sel.id, &all) {
-        Ok(m) => m,
+    let (max_seq, max_uid) = (sel.msgs.len() as u32, sel.max_uid());
+    let planned = search::Plan::new(shared, sel.id, account, key).and_then(|plan| {
+        let check: Vec<(u32, u32)> = sel
+            .msgs
+            .all()
+            .filter(|&(_, uid)| plan.key_for(uid, key).is_some())
+            .collect();
+        Ok((plan, metas_for(shared, sel.id, &check)?))
+    });
+    let (plan, metas) = match planned {
+        Ok(p) => p,
         Err(e) => return conn.reply(&no(tag, &e)),
     };
-    let (max_seq, max_uid) = (sel.msgs.len() as u32, sel.max_uid());
-    let plan = search::Plan::new(shared, sel.id, account, key);
     let mut facts = Vec::new();
     for (seq, meta) in &metas {
-        if plan.skips(meta) {
-            continue;
-        }
-        let need = if search::needs_text(key) {
-            Need::Message
-        } else {
-            Need::Header
+        let k = plan.key_for(meta.uid, key).unwrap_or(key);
+        // Sorting needs the header even when the index answered the program.
+        let need = match need_of(k) {
+            Need::Message => Need::Message,
+            _ => Need::Header,
         };
         let Some(message) = load_need(shared, &meta.blob, need).await else {
             return conn.reply(&format!("{tag} NO [SERVERBUG] cannot read message {seq}"));
         };
-        let extracted = plan.extract(Some(&message));
+        let extracted = search::extract_for(k, Some(&message));
         let ctx = search::Ctx {
             meta,
             seq: *seq,
@@ -835,7 +868,7 @@ async fn sort_cmd<S: AsyncRead + AsyncWrite + Unpin>(
             message: Some(&message),
             extracted: extracted.as_ref(),
         };
-        if search::matches(key, &ctx) {
+        if search::matches(k, &ctx) {
             let id = if uid { meta.uid } else { *seq };
             facts.push(super::sort::facts(
                 id,

@@ -1,25 +1,88 @@
-//! The tantivy index beside the store: one document per message, keyed by (mailbox, uid), whose
-//! only text field holds the message's search terms (no positions, no stored text: it narrows
-//! SEARCH, the store answers it).
+//! The tantivy index beside the store: one document per message, keyed by (mailbox, uid), with
+//! one positional field per searched area (the tokens of `terms`; no stored text). Phrase
+//! queries over it answer text searches; the store's rows stay the source of truth.
 
-use super::terms::Constraint;
+use super::terms::{Phrase, Step, Token};
 use crate::error::{Error, Result};
-use std::collections::HashSet;
 use std::path::Path;
 use std::sync::Mutex;
 use tantivy::collector::DocSetCollector;
-use tantivy::query::{BooleanQuery, Occur, Query, RegexQuery, TermQuery};
+use tantivy::query::{
+    BooleanQuery, Occur, PhraseQuery, Query, RegexPhraseQuery, RegexQuery, TermQuery,
+};
 use tantivy::schema::{
     Field, IndexRecordOption, NumericOptions, Schema, TextFieldIndexing, TextOptions,
 };
+use tantivy::tokenizer::PreTokenizedString;
 use tantivy::{Index, IndexReader, IndexWriter, ReloadPolicy, TantivyDocument, Term};
+
+/// The parts of a message a search key looks at.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Area {
+    Body,
+    Header,
+    Subject,
+    From,
+    To,
+    Cc,
+    Bcc,
+}
+
+impl Area {
+    pub const ALL: [Area; 7] = [
+        Area::Body,
+        Area::Header,
+        Area::Subject,
+        Area::From,
+        Area::To,
+        Area::Cc,
+        Area::Bcc,
+    ];
+
+    fn name(self) -> &'static str {
+        match self {
+            Area::Body => "body",
+            Area::Header => "header",
+            Area::Subject => "subject",
+            Area::From => "from",
+            Area::To => "to",
+            Area::Cc => "cc",
+            Area::Bcc => "bcc",
+        }
+    }
+
+    /// The area SUBJECT, FROM, TO, CC or BCC searches.
+    pub fn of_header(name: &str) -> Option<Area> {
+        Some(match name.to_ascii_lowercase().as_str() {
+            "subject" => Area::Subject,
+            "from" => Area::From,
+            "to" => Area::To,
+            "cc" => Area::Cc,
+            "bcc" => Area::Bcc,
+            _ => return None,
+        })
+    }
+}
+
+/// One message's tokens, per area.
+pub struct IndexDoc {
+    pub mailbox: i64,
+    pub uid: u32,
+    pub areas: Vec<(Area, Vec<Token>)>,
+}
 
 #[derive(Clone, Copy)]
 struct Fields {
     key: Field,
     mailbox: Field,
     uid: Field,
-    text: Field,
+    areas: [Field; 7],
+}
+
+impl Fields {
+    fn area(&self, a: Area) -> Field {
+        self.areas[Area::ALL.iter().position(|x| *x == a).unwrap_or(0)]
+    }
 }
 
 pub struct SearchIndex {
@@ -34,21 +97,20 @@ fn schema() -> (Schema, Fields) {
     let key = b.add_u64_field("key", NumericOptions::default().set_indexed());
     let mailbox = b.add_u64_field("mailbox", NumericOptions::default().set_indexed());
     let uid = b.add_u64_field("uid", NumericOptions::default().set_fast());
-    let text = b.add_text_field(
-        "text",
-        TextOptions::default().set_indexing_options(
-            TextFieldIndexing::default()
-                .set_tokenizer("raw")
-                .set_index_option(IndexRecordOption::Basic),
-        ),
+    // Positions for phrases; frequencies come with them in tantivy's format.
+    let text = TextOptions::default().set_indexing_options(
+        TextFieldIndexing::default()
+            .set_tokenizer("raw")
+            .set_index_option(IndexRecordOption::WithFreqsAndPositions),
     );
+    let areas = Area::ALL.map(|a| b.add_text_field(a.name(), text.clone()));
     (
         b.build(),
         Fields {
             key,
             mailbox,
             uid,
-            text,
+            areas,
         },
     )
 }
@@ -60,6 +122,19 @@ fn key(mailbox: i64, uid: u32) -> u64 {
 fn err(e: impl std::fmt::Display) -> Error {
     Error::Storage(format!("search index: {e}"))
 }
+
+fn pattern(step: &Step) -> String {
+    let e = regex_syntax::escape;
+    match step {
+        Step::Exact(s) => e(s),
+        Step::Suffix(s) => format!(".*{}", e(s)),
+        Step::Prefix(s) => format!("{}.*", e(s)),
+        Step::Infix(s) => format!(".*{}.*", e(s)),
+    }
+}
+
+/// Dictionary terms a regex phrase may expand to, over all its steps, before it gives up.
+const MAX_EXPANSIONS: u32 = 1 << 15;
 
 impl SearchIndex {
     /// Opens the index in `dir`, or makes a new one; true in the second place when it is new
@@ -118,19 +193,36 @@ impl SearchIndex {
     }
 
     /// Adds (or replaces) the documents of a batch and deletes the expunged ones, in one commit.
-    pub fn apply(&self, add: &[(i64, u32, Vec<String>)], delete: &[(i64, u32)]) -> Result<()> {
+    pub fn apply(&self, add: Vec<IndexDoc>, delete: &[(i64, u32)]) -> Result<()> {
         self.with_writer(|w, f| {
             for (mailbox, uid) in delete {
                 w.delete_term(Term::from_field_u64(f.key, key(*mailbox, *uid)));
             }
-            for (mailbox, uid, terms) in add {
-                w.delete_term(Term::from_field_u64(f.key, key(*mailbox, *uid)));
+            for d in add {
+                w.delete_term(Term::from_field_u64(f.key, key(d.mailbox, d.uid)));
                 let mut doc = TantivyDocument::default();
-                doc.add_u64(f.key, key(*mailbox, *uid));
-                doc.add_u64(f.mailbox, *mailbox as u64);
-                doc.add_u64(f.uid, u64::from(*uid));
-                for t in terms {
-                    doc.add_text(f.text, t);
+                doc.add_u64(f.key, key(d.mailbox, d.uid));
+                doc.add_u64(f.mailbox, d.mailbox as u64);
+                doc.add_u64(f.uid, u64::from(d.uid));
+                for (area, tokens) in d.areas {
+                    if tokens.is_empty() {
+                        continue;
+                    }
+                    let tokens = tokens
+                        .into_iter()
+                        .map(|t| tantivy::tokenizer::Token {
+                            position: t.position as usize,
+                            text: t.text,
+                            ..Default::default()
+                        })
+                        .collect();
+                    doc.add_pre_tokenized_text(
+                        f.area(area),
+                        PreTokenizedString {
+                            text: String::new(),
+                            tokens,
+                        },
+                    );
                 }
                 w.add_document(doc).map_err(err)?;
             }
@@ -150,34 +242,63 @@ impl SearchIndex {
         self.reader.reload().map_err(err)
     }
 
-    /// UIDs in `mailbox` whose documents satisfy every constraint.
-    pub fn candidates(&self, mailbox: i64, constraints: &[Constraint]) -> Result<HashSet<u32>> {
-        let f = self.fields;
-        let mut clauses: Vec<(Occur, Box<dyn Query>)> = vec![(
-            Occur::Must,
-            Box::new(TermQuery::new(
-                Term::from_field_u64(f.mailbox, mailbox as u64),
+    fn phrase_query(&self, field: Field, phrase: &Phrase) -> Result<Box<dyn Query>> {
+        let steps = &phrase.steps;
+        Ok(match steps.as_slice() {
+            [(_, Step::Exact(t))] => Box::new(TermQuery::new(
+                Term::from_field_text(field, t),
                 IndexRecordOption::Basic,
             )),
-        )];
-        for c in constraints {
-            let q: Box<dyn Query> = match c {
-                Constraint::Term(t) => Box::new(TermQuery::new(
-                    Term::from_field_text(f.text, t),
+            [(_, s)] => Box::new(RegexQuery::from_pattern(&pattern(s), field).map_err(err)?),
+            _ if steps.iter().all(|(_, s)| matches!(s, Step::Exact(_))) => {
+                Box::new(PhraseQuery::new_with_offset(
+                    steps
+                        .iter()
+                        .map(|(o, s)| {
+                            let t = match s {
+                                Step::Exact(t) => t.as_str(),
+                                _ => "",
+                            };
+                            (*o as usize, Term::from_field_text(field, t))
+                        })
+                        .collect(),
+                ))
+            }
+            _ => {
+                let mut q = RegexPhraseQuery::new_with_offset(
+                    field,
+                    steps
+                        .iter()
+                        .map(|(o, s)| (*o as usize, pattern(s)))
+                        .collect(),
+                );
+                q.set_max_expansions(MAX_EXPANSIONS);
+                Box::new(q)
+            }
+        })
+    }
+
+    /// UIDs in `mailbox` whose text in any of `areas` holds the phrase.
+    pub fn matching(&self, mailbox: i64, areas: &[Area], phrase: &Phrase) -> Result<Vec<u32>> {
+        let f = self.fields;
+        let mut any: Vec<(Occur, Box<dyn Query>)> = Vec::new();
+        for a in areas {
+            any.push((Occur::Should, self.phrase_query(f.area(*a), phrase)?));
+        }
+        let query = BooleanQuery::new(vec![
+            (
+                Occur::Must,
+                Box::new(TermQuery::new(
+                    Term::from_field_u64(f.mailbox, mailbox as u64),
                     IndexRecordOption::Basic,
                 )),
-                Constraint::Pattern(p) => {
-                    Box::new(RegexQuery::from_pattern(p, f.text).map_err(err)?)
-                }
-            };
-            clauses.push((Occur::Must, q));
-        }
+            ),
+            (Occur::Must, Box::new(BooleanQuery::new(any))),
+        ]);
         let searcher = self.reader.searcher();
-        let docs = searcher
-            .search(&BooleanQuery::new(clauses), &DocSetCollector)
-            .map_err(err)?;
+        let docs = searcher.search(&query, &DocSetCollector).map_err(err)?;
         let mut columns = std::collections::HashMap::new();
-        let mut out = HashSet::with_capacity(docs.len());
+        let mut out = Vec::with_capacity(docs.len());
         for d in docs {
             let col = match columns.entry(d.segment_ord) {
                 std::collections::hash_map::Entry::Occupied(e) => e.into_mut(),
@@ -190,7 +311,7 @@ impl SearchIndex {
                 ),
             };
             if let Some(uid) = col.first(d.doc_id) {
-                out.insert(uid as u32);
+                out.push(uid as u32);
             }
         }
         Ok(out)
@@ -218,4 +339,65 @@ pub fn document_count(dir: &Path) -> Result<u64> {
         .try_into()
         .map_err(err)?;
     Ok(reader.searcher().num_docs())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::search::extract::fold;
+    use crate::search::terms::{needle_phrase, tokens};
+
+    /// The index answers phrases as the reference matcher does, over real tantivy segments.
+    #[test]
+    fn phrases_in_the_index_agree_with_the_tokens() {
+        let dir = std::env::temp_dir().join(format!("roost-index-test-{}", std::process::id()));
+        let (idx, fresh) = SearchIndex::open(&dir).unwrap();
+        assert!(fresh);
+        let texts = [
+            "the quarterly report, as promised",
+            "quarterly\nreport follows",
+            "unquarterly reports (draft)",
+            "会议记录 in 南京市长江大桥",
+            "a.b-c (x) [y] $z^ *w+ ?",
+        ];
+        let docs = texts
+            .iter()
+            .enumerate()
+            .map(|(i, t)| IndexDoc {
+                mailbox: 7,
+                uid: i as u32 + 1,
+                areas: vec![(Area::Body, tokens(&fold(t), true).0)],
+            })
+            .collect();
+        idx.apply(docs, &[]).unwrap();
+        for needle in [
+            "quarterly report",
+            "ly rep",
+            "arterly report",
+            "terly\nrepo",
+            "report",
+            "市长",
+            "会议",
+            "议记录 in 南",
+            "b-c (x) [y] $z^ *w+",
+            "(draft)",
+        ] {
+            let p = needle_phrase(needle, true).unwrap();
+            let mut got = idx.matching(7, &[Area::Body], &p).unwrap();
+            got.sort();
+            let want: Vec<u32> = texts
+                .iter()
+                .enumerate()
+                .filter(|(_, t)| fold(t).contains(&fold(needle)))
+                .map(|(i, _)| i as u32 + 1)
+                .collect();
+            if p.exact {
+                assert_eq!(got, want, "{needle:?}");
+            } else {
+                assert!(want.iter().all(|u| got.contains(u)), "{needle:?}");
+            }
+            assert!(idx.matching(8, &[Area::Body], &p).unwrap().is_empty());
+        }
+        let _ = std::fs::remove_dir_all(&dir);
+    }
 }

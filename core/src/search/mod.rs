@@ -11,7 +11,7 @@ use crate::config::Config;
 use crate::error::Result;
 use crate::imap::command::SearchKey;
 use crate::store::{self, Store};
-use index::SearchIndex;
+use index::{Area, IndexDoc, SearchIndex};
 use std::collections::HashSet;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Condvar, Mutex, RwLock};
@@ -19,6 +19,15 @@ use std::time::Duration;
 
 /// Messages per commit: a burst of deliveries costs one commit per batch, not per message.
 const BATCH: usize = 256;
+
+/// What the index answered for one search in one mailbox.
+pub struct Narrowing {
+    /// The indexed messages that can match; no other indexed message does.
+    pub uids: HashSet<u32>,
+    /// What these still have to be checked against: the search key without the parts the
+    /// index answered exactly (`All` when it answered everything).
+    pub residual: SearchKey,
+}
 
 pub struct Search {
     index: Option<SearchIndex>,
@@ -65,55 +74,76 @@ impl Search {
         cv.notify_one();
     }
 
-    /// The UIDs of `mailbox` that can match `key` among indexed messages; None when the index
-    /// cannot narrow this search (no text key at the top level, or none it can use).
-    pub fn candidates(&self, mailbox: i64, account: i64, key: &SearchKey) -> Option<HashSet<u32>> {
+    /// What the index says about `key` in `mailbox`: the indexed messages that can match, and
+    /// what is left to check of them. None when the index cannot narrow this search (no text
+    /// key at the top level, or none it can use).
+    pub fn narrow(&self, mailbox: i64, account: i64, key: &SearchKey) -> Option<Narrowing> {
         let idx = self.index.as_ref()?;
         let cjk = self
             .cjk
             .read()
             .unwrap_or_else(|p| p.into_inner())
             .contains(&account);
-        let mut needles = Vec::new();
-        let top: Vec<&SearchKey> = match key {
-            SearchKey::And(ks) => ks.iter().collect(),
-            k => vec![k],
+        let items: Vec<SearchKey> = match key {
+            SearchKey::And(ks) => ks.clone(),
+            k => vec![k.clone()],
         };
-        for k in top {
-            match k {
-                SearchKey::Body(s) | SearchKey::Text(s) => needles.push(s.as_str()),
-                SearchKey::Header(name, value)
-                    if !value.is_empty()
-                        && ["subject", "from", "to", "cc", "bcc"]
-                            .contains(&name.to_ascii_lowercase().as_str()) =>
-                {
-                    needles.push(value.as_str())
+        let mut uids: Option<HashSet<u32>> = None;
+        let mut residual = Vec::new();
+        for item in items {
+            let (needle, areas) = match &item {
+                SearchKey::Body(s) => (s, vec![Area::Body]),
+                SearchKey::Text(s) => (s, vec![Area::Header, Area::Body]),
+                SearchKey::Header(name, value) if !value.is_empty() => {
+                    match Area::of_header(name) {
+                        Some(a) => (value, vec![a]),
+                        None => {
+                            residual.push(item);
+                            continue;
+                        }
+                    }
                 }
-                _ => {}
+                _ => {
+                    residual.push(item);
+                    continue;
+                }
+            };
+            let Some(phrase) = terms::needle_phrase(needle, cjk) else {
+                residual.push(item);
+                continue;
+            };
+            let found = match idx.matching(mailbox, &areas, &phrase) {
+                Ok(f) => f,
+                Err(e) => {
+                    tracing::warn!(error = %e, "search index query failed; reading messages");
+                    residual.push(item);
+                    continue;
+                }
+            };
+            // TEXT is the header block and the body joined by a line break: a needle across
+            // lines may match across that join, which neither area alone shows.
+            let exact = phrase.exact && !(areas.len() > 1 && phrase.crosses_lines);
+            if !exact {
+                residual.push(item);
             }
+            uids = Some(match uids {
+                None => found.into_iter().collect(),
+                Some(prev) => found.into_iter().filter(|u| prev.contains(u)).collect(),
+            });
         }
-        let constraints: Vec<terms::Constraint> = needles
-            .iter()
-            .filter_map(|n| terms::needle_constraints(n, cjk))
-            .flatten()
-            .collect();
-        if constraints.is_empty() {
-            return None;
-        }
-        match idx.candidates(mailbox, &constraints) {
-            Ok(set) => {
-                tracing::debug!(
-                    mailbox,
-                    candidates = set.len(),
-                    "search narrowed by the index"
-                );
-                Some(set)
-            }
-            Err(e) => {
-                tracing::warn!(error = %e, "search index query failed; scanning");
-                None
-            }
-        }
+        let uids = uids?;
+        tracing::debug!(
+            mailbox,
+            candidates = uids.len(),
+            checked = !residual.is_empty(),
+            "search narrowed by the index"
+        );
+        let residual = match residual.len() {
+            0 => SearchKey::All,
+            1 => residual.remove(0),
+            _ => SearchKey::And(residual),
+        };
+        Some(Narrowing { uids, residual })
     }
 
     /// Indexes one batch of waiting messages and expunges; returns how many messages it indexed.
@@ -131,20 +161,23 @@ impl Search {
         let mut add = Vec::with_capacity(pending.len());
         let mut incomplete = Vec::new();
         for p in &pending {
-            // A message whose file cannot be read is indexed empty: it is scanned anyway when
-            // the index cannot narrow, and the scan reports the read error.
-            let text = match store.blobs().read(&p.blob) {
-                Ok(raw) => extract::fold(&extract::extract(&raw).text()),
-                Err(_) => String::new(),
+            let raw = match store.blobs().read(&p.blob) {
+                Ok(raw) => raw,
+                Err(e) => {
+                    // Left out of the index and always read: the read reports the error.
+                    tracing::warn!(error = %e, uid = p.uid, "cannot read a message to index it");
+                    incomplete.push(p.id);
+                    continue;
+                }
             };
-            let (terms, complete) = terms::index_terms(&text, cjk.contains(&p.account_id));
+            let (doc, complete) = document(p, &raw, cjk.contains(&p.account_id));
             if !complete {
                 incomplete.push(p.id);
             }
-            add.push((p.mailbox_id, p.uid, terms));
+            add.push(doc);
         }
         let deletes: Vec<(i64, u32)> = expunged.iter().map(|(_, m, u)| (*m, *u)).collect();
-        idx.apply(&add, &deletes)?;
+        idx.apply(add, &deletes)?;
         let ids: Vec<i64> = pending.iter().map(|p| p.id).collect();
         let new_cursor = expunged.last().map(|(r, _, _)| *r).unwrap_or(cursor);
         store.write(move |c| {
@@ -183,4 +216,35 @@ impl Search {
             *woken = false;
         }
     }
+}
+
+/// A message's tokens per area, and whether they hold all its text.
+fn document(p: &store::search::Pending, raw: &[u8], cjk: bool) -> (IndexDoc, bool) {
+    let e = extract::extract(raw);
+    let mut complete = true;
+    let areas = Area::ALL
+        .iter()
+        .map(|a| {
+            let text = match a {
+                Area::Body => &e.body,
+                Area::Header => &e.header,
+                Area::Subject => &e.subject,
+                Area::From => &e.from,
+                Area::To => &e.to,
+                Area::Cc => &e.cc,
+                Area::Bcc => &e.bcc,
+            };
+            let (tokens, whole) = terms::tokens(&extract::fold(text), cjk);
+            complete &= whole;
+            (*a, tokens)
+        })
+        .collect();
+    (
+        IndexDoc {
+            mailbox: p.mailbox_id,
+            uid: p.uid,
+            areas,
+        },
+        complete,
+    )
 }

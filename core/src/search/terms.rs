@@ -1,9 +1,15 @@
-//! Index terms and query constraints that keep IMAP's substring semantics: the index holds
-//! whole words (letters and digits) and, for accounts with CJK indexing, every pair of adjacent
-//! CJK characters. A needle becomes constraints that every message containing it satisfies
-//! (a word in the middle of the needle is a whole word of the message; the needle's first word
-//! ends one of its words, the last begins one; CJK text contributes its pairs), so the index
-//! only narrows the candidates and never loses a match.
+//! Index tokens and query phrases that keep IMAP's substring semantics exactly.
+//!
+//! Folded text is cut into runs: words (letters and digits), CJK characters (one token each,
+//! for accounts with CJK indexing) and separators. Every run except a single space is a token,
+//! and positions encode what lies between tokens: the next token is 2 positions on when nothing
+//! or a separator token separates them, 3 positions on when a single space does. No sequence of
+//! tokens spans 3 positions, so a phrase query with these offsets matches exactly the texts in
+//! which the runs follow each other as in the needle. A needle's first word may be the end of a
+//! longer word and its last the start of one (regexes over the dictionary); the words, CJK
+//! characters and separators inside it are exact tokens. So a message matches the phrase if and
+//! only if its text contains the needle; where a needle cannot be put that way (a separator at
+//! its edge, a very short edge word), the phrase is marked inexact and only narrows.
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 enum Kind {
@@ -56,165 +62,337 @@ fn runs(folded: &str) -> Vec<(Kind, &str)> {
     out
 }
 
-/// Words longer than this (base64 noise, long tokens) are not indexed. A message that has one
-/// is marked incomplete and always scanned, since a needle inside such a word would otherwise
-/// be missed.
-pub const MAX_WORD: usize = 64;
+/// Words and separators longer than this (base64 noise, ruler lines) are not indexed. A message
+/// with a word that long is marked incomplete and always read, since a needle inside such a
+/// word would otherwise be missed; a needle with a run this long is answered by reading.
+pub const MAX_RUN: usize = 64;
 
-/// The terms of already folded text, each once, and whether they are complete (no word was
-/// too long to index).
-pub fn index_terms(folded: &str, cjk: bool) -> (Vec<String>, bool) {
-    let mut set = std::collections::HashSet::new();
+/// Step to the next token; one more when a single space lies between.
+const NEXT: u32 = 2;
+const SPACE: &str = " ";
+
+/// Stands where text is not indexed (CJK text of an account without CJK indexing, a long
+/// separator): mixes a CJK character with a control character, so no query token or pattern
+/// can match it, and keeps the positions around it honest.
+const HOLE: &str = "中\u{1}";
+
+/// One indexed token.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Token {
+    pub position: u32,
+    pub text: String,
+}
+
+/// The tokens of already folded text, and whether they are complete (no word was too long to
+/// index).
+pub fn tokens(folded: &str, cjk: bool) -> (Vec<Token>, bool) {
+    let mut out = Vec::new();
     let mut complete = true;
+    let mut pos = 0u32;
+    let push = |out: &mut Vec<Token>, pos: &mut u32, text: &str| {
+        out.push(Token {
+            position: *pos,
+            text: text.to_string(),
+        });
+        *pos += NEXT;
+    };
     for (k, run) in runs(folded) {
         match k {
-            Kind::Word if run.chars().count() > MAX_WORD => complete = false,
-            Kind::Word => {
-                set.insert(run.to_string());
+            Kind::Sep if run == SPACE => pos += 1,
+            Kind::Word if run.chars().count() > MAX_RUN => {
+                complete = false;
+                push(&mut out, &mut pos, HOLE);
             }
+            Kind::Sep if run.chars().count() > MAX_RUN => push(&mut out, &mut pos, HOLE),
+            Kind::Word | Kind::Sep => push(&mut out, &mut pos, run),
             Kind::Cjk if cjk => {
-                let chars: Vec<char> = run.chars().collect();
-                if chars.len() == 1 {
-                    set.insert(run.to_string());
-                }
-                for w in chars.windows(2) {
-                    set.insert(w.iter().collect::<String>());
+                let mut buf = [0u8; 4];
+                for c in run.chars() {
+                    push(&mut out, &mut pos, c.encode_utf8(&mut buf));
                 }
             }
-            _ => {}
+            Kind::Cjk => push(&mut out, &mut pos, HOLE),
         }
     }
-    (set.into_iter().collect(), complete)
+    (out, complete)
 }
 
-/// One condition on the index's terms.
+/// What one position of a phrase must hold.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub enum Constraint {
-    /// This exact term.
-    Term(String),
-    /// A term matching this pattern (regex over the term dictionary).
-    Pattern(String),
+pub enum Step {
+    Exact(String),
+    /// A token ending with this (the needle begins inside a word).
+    Suffix(String),
+    /// A token beginning with this (the needle ends inside a word).
+    Prefix(String),
+    /// A token containing this (the needle lies inside one word).
+    Infix(String),
 }
 
-/// The constraints a message containing `needle` satisfies; None when the needle gives none
-/// worth asking (too short, or CJK text for an account without CJK indexing): then scan.
-pub fn needle_constraints(needle: &str, cjk: bool) -> Option<Vec<Constraint>> {
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Phrase {
+    /// (offset from the first step, what must be there), in order.
+    pub steps: Vec<(u32, Step)>,
+    /// Messages match the phrase exactly when their text contains the needle; otherwise the
+    /// phrase is a superset to be checked against the text.
+    pub exact: bool,
+    /// The needle crosses a line break: TEXT (header and body together) may match across them.
+    pub crosses_lines: bool,
+}
+
+/// Edge words shorter than this are left out of the phrase: a pattern that short would walk
+/// most of the dictionary for little narrowing.
+const MIN_EDGE: usize = 3;
+
+/// The phrase a message containing `needle` matches; None when the needle gives nothing worth
+/// asking the index (only separators, a run too long to be indexed, or CJK text for an account
+/// without CJK indexing): then every message is read.
+pub fn needle_phrase(needle: &str, cjk: bool) -> Option<Phrase> {
     let folded = super::extract::fold(needle);
-    let parts = runs(&folded);
-    let last = parts.len().saturating_sub(1);
-    let mut out = Vec::new();
+    let mut parts = runs(&folded);
+    let mut exact = true;
+    let crosses_lines = folded.contains('\n');
+    // A separator at an edge may be part of a longer separator run in the text.
+    if parts.first().is_some_and(|(k, _)| *k == Kind::Sep) {
+        parts.remove(0);
+        exact = false;
+    }
+    if parts.last().is_some_and(|(k, _)| *k == Kind::Sep) {
+        parts.pop();
+        exact = false;
+    }
+    if parts.is_empty()
+        || parts.iter().any(|(k, r)| {
+            (*k == Kind::Cjk && !cjk) || (*k != Kind::Cjk && r.chars().count() > MAX_RUN)
+        })
+    {
+        return None;
+    }
+    let last = parts.len() - 1;
+    let mut steps = Vec::new();
+    let mut pos = 0u32;
     for (i, (k, run)) in parts.iter().enumerate() {
-        let len = run.chars().count();
         match k {
-            Kind::Sep => {}
-            Kind::Word => {
-                let (first, end) = (i == 0, i == last);
-                if len > MAX_WORD {
-                    return None;
-                }
-                match (first, end) {
-                    (false, false) => out.push(Constraint::Term(run.to_string())),
-                    // At an edge the needle may hold only part of a word: a short part says
-                    // too little to be worth a dictionary walk.
-                    _ if len < 3 => {}
-                    (true, true) => out.push(Constraint::Pattern(format!(".*{run}.*"))),
-                    (true, false) => out.push(Constraint::Pattern(format!(".*{run}"))),
-                    (false, true) => out.push(Constraint::Pattern(format!("{run}.*"))),
-                }
+            Kind::Sep if *run == SPACE => pos += 1,
+            Kind::Sep => {
+                steps.push((pos, Step::Exact(run.to_string())));
+                pos += NEXT;
             }
             Kind::Cjk => {
-                if !cjk {
-                    return None;
+                for c in run.chars() {
+                    steps.push((pos, Step::Exact(c.to_string())));
+                    pos += NEXT;
                 }
-                let chars: Vec<char> = run.chars().collect();
-                if chars.len() == 1 {
-                    out.push(Constraint::Pattern(format!(".*{run}.*")));
+            }
+            Kind::Word => {
+                let edge = match (i == 0, i == last) {
+                    (false, false) => Some(Step::Exact(run.to_string())),
+                    _ if run.chars().count() < MIN_EDGE => None,
+                    (true, true) => Some(Step::Infix(run.to_string())),
+                    (true, false) => Some(Step::Suffix(run.to_string())),
+                    (false, true) => Some(Step::Prefix(run.to_string())),
+                };
+                match edge {
+                    Some(s) => steps.push((pos, s)),
+                    None => exact = false,
                 }
-                for w in chars.windows(2) {
-                    out.push(Constraint::Term(w.iter().collect()));
-                }
+                pos += NEXT;
             }
         }
     }
-    (!out.is_empty()).then_some(out)
+    // Separators alone narrow nothing.
+    if !steps
+        .iter()
+        .any(|(_, s)| !matches!(s, Step::Exact(t) if t.chars().all(|c| kind(c) == Kind::Sep)))
+    {
+        return None;
+    }
+    let base = steps.first()?.0;
+    for s in &mut steps {
+        s.0 -= base;
+    }
+    Some(Phrase {
+        steps,
+        exact,
+        crosses_lines,
+    })
+}
+
+/// Whether `token` satisfies `step` (what the index's dictionary lookups compute).
+pub fn step_matches(step: &Step, token: &str) -> bool {
+    match step {
+        Step::Exact(s) => token == s,
+        Step::Suffix(s) => token.ends_with(s.as_str()),
+        Step::Prefix(s) => token.starts_with(s.as_str()),
+        Step::Infix(s) => token.contains(s.as_str()),
+    }
+}
+
+/// Whether the tokens hold the phrase: the reference the index must agree with.
+pub fn phrase_in(tokens: &[Token], phrase: &Phrase) -> bool {
+    let at: std::collections::HashMap<u32, &str> = tokens
+        .iter()
+        .map(|t| (t.position, t.text.as_str()))
+        .collect();
+    tokens.iter().any(|t| {
+        phrase.steps.iter().all(|(off, step)| {
+            at.get(&(t.position + off))
+                .is_some_and(|tok| step_matches(step, tok))
+        })
+    })
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::search::extract::fold;
 
-    #[test]
-    fn terms_of_mixed_text() {
-        let (mut t, complete) = index_terms("hello, wörld 42 中文字 x", true);
-        assert!(complete);
-        t.sort();
-        assert_eq!(t, ["42", "hello", "wörld", "x", "中文", "文字"]);
-        let (t, _) = index_terms("中文", false);
-        assert!(t.is_empty());
-        let (_, complete) = index_terms(&"a".repeat(MAX_WORD + 1), false);
-        assert!(
-            !complete,
-            "a word too long to index makes the message always scanned"
-        );
+    fn texts(tokens: &[Token]) -> Vec<(u32, &str)> {
+        tokens
+            .iter()
+            .map(|t| (t.position, t.text.as_str()))
+            .collect()
     }
 
     #[test]
-    fn needles_keep_substring_semantics() {
-        use Constraint::*;
+    fn tokens_encode_what_lies_between() {
+        let (t, complete) = tokens("hello, wörld 42 中文x", true);
+        assert!(complete);
         assert_eq!(
-            needle_constraints("lo wo", true),
-            None,
-            "both edges too short: scan"
-        );
-        assert_eq!(
-            needle_constraints("ello big world", true).unwrap(),
+            texts(&t),
             [
-                Pattern(".*ello".into()),
-                Term("big".into()),
-                Pattern("world.*".into())
+                (0, "hello"),
+                (2, ", "),
+                (4, "wörld"),
+                (7, "42"),
+                (10, "中"),
+                (12, "文"),
+                (14, "x")
             ]
         );
-        assert_eq!(
-            needle_constraints("Invoice", true).unwrap(),
-            [Pattern(".*invoice.*".into())]
+        let (t, _) = tokens("a 中文 b", false);
+        assert_eq!(texts(&t), [(0, "a"), (3, HOLE), (6, "b")]);
+        let (_, complete) = tokens(&"a".repeat(MAX_RUN + 1), false);
+        assert!(
+            !complete,
+            "a word too long to index makes the message always read"
         );
-        assert_eq!(
-            needle_constraints("中文字", true).unwrap(),
-            [Term("中文".into()), Term("文字".into())]
-        );
-        assert_eq!(needle_constraints("中文", false), None);
-        assert_eq!(needle_constraints(" , ", true), None);
     }
 
-    /// Every message containing the needle satisfies its constraints, on random text.
     #[test]
-    fn constraints_hold_for_every_substring() {
-        let text = "Re: the quarterly Report — Überweisung 2026, 会议记录 見積書 회의 notes";
-        let folded = crate::search::extract::fold(text);
-        let (terms, _) = index_terms(&folded, true);
-        let chars: Vec<char> = text.chars().collect();
-        for a in 0..chars.len() {
-            for b in a + 1..=chars.len() {
-                let needle: String = chars[a..b].iter().collect();
-                let Some(cs) = needle_constraints(&needle, true) else {
+    fn needles_become_phrases() {
+        use Step::*;
+        let p = needle_phrase("ello big, world", true).unwrap();
+        assert_eq!(
+            p.steps,
+            [
+                (0, Suffix("ello".into())),
+                (3, Exact("big".into())),
+                (5, Exact(", ".into())),
+                (7, Prefix("world".into()))
+            ]
+        );
+        assert!(p.exact);
+        let p = needle_phrase("Invoice", true).unwrap();
+        assert_eq!(p.steps, [(0, Infix("invoice".into()))]);
+        let p = needle_phrase("中文字", true).unwrap();
+        assert_eq!(
+            p.steps,
+            [
+                (0, Exact("中".into())),
+                (2, Exact("文".into())),
+                (4, Exact("字".into()))
+            ]
+        );
+        assert!(p.exact);
+        assert_eq!(needle_phrase("中文", false), None);
+        assert_eq!(needle_phrase(" , ", true), None);
+        let p = needle_phrase("lo big", true).unwrap();
+        assert!(!p.exact, "a short edge word is left out");
+        assert_eq!(p.steps, [(0, Prefix("big".into()))]);
+        assert!(!needle_phrase("word ", true).unwrap().exact);
+        assert!(needle_phrase("a\nb c", true).unwrap().crosses_lines);
+    }
+
+    /// Random texts over a small alphabet (so that needles often almost match) and random
+    /// needles cut from other texts: exact phrases agree with `contains`, inexact ones never
+    /// lose a match.
+    #[test]
+    fn random_needles_agree_with_contains() {
+        let alphabet: Vec<char> = "ab  ,.\n中文한x-".chars().collect();
+        let mut seed = 0x2545_f491_4f6c_dd1du64;
+        let mut next = |n: usize| {
+            seed ^= seed << 13;
+            seed ^= seed >> 7;
+            seed ^= seed << 17;
+            (seed % n as u64) as usize
+        };
+        let texts: Vec<String> = (0..200)
+            .map(|_| (0..24).map(|_| alphabet[next(alphabet.len())]).collect())
+            .collect();
+        for cjk in [true, false] {
+            let indexed: Vec<(String, Vec<Token>)> = texts
+                .iter()
+                .map(|t| (fold(t), tokens(&fold(t), cjk).0))
+                .collect();
+            for _ in 0..3000 {
+                let source: Vec<char> = texts[next(texts.len())].chars().collect();
+                let a = next(source.len());
+                let b = a + 1 + next(source.len() - a);
+                let needle: String = source[a..b].iter().collect();
+                let Some(p) = needle_phrase(&needle, cjk) else {
                     continue;
                 };
-                for c in cs {
-                    let ok = match &c {
-                        Constraint::Term(t) => terms.contains(t),
-                        Constraint::Pattern(p) => {
-                            let core = p.trim_start_matches(".*").trim_end_matches(".*");
-                            terms
-                                .iter()
-                                .any(|t| match (p.starts_with(".*"), p.ends_with(".*")) {
-                                    (true, true) => t.contains(core),
-                                    (true, false) => t.ends_with(core),
-                                    (false, true) => t.starts_with(core),
-                                    (false, false) => t == core,
-                                })
-                        }
+                for (text, toks) in &indexed {
+                    let contains = text.contains(&fold(&needle));
+                    let matched = phrase_in(toks, &p);
+                    assert!(matched || !contains, "{needle:?} lost in {text:?}: {p:?}");
+                    assert!(
+                        !p.exact || matched == contains,
+                        "{needle:?} exact but matched={matched} in {text:?}: {p:?}"
+                    );
+                }
+            }
+        }
+    }
+
+    /// Exact phrases match exactly the texts that contain the needle; inexact ones at least
+    /// those. Needles are every substring of a mixed-script sample, tried against the sample
+    /// and against variants that differ in one separator or character.
+    #[test]
+    fn phrases_keep_substring_semantics() {
+        let sample =
+            "Re: the quarterly Report — Überweisung 2026, 会议记录 見積書 회의 notes a.b  c\nend";
+        let variants = [
+            sample.to_string(),
+            sample.replace(" the ", ",the "),
+            sample.replace("  ", " "),
+            sample.replace("会议记录", "会 议记录"),
+            sample.replace("quarterly Report", "quarterly\nReport"),
+            sample.replace("2026,", "2026;"),
+            sample.replace("見積書", "見積x書"),
+        ];
+        let chars: Vec<char> = sample.chars().collect();
+        for cjk in [true, false] {
+            let indexed: Vec<(String, Vec<Token>)> = variants
+                .iter()
+                .map(|v| (fold(v), tokens(&fold(v), cjk).0))
+                .collect();
+            for a in 0..chars.len() {
+                for b in a + 1..=chars.len() {
+                    let needle: String = chars[a..b].iter().collect();
+                    let Some(p) = needle_phrase(&needle, cjk) else {
+                        continue;
                     };
-                    assert!(ok, "needle {needle:?}: {c:?} not satisfied by {terms:?}");
+                    for (text, toks) in &indexed {
+                        let contains = text.contains(&fold(&needle));
+                        let matched = phrase_in(toks, &p);
+                        assert!(matched || !contains, "{needle:?} lost in {text:?}: {p:?}");
+                        assert!(
+                            !p.exact || matched == contains,
+                            "{needle:?} exact but matched={matched} in {text:?}: {p:?}"
+                        );
+                    }
                 }
             }
         }

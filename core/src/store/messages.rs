@@ -106,6 +106,33 @@ pub fn messages_in_range(
     Ok(rows.collect::<Result<Vec<_>, _>>()?)
 }
 
+/// The given messages of the mailbox (those that exist), in the order asked, one lookup each:
+/// cheaper than a range when they are few and far apart.
+pub fn messages_by_uid(conn: &Connection, mailbox_id: i64, uids: &[u32]) -> Result<Vec<Meta>> {
+    let mut stmt = conn.prepare_cached(&format!(
+        "SELECT {META_COLUMNS} FROM messages WHERE mailbox_id = ?1 AND uid = ?2"
+    ))?;
+    let mut out = Vec::with_capacity(uids.len());
+    for uid in uids {
+        if let Some(m) = stmt
+            .query_row(params![mailbox_id, uid], meta_row)
+            .optional()?
+        {
+            out.push(m);
+        }
+    }
+    Ok(out)
+}
+
+/// UIDs of the mailbox's messages that SEARCH cannot leave to the index: not indexed yet, or
+/// with text the index does not hold.
+pub fn not_indexed(conn: &Connection, mailbox_id: i64) -> Result<std::collections::HashSet<u32>> {
+    let mut stmt =
+        conn.prepare_cached("SELECT uid FROM messages WHERE mailbox_id = ?1 AND indexed != 1")?;
+    let rows = stmt.query_map([mailbox_id], |r| Ok(r.get::<_, i64>(0)? as u32))?;
+    Ok(rows.collect::<Result<_, _>>()?)
+}
+
 /// Messages changed (flags, or new) after `modseq`, and UIDs expunged after it.
 pub fn changes_since(
     conn: &Connection,

@@ -162,6 +162,10 @@ const MIGRATIONS: &[&str] = &[
         UNIQUE (account_id, group_id)
     );
     "#,
+    // 6: SEARCH reads the messages the index does not (fully) hold without a mailbox scan.
+    r#"
+    CREATE INDEX messages_not_indexed ON messages(mailbox_id, uid) WHERE indexed != 1;
+    "#,
 ];
 
 pub fn migrate(conn: &mut Connection, db_path: &Path) -> Result<()> {
