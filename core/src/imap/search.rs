@@ -175,6 +175,9 @@ pub fn matches(k: &SearchKey, c: &Ctx<'_>) -> bool {
             })
         }
         SearchKey::Body(s) => c.extracted.is_some_and(|e| contains_ci(&e.body, s)),
-        SearchKey::Text(s) => c.extracted.is_some_and(|e| contains_ci(&e.text(), s)),
+        // The header block or the body: a string is not found across the two.
+        SearchKey::Text(s) => c
+            .extracted
+            .is_some_and(|e| contains_ci(&e.header, s) || contains_ci(&e.body, s)),
     }
 }

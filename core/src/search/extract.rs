@@ -4,6 +4,8 @@
 //! same strings, so the two always agree.
 
 use mail_parser::{Address, HeaderValue, MessageParser, MimeHeaders, PartType};
+use std::collections::HashSet;
+use std::hash::{Hash, Hasher};
 
 #[derive(Debug, Default, Clone)]
 pub struct Extracted {
@@ -19,11 +21,6 @@ pub struct Extracted {
 }
 
 impl Extracted {
-    /// What TEXT searches: the header block, then the body.
-    pub fn text(&self) -> String {
-        format!("{}\n{}", self.header, self.body)
-    }
-
     /// The decoded value SUBJECT, FROM, TO, CC or BCC searches; None for other headers.
     pub fn field(&self, name: &str) -> Option<&str> {
         Some(match name.to_ascii_lowercase().as_str() {
@@ -37,10 +34,24 @@ impl Extracted {
     }
 }
 
-/// Case folding for search: per character (no context), so that folding a substring gives a
-/// substring of the folded text, which index and scan both rely on.
+/// Folding for search: lower case per character (no context), and every run of white space
+/// as one space, so that a phrase matches across a line break or a wrapped line. Folding a
+/// substring gives a substring of the folded text, which index and scan both rely on.
 pub fn fold(s: &str) -> String {
-    s.chars().flat_map(char::to_lowercase).collect()
+    let mut out = String::with_capacity(s.len());
+    let mut space = false;
+    for c in s.chars() {
+        if c.is_whitespace() {
+            if !space {
+                out.push(' ');
+            }
+            space = true;
+        } else {
+            out.extend(c.to_lowercase());
+            space = false;
+        }
+    }
+    out
 }
 
 fn addresses(a: &Address<'_>) -> String {
@@ -107,7 +118,7 @@ pub fn extract(raw: &[u8]) -> Extracted {
     }
     let mut body = String::new();
     let mut names = Vec::new();
-    collect(&msg, &mut body, &mut names, 0);
+    collect(&msg, &mut body, &mut names, &mut HashSet::new(), 0);
     if !names.is_empty() {
         body.push_str(&names.join("\n"));
         body.push('\n');
@@ -121,22 +132,27 @@ const MAX_NESTING: usize = 16;
 
 /// The text of every part, descending into attached messages (their headers and text are part
 /// of the body that BODY searches, RFC 3501 6.4.4).
+/// A part whose text, folded, equals one already taken (the HTML twin of a text/plain
+/// alternative, the same attachment twice) adds nothing a search could find, so it is left out.
 fn collect(
     msg: &mail_parser::Message<'_>,
     body: &mut String,
     names: &mut Vec<String>,
+    seen: &mut HashSet<u64>,
     depth: usize,
 ) {
+    let take = |text: &str, body: &mut String, seen: &mut HashSet<u64>| {
+        let mut h = std::hash::DefaultHasher::new();
+        fold(text).trim().hash(&mut h);
+        if seen.insert(h.finish()) {
+            body.push_str(text);
+            body.push('\n');
+        }
+    };
     for part in &msg.parts {
         match &part.body {
-            PartType::Text(t) => {
-                body.push_str(t);
-                body.push('\n');
-            }
-            PartType::Html(h) => {
-                body.push_str(&mail_parser::decoders::html::html_to_text(h));
-                body.push('\n');
-            }
+            PartType::Text(t) if !looks_binary(t) => take(t, body, seen),
+            PartType::Html(h) => take(&mail_parser::decoders::html::html_to_text(h), body, seen),
             PartType::Message(inner) if depth < MAX_NESTING => {
                 let inner_raw = inner.raw_message();
                 for h in inner.headers() {
@@ -149,7 +165,7 @@ fn collect(
                     body.push_str(&value_text(&h.value, &rawv));
                     body.push('\n');
                 }
-                collect(inner, body, names, depth + 1);
+                collect(inner, body, names, seen, depth + 1);
             }
             _ => {}
         }
@@ -157,6 +173,23 @@ fn collect(
             names.push(n.to_string());
         }
     }
+}
+
+/// A text part that is not text: binary data labelled text/* (a "text/csv" that is really a
+/// spreadsheet, an octet stream with a wrong type). Its bytes decode to control characters
+/// and replacement characters; real text in any charset has next to none. Such a part is
+/// searched like any binary attachment, by its name only.
+fn looks_binary(t: &str) -> bool {
+    let mut chars = 0usize;
+    let mut odd = 0usize;
+    for c in t.chars().take(4096) {
+        chars += 1;
+        if c == '\u{FFFD}' || (c.is_control() && !matches!(c, '\t' | '\n' | '\r' | '\x0c')) {
+            odd += 1;
+        }
+    }
+    // More than 1 in 20: text with a stray control character or two stays text.
+    odd * 20 > chars
 }
 
 #[cfg(test)]
@@ -178,8 +211,24 @@ mod tests {
         assert!(e.body.contains("中文"), "{}", e.body);
         assert!(e.body.contains("Hello world"), "{}", e.body);
         assert!(e.body.contains("report.pdf"));
-        assert!(e.text().contains("Subject: Café"));
+        let bin = b"Content-Type: multipart/mixed; boundary=b\r\n\r\n--b\r\n\
+            Content-Type: text/plain\r\n\r\nhello\r\n--b\r\n\
+            Content-Type: text/csv; name=\"data.csv\"\r\nContent-Transfer-Encoding: base64\r\n\r\n\
+            AAECAwQFBgcICQoLDA0ODxAREhMUFRYXGBkaGxwdHh8gISIj\r\n--b--\r\n";
+        let b = extract(bin);
+        assert!(
+            b.body.contains("hello") && b.body.contains("data.csv"),
+            "{}",
+            b.body
+        );
+        assert!(
+            !b.body.contains('\u{1}'),
+            "binary data labelled text is not text: {:?}",
+            b.body
+        );
+        assert!(e.header.contains("Subject: Café"));
         assert_eq!(fold("ÀB"), "àb");
+        assert_eq!(fold("a \r\n\tB  c\n"), "a b c ");
     }
 
     #[test]

@@ -120,10 +120,7 @@ impl Search {
                     continue;
                 }
             };
-            // TEXT is the header block and the body joined by a line break: a needle across
-            // lines may match across that join, which neither area alone shows.
-            let exact = phrase.exact && !(areas.len() > 1 && phrase.crosses_lines);
-            if !exact {
+            if !phrase.exact {
                 residual.push(item);
             }
             uids = Some(match uids {

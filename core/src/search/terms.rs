@@ -67,8 +67,10 @@ fn runs(folded: &str) -> Vec<(Kind, &str)> {
 /// word would otherwise be missed; a needle with a run this long is answered by reading.
 pub const MAX_RUN: usize = 64;
 
-/// Step to the next token; one more when a single space lies between.
-const NEXT: u32 = 2;
+/// Step to the next token when a single space lies between (the common case, so the
+/// smaller), and when nothing or a separator token does. No two steps fit in one.
+const SPACED: u32 = 2;
+const NEXT: u32 = 3;
 const SPACE: &str = " ";
 
 /// Stands where text is not indexed (CJK text of an account without CJK indexing, a long
@@ -83,35 +85,58 @@ pub struct Token {
     pub text: String,
 }
 
+/// Hands out token positions: the gap to the next token is SPACED after a single space, else
+/// NEXT.
+struct Positions {
+    last: Option<u32>,
+    gap: u32,
+}
+
+impl Positions {
+    fn new() -> Positions {
+        Positions { last: None, gap: 0 }
+    }
+
+    fn space(&mut self) {
+        self.gap = SPACED;
+    }
+
+    fn next(&mut self) -> u32 {
+        let p = self.last.map_or(0, |l| l + self.gap);
+        self.last = Some(p);
+        self.gap = NEXT;
+        p
+    }
+}
+
 /// The tokens of already folded text, and whether they are complete (no word was too long to
 /// index).
 pub fn tokens(folded: &str, cjk: bool) -> (Vec<Token>, bool) {
     let mut out = Vec::new();
     let mut complete = true;
-    let mut pos = 0u32;
-    let push = |out: &mut Vec<Token>, pos: &mut u32, text: &str| {
+    let mut pos = Positions::new();
+    let mut put = |pos: &mut Positions, text: &str| {
         out.push(Token {
-            position: *pos,
+            position: pos.next(),
             text: text.to_string(),
-        });
-        *pos += NEXT;
+        })
     };
     for (k, run) in runs(folded) {
         match k {
-            Kind::Sep if run == SPACE => pos += 1,
+            Kind::Sep if run == SPACE => pos.space(),
             Kind::Word if run.chars().count() > MAX_RUN => {
                 complete = false;
-                push(&mut out, &mut pos, HOLE);
+                put(&mut pos, HOLE);
             }
-            Kind::Sep if run.chars().count() > MAX_RUN => push(&mut out, &mut pos, HOLE),
-            Kind::Word | Kind::Sep => push(&mut out, &mut pos, run),
+            Kind::Sep if run.chars().count() > MAX_RUN => put(&mut pos, HOLE),
+            Kind::Word | Kind::Sep => put(&mut pos, run),
             Kind::Cjk if cjk => {
                 let mut buf = [0u8; 4];
                 for c in run.chars() {
-                    push(&mut out, &mut pos, c.encode_utf8(&mut buf));
+                    put(&mut pos, c.encode_utf8(&mut buf));
                 }
             }
-            Kind::Cjk => push(&mut out, &mut pos, HOLE),
+            Kind::Cjk => put(&mut pos, HOLE),
         }
     }
     (out, complete)
@@ -136,8 +161,6 @@ pub struct Phrase {
     /// Messages match the phrase exactly when their text contains the needle; otherwise the
     /// phrase is a superset to be checked against the text.
     pub exact: bool,
-    /// The needle crosses a line break: TEXT (header and body together) may match across them.
-    pub crosses_lines: bool,
 }
 
 /// Edge words shorter than this are left out of the phrase: a pattern that short would walk
@@ -151,7 +174,6 @@ pub fn needle_phrase(needle: &str, cjk: bool) -> Option<Phrase> {
     let folded = super::extract::fold(needle);
     let mut parts = runs(&folded);
     let mut exact = true;
-    let crosses_lines = folded.contains('\n');
     // A separator at an edge may be part of a longer separator run in the text.
     if parts.first().is_some_and(|(k, _)| *k == Kind::Sep) {
         parts.remove(0);
@@ -170,33 +192,26 @@ pub fn needle_phrase(needle: &str, cjk: bool) -> Option<Phrase> {
     }
     let last = parts.len() - 1;
     let mut steps = Vec::new();
-    let mut pos = 0u32;
+    let mut pos = Positions::new();
     for (i, (k, run)) in parts.iter().enumerate() {
         match k {
-            Kind::Sep if *run == SPACE => pos += 1,
-            Kind::Sep => {
-                steps.push((pos, Step::Exact(run.to_string())));
-                pos += NEXT;
-            }
+            Kind::Sep if *run == SPACE => pos.space(),
+            Kind::Sep => steps.push((pos.next(), Step::Exact(run.to_string()))),
             Kind::Cjk => {
                 for c in run.chars() {
-                    steps.push((pos, Step::Exact(c.to_string())));
-                    pos += NEXT;
+                    steps.push((pos.next(), Step::Exact(c.to_string())));
                 }
             }
             Kind::Word => {
-                let edge = match (i == 0, i == last) {
-                    (false, false) => Some(Step::Exact(run.to_string())),
-                    _ if run.chars().count() < MIN_EDGE => None,
-                    (true, true) => Some(Step::Infix(run.to_string())),
-                    (true, false) => Some(Step::Suffix(run.to_string())),
-                    (false, true) => Some(Step::Prefix(run.to_string())),
-                };
-                match edge {
-                    Some(s) => steps.push((pos, s)),
-                    None => exact = false,
+                let at = pos.next();
+                match (i == 0, i == last) {
+                    (false, false) => steps.push((at, Step::Exact(run.to_string()))),
+                    // Left out, but its position still counts.
+                    _ if run.chars().count() < MIN_EDGE => exact = false,
+                    (true, true) => steps.push((at, Step::Infix(run.to_string()))),
+                    (true, false) => steps.push((at, Step::Suffix(run.to_string()))),
+                    (false, true) => steps.push((at, Step::Prefix(run.to_string()))),
                 }
-                pos += NEXT;
             }
         }
     }
@@ -211,11 +226,7 @@ pub fn needle_phrase(needle: &str, cjk: bool) -> Option<Phrase> {
     for s in &mut steps {
         s.0 -= base;
     }
-    Some(Phrase {
-        steps,
-        exact,
-        crosses_lines,
-    })
+    Some(Phrase { steps, exact })
 }
 
 /// Whether `token` satisfies `step` (what the index's dictionary lookups compute).
@@ -262,16 +273,16 @@ mod tests {
             texts(&t),
             [
                 (0, "hello"),
-                (2, ", "),
-                (4, "wörld"),
-                (7, "42"),
+                (3, ", "),
+                (6, "wörld"),
+                (8, "42"),
                 (10, "中"),
-                (12, "文"),
-                (14, "x")
+                (13, "文"),
+                (16, "x")
             ]
         );
         let (t, _) = tokens("a 中文 b", false);
-        assert_eq!(texts(&t), [(0, "a"), (3, HOLE), (6, "b")]);
+        assert_eq!(texts(&t), [(0, "a"), (2, HOLE), (4, "b")]);
         let (_, complete) = tokens(&"a".repeat(MAX_RUN + 1), false);
         assert!(
             !complete,
@@ -287,9 +298,9 @@ mod tests {
             p.steps,
             [
                 (0, Suffix("ello".into())),
-                (3, Exact("big".into())),
+                (2, Exact("big".into())),
                 (5, Exact(", ".into())),
-                (7, Prefix("world".into()))
+                (8, Prefix("world".into()))
             ]
         );
         assert!(p.exact);
@@ -300,8 +311,8 @@ mod tests {
             p.steps,
             [
                 (0, Exact("中".into())),
-                (2, Exact("文".into())),
-                (4, Exact("字".into()))
+                (3, Exact("文".into())),
+                (6, Exact("字".into()))
             ]
         );
         assert!(p.exact);
@@ -311,7 +322,6 @@ mod tests {
         assert!(!p.exact, "a short edge word is left out");
         assert_eq!(p.steps, [(0, Prefix("big".into()))]);
         assert!(!needle_phrase("word ", true).unwrap().exact);
-        assert!(needle_phrase("a\nb c", true).unwrap().crosses_lines);
     }
 
     /// Random texts over a small alphabet (so that needles often almost match) and random
