@@ -2,19 +2,20 @@
 //! one positional field per searched area (the tokens of `terms`; no stored text). Phrase
 //! queries over it answer text searches; the store's rows stay the source of truth.
 
+use super::dictionary::TermLists;
 use super::terms::{Phrase, Step, Token};
 use crate::error::{Error, Result};
 use std::path::Path;
 use std::sync::Mutex;
 use tantivy::collector::DocSetCollector;
 use tantivy::query::{
-    BooleanQuery, Occur, PhraseQuery, Query, RegexPhraseQuery, RegexQuery, TermQuery,
+    BooleanQuery, Occur, PhraseQuery, Query, RegexPhraseQuery, TermQuery, TermSetQuery,
 };
 use tantivy::schema::{
     Field, IndexRecordOption, NumericOptions, Schema, TextFieldIndexing, TextOptions,
 };
 use tantivy::tokenizer::PreTokenizedString;
-use tantivy::{Index, IndexReader, IndexWriter, ReloadPolicy, TantivyDocument, Term};
+use tantivy::{Index, IndexReader, IndexWriter, ReloadPolicy, Searcher, TantivyDocument, Term};
 
 /// The parts of a message a search key looks at.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -90,6 +91,7 @@ pub struct SearchIndex {
     reader: IndexReader,
     fields: Fields,
     writer: Mutex<Option<IndexWriter>>,
+    terms: TermLists,
 }
 
 fn schema() -> (Schema, Fields) {
@@ -135,6 +137,8 @@ fn pattern(step: &Step) -> String {
 
 /// Dictionary terms a regex phrase may expand to, over all its steps, before it gives up.
 const MAX_EXPANSIONS: u32 = 1 << 15;
+/// Terms one phrase step may list as an alternation rather than as its pattern.
+const MAX_ALTERNATION: usize = 256;
 
 impl SearchIndex {
     /// Opens the index in `dir`, or makes a new one; true in the second place when it is new
@@ -171,6 +175,7 @@ impl SearchIndex {
                 reader,
                 fields,
                 writer: Mutex::new(None),
+                terms: TermLists::default(),
             },
             fresh,
         ))
@@ -242,48 +247,66 @@ impl SearchIndex {
         self.reader.reload().map_err(err)
     }
 
-    fn phrase_query(&self, field: Field, phrase: &Phrase) -> Result<Box<dyn Query>> {
-        let steps = &phrase.steps;
-        Ok(match steps.as_slice() {
-            [(_, Step::Exact(t))] => Box::new(TermQuery::new(
-                Term::from_field_text(field, t),
-                IndexRecordOption::Basic,
-            )),
-            [(_, s)] => Box::new(RegexQuery::from_pattern(&pattern(s), field).map_err(err)?),
-            _ if steps.iter().all(|(_, s)| matches!(s, Step::Exact(_))) => {
+    /// The query for a phrase in one field, with every step that is not exact expanded to the
+    /// dictionary terms it allows; None when some step allows none (nothing matches).
+    fn phrase_query(
+        &self,
+        searcher: &Searcher,
+        field: Field,
+        phrase: &Phrase,
+    ) -> Result<Option<Box<dyn Query>>> {
+        let mut expanded = Vec::with_capacity(phrase.steps.len());
+        for (offset, step) in &phrase.steps {
+            let terms = self.terms.expand(searcher, field, step)?;
+            if terms.is_empty() {
+                return Ok(None);
+            }
+            expanded.push((*offset as usize, step, terms));
+        }
+        let term = |t: &str| Term::from_field_text(field, t);
+        Ok(Some(match expanded.as_slice() {
+            [(_, _, terms)] => Box::new(TermSetQuery::new(terms.iter().map(|t| term(t)))),
+            _ if expanded.iter().all(|(_, _, t)| t.len() == 1) => {
                 Box::new(PhraseQuery::new_with_offset(
-                    steps
-                        .iter()
-                        .map(|(o, s)| {
-                            let t = match s {
-                                Step::Exact(t) => t.as_str(),
-                                _ => "",
-                            };
-                            (*o as usize, Term::from_field_text(field, t))
-                        })
-                        .collect(),
+                    expanded.iter().map(|(o, _, t)| (*o, term(&t[0]))).collect(),
                 ))
             }
             _ => {
-                let mut q = RegexPhraseQuery::new_with_offset(
-                    field,
-                    steps
-                        .iter()
-                        .map(|(o, s)| (*o as usize, pattern(s)))
-                        .collect(),
-                );
+                let steps = expanded
+                    .iter()
+                    .map(|(o, step, terms)| {
+                        // A short alternation walks only the dictionary paths it names; a
+                        // long one would make a large automaton, so the pattern is used.
+                        let p = if terms.len() <= MAX_ALTERNATION {
+                            let alts: Vec<String> =
+                                terms.iter().map(|t| regex_syntax::escape(t)).collect();
+                            format!("(?:{})", alts.join("|"))
+                        } else {
+                            pattern(step)
+                        };
+                        (*o, p)
+                    })
+                    .collect();
+                let mut q = RegexPhraseQuery::new_with_offset(field, steps);
                 q.set_max_expansions(MAX_EXPANSIONS);
                 Box::new(q)
             }
-        })
+        }))
     }
 
     /// UIDs in `mailbox` whose text in any of `areas` holds the phrase.
     pub fn matching(&self, mailbox: i64, areas: &[Area], phrase: &Phrase) -> Result<Vec<u32>> {
         let f = self.fields;
+        let searcher = self.reader.searcher();
+        self.terms.retain(&searcher);
         let mut any: Vec<(Occur, Box<dyn Query>)> = Vec::new();
         for a in areas {
-            any.push((Occur::Should, self.phrase_query(f.area(*a), phrase)?));
+            if let Some(q) = self.phrase_query(&searcher, f.area(*a), phrase)? {
+                any.push((Occur::Should, q));
+            }
+        }
+        if any.is_empty() {
+            return Ok(Vec::new());
         }
         let query = BooleanQuery::new(vec![
             (
@@ -295,7 +318,6 @@ impl SearchIndex {
             ),
             (Occur::Must, Box::new(BooleanQuery::new(any))),
         ]);
-        let searcher = self.reader.searcher();
         let docs = searcher.search(&query, &DocSetCollector).map_err(err)?;
         let mut columns = std::collections::HashMap::new();
         let mut out = Vec::with_capacity(docs.len());

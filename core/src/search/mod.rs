@@ -3,6 +3,7 @@
 //! background thread indexes new messages in batches and follows the expunge log; messages not
 //! yet indexed are always scanned, so a missing or lagging index costs time, never results.
 
+pub mod dictionary;
 pub mod extract;
 pub mod index;
 pub mod terms;

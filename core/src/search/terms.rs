@@ -163,8 +163,8 @@ pub struct Phrase {
     pub exact: bool,
 }
 
-/// Edge words shorter than this are left out of the phrase: a pattern that short would walk
-/// most of the dictionary for little narrowing.
+/// Edge words of a phrase shorter than this are left out of it: they would allow most of the
+/// dictionary for little narrowing. (A needle that is one short word is still asked.)
 const MIN_EDGE: usize = 3;
 
 /// The phrase a message containing `needle` matches; None when the needle gives nothing worth
@@ -206,9 +206,9 @@ pub fn needle_phrase(needle: &str, cjk: bool) -> Option<Phrase> {
                 let at = pos.next();
                 match (i == 0, i == last) {
                     (false, false) => steps.push((at, Step::Exact(run.to_string()))),
+                    (true, true) => steps.push((at, Step::Infix(run.to_string()))),
                     // Left out, but its position still counts.
                     _ if run.chars().count() < MIN_EDGE => exact = false,
-                    (true, true) => steps.push((at, Step::Infix(run.to_string()))),
                     (true, false) => steps.push((at, Step::Suffix(run.to_string()))),
                     (false, true) => steps.push((at, Step::Prefix(run.to_string()))),
                 }
