@@ -100,6 +100,20 @@ fn queries() -> Vec<String> {
         "张三",
         "Carol",
         "finance",
+        // One short word, a phrase with short edges, separators inside and at the edges.
+        "i",
+        "ce m",
+        "@example",
+        "example.test>",
+        "会议记录 发票",
+        "meeting  report",
+        // From the hand-made message below: a word inside a Chinese sentence that jieba
+        // would cut elsewhere, phrases across line breaks, punctuation.
+        "市长",
+        "市长江大",
+        "wrapped across lines",
+        "with: punc",
+        "tuation!",
     ] {
         for key in ["BODY", "TEXT"] {
             q.push(format!("{key} \"{w}\""));
@@ -175,10 +189,15 @@ fn index_answers_exactly_as_a_scan_across_charsets_expunge_and_rebuild() {
     );
     deliver(&with, long.as_bytes());
     deliver(&without, long.as_bytes());
+    let bridge = "Subject: bridge\r\nContent-Type: text/plain; charset=utf-8\r\n\r\n\
+        南京市长江大桥 is a bridge, and this line is\r\nwrapped across\r\nlines, \
+        with: punctuation!\r\n";
+    deliver(&with, bridge.as_bytes());
+    deliver(&without, bridge.as_bytes());
     wait_until(60, "the index to catch up", || waiting(&with) == 0);
     let st: serde_json::Value =
         serde_json::from_str(&with.ok(&["--json", "search", "status"])).unwrap();
-    assert_eq!(st["documents"], 161, "{st}");
+    assert_eq!(st["documents"], 162, "{st}");
     assert!(st["size_bytes"].as_u64().unwrap() > 0);
 
     let (mut a, mut b) = (session(&with), session(&without));
@@ -189,6 +208,12 @@ fn index_answers_exactly_as_a_scan_across_charsets_expunge_and_rebuild() {
         narrowed >= 40,
         "the index narrowed most searches ({narrowed})"
     );
+    // Most it answered outright: no message was read for them.
+    let answered = with.log().matches("checked=false").count();
+    assert!(
+        answered >= 40,
+        "the index answered most searches ({answered})"
+    );
     // Decoded text is searched: a GB2312/Big5/Shift_JIS/EUC-KR word and an encoded-word sender.
     for q in [
         "BODY \"zanzibar\"",
@@ -197,6 +222,8 @@ fn index_answers_exactly_as_a_scan_across_charsets_expunge_and_rebuild() {
         "BODY \"見積書\"",
         "BODY \"안녕하세요\"",
         "FROM \"张三\"",
+        "BODY \"市长\"",
+        "BODY \"wrapped across lines, with\"",
     ] {
         assert!(!uid_search(&mut a, q).is_empty(), "{q} finds decoded text");
     }
@@ -225,4 +252,30 @@ fn index_answers_exactly_as_a_scan_across_charsets_expunge_and_rebuild() {
     wait_until(60, "the rebuild", || waiting(&with) == 0);
     // … and after.
     compare(&mut a, &mut b);
+    drop(a);
+
+    // A damaged index (a segment file overwritten while stopped) is rebuilt, not fatal.
+    with.signal(common::SIGTERM);
+    with.wait_exit(std::time::Duration::from_secs(10));
+    let segment = std::fs::read_dir(with.data.join("search"))
+        .unwrap()
+        .flatten()
+        .map(|e| e.path())
+        .find(|p| p.extension().is_some_and(|x| x == "idx"))
+        .expect("a segment's postings file");
+    let len = std::fs::metadata(&segment).unwrap().len() as usize;
+    std::fs::write(&segment, vec![0x5a; len]).unwrap();
+    with.launch();
+    assert!(
+        with.log()
+            .contains("search index unreadable or outdated; rebuilding it"),
+        "the damage is noticed"
+    );
+    let mut a = session(&with);
+    compare(&mut a, &mut b);
+    wait_until(60, "the rebuild", || waiting(&with) == 0);
+    compare(&mut a, &mut b);
+    let st: serde_json::Value =
+        serde_json::from_str(&with.ok(&["--json", "search", "status"])).unwrap();
+    assert_eq!(st["documents"], 122, "{st}");
 }

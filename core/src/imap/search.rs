@@ -128,6 +128,11 @@ fn contains_ci(hay: &str, needle: &str) -> bool {
     fold(hay).contains(&fold(needle))
 }
 
+/// The same, for text that `extract` already folded.
+fn folded_contains(folded: &str, needle: &str) -> bool {
+    folded.contains(&fold(needle))
+}
+
 pub fn matches(k: &SearchKey, c: &Ctx<'_>) -> bool {
     let day = |t: i64| t.div_euclid(86_400) * 86_400;
     let sent = || -> Option<i64> {
@@ -166,7 +171,7 @@ pub fn matches(k: &SearchKey, c: &Ctx<'_>) -> bool {
         SearchKey::Header(name, value) if !value.is_empty() && decoded_field(name) => c
             .extracted
             .and_then(|e| e.field(name))
-            .is_some_and(|v| contains_ci(v, value)),
+            .is_some_and(|v| folded_contains(v, value)),
         SearchKey::Header(name, value) => {
             let Some(msg) = c.message else { return false };
             let (h, _) = mime::split_header(msg);
@@ -174,10 +179,10 @@ pub fn matches(k: &SearchKey, c: &Ctx<'_>) -> bool {
                 n.eq_ignore_ascii_case(name) && (value.is_empty() || contains_ci(v, value))
             })
         }
-        SearchKey::Body(s) => c.extracted.is_some_and(|e| contains_ci(&e.body, s)),
+        SearchKey::Body(s) => c.extracted.is_some_and(|e| folded_contains(&e.body, s)),
         // The header block or the body: a string is not found across the two.
         SearchKey::Text(s) => c
             .extracted
-            .is_some_and(|e| contains_ci(&e.header, s) || contains_ci(&e.body, s)),
+            .is_some_and(|e| folded_contains(&e.header, s) || folded_contains(&e.body, s)),
     }
 }

@@ -7,6 +7,7 @@ use mail_parser::{Address, HeaderValue, MessageParser, MimeHeaders, PartType};
 use std::collections::HashSet;
 use std::hash::{Hash, Hasher};
 
+/// Every string is folded (see `fold`): what the index holds and what the scan compares.
 #[derive(Debug, Default, Clone)]
 pub struct Extracted {
     pub subject: String,
@@ -39,9 +40,26 @@ impl Extracted {
 /// substring gives a substring of the folded text, which index and scan both rely on.
 pub fn fold(s: &str) -> String {
     let mut out = String::with_capacity(s.len());
-    let mut space = false;
+    fold_into(&mut out, s);
+    out
+}
+
+/// Appends `s` folded, so that folding parts one after another gives `fold` of the whole.
+pub fn fold_into(out: &mut String, s: &str) {
+    let mut space = out.ends_with(' ');
     for c in s.chars() {
-        if c.is_whitespace() {
+        if c.is_ascii() {
+            // Most mail text: no Unicode tables needed.
+            if c.is_ascii_whitespace() || c == '\x0b' {
+                if !space {
+                    out.push(' ');
+                }
+                space = true;
+            } else {
+                out.push(c.to_ascii_lowercase());
+                space = false;
+            }
+        } else if c.is_whitespace() {
             if !space {
                 out.push(' ');
             }
@@ -51,7 +69,6 @@ pub fn fold(s: &str) -> String {
             space = false;
         }
     }
-    out
 }
 
 fn addresses(a: &Address<'_>) -> String {
@@ -79,7 +96,7 @@ pub fn extract(raw: &[u8]) -> Extracted {
     let Some(msg) = MessageParser::default().parse(raw) else {
         // Not parseable as a message: search its bytes as text.
         return Extracted {
-            body: String::from_utf8_lossy(raw).into_owned(),
+            body: fold(&String::from_utf8_lossy(raw)),
             ..Extracted::default()
         };
     };
@@ -91,6 +108,7 @@ pub fn extract(raw: &[u8]) -> Extracted {
         bcc: msg.bcc().map(addresses).unwrap_or_default(),
         ..Extracted::default()
     };
+    let mut header = String::new();
     let raw_text = |start: u32, end: u32| -> String {
         raw.get(start as usize..end as usize)
             .map(|b| String::from_utf8_lossy(b).into_owned())
@@ -98,10 +116,10 @@ pub fn extract(raw: &[u8]) -> Extracted {
     };
     for h in msg.headers() {
         let v = value_text(&h.value, &raw_text(h.offset_start, h.offset_end));
-        out.header.push_str(h.name.as_str());
-        out.header.push_str(": ");
-        out.header.push_str(&v);
-        out.header.push('\n');
+        header.push_str(h.name.as_str());
+        header.push_str(": ");
+        header.push_str(&v);
+        header.push('\n');
     }
     // The searched fields appear in the header block exactly as decoded above, so a match in
     // one is a match in TEXT too.
@@ -113,15 +131,25 @@ pub fn extract(raw: &[u8]) -> Extracted {
         ("Bcc", &out.bcc),
     ] {
         if !value.is_empty() {
-            out.header.push_str(&format!("{label}: {value}\n"));
+            header.push_str(&format!("{label}: {value}\n"));
         }
+    }
+    out.header = fold(&header);
+    for f in [
+        &mut out.subject,
+        &mut out.from,
+        &mut out.to,
+        &mut out.cc,
+        &mut out.bcc,
+    ] {
+        *f = fold(f);
     }
     let mut body = String::new();
     let mut names = Vec::new();
     collect(&msg, &mut body, &mut names, &mut HashSet::new(), 0);
-    if !names.is_empty() {
-        body.push_str(&names.join("\n"));
-        body.push('\n');
+    for n in names {
+        fold_into(&mut body, &n);
+        fold_into(&mut body, "\n");
     }
     out.body = body;
     out
@@ -142,11 +170,12 @@ fn collect(
     depth: usize,
 ) {
     let take = |text: &str, body: &mut String, seen: &mut HashSet<u64>| {
+        let folded = fold(text);
         let mut h = std::hash::DefaultHasher::new();
-        fold(text).trim().hash(&mut h);
+        folded.trim().hash(&mut h);
         if seen.insert(h.finish()) {
-            body.push_str(text);
-            body.push('\n');
+            fold_into(body, &folded);
+            fold_into(body, "\n");
         }
     };
     for part in &msg.parts {
@@ -160,10 +189,10 @@ fn collect(
                         .get(h.offset_start as usize..h.offset_end as usize)
                         .map(|b| String::from_utf8_lossy(b).into_owned())
                         .unwrap_or_default();
-                    body.push_str(h.name.as_str());
-                    body.push_str(": ");
-                    body.push_str(&value_text(&h.value, &rawv));
-                    body.push('\n');
+                    fold_into(body, h.name.as_str());
+                    fold_into(body, ": ");
+                    fold_into(body, &value_text(&h.value, &rawv));
+                    fold_into(body, "\n");
                 }
                 collect(inner, body, names, seen, depth + 1);
             }
@@ -206,10 +235,10 @@ mod tests {
             --b\r\nContent-Type: application/pdf; name=\"report.pdf\"\r\n\
             Content-Disposition: attachment; filename=\"report.pdf\"\r\n\r\nxx\r\n--b--\r\n";
         let e = extract(m);
-        assert_eq!(e.subject, "Café");
+        assert_eq!(e.subject, "café");
         assert!(e.from.contains("张三"), "{}", e.from);
         assert!(e.body.contains("中文"), "{}", e.body);
-        assert!(e.body.contains("Hello world"), "{}", e.body);
+        assert!(e.body.contains("hello world"), "{}", e.body);
         assert!(e.body.contains("report.pdf"));
         let bin = b"Content-Type: multipart/mixed; boundary=b\r\n\r\n--b\r\n\
             Content-Type: text/plain\r\n\r\nhello\r\n--b\r\n\
@@ -226,9 +255,13 @@ mod tests {
             "binary data labelled text is not text: {:?}",
             b.body
         );
-        assert!(e.header.contains("Subject: Café"));
+        assert!(e.header.contains("subject: café"));
         assert_eq!(fold("ÀB"), "àb");
         assert_eq!(fold("a \r\n\tB  c\n"), "a b c ");
+        assert_eq!(fold("Ä\u{a0}\u{2003}Ö"), "ä ö");
+        let mut parts = fold("One \n");
+        fold_into(&mut parts, "\tTwo");
+        assert_eq!(parts, fold("One \n\tTwo"));
     }
 
     #[test]

@@ -117,6 +117,29 @@ fn schema() -> (Schema, Fields) {
     )
 }
 
+fn reader(index: &Index) -> Result<IndexReader> {
+    index
+        .reader_builder()
+        .reload_policy(ReloadPolicy::Manual)
+        .try_into()
+        .map_err(err)
+}
+
+/// Opens an existing index only if it has this schema, every file's checksum holds, and its
+/// segments open: anything less is rebuilt from the store.
+fn open_checked(dir: &Path, schema: &Schema) -> Result<(Index, IndexReader)> {
+    let index = Index::open_in_dir(dir).map_err(err)?;
+    if index.schema() != *schema {
+        return Err(err("its schema is from another version"));
+    }
+    let damaged = index.validate_checksum().map_err(err)?;
+    if !damaged.is_empty() {
+        return Err(err(format!("{} damaged files", damaged.len())));
+    }
+    let reader = reader(&index)?;
+    Ok((index, reader))
+}
+
 fn key(mailbox: i64, uid: u32) -> u64 {
     ((mailbox as u64) << 32) | u64::from(uid)
 }
@@ -147,28 +170,26 @@ impl SearchIndex {
         let (schema, fields) = schema();
         let existing = dir.join("meta.json").exists();
         let opened = if existing {
-            Index::open_in_dir(dir)
-                .ok()
-                .filter(|i| i.schema() == schema)
+            match open_checked(dir, &schema) {
+                Ok(pair) => Some(pair),
+                Err(e) => {
+                    tracing::warn!(dir = %dir.display(), error = %e, "search index unreadable or outdated; rebuilding it");
+                    None
+                }
+            }
         } else {
             None
         };
-        let (index, fresh) = match opened {
-            Some(i) => (i, false),
+        let ((index, reader), fresh) = match opened {
+            Some(pair) => (pair, false),
             None => {
-                if existing {
-                    tracing::warn!(dir = %dir.display(), "search index unreadable or outdated; rebuilding it");
-                }
                 let _ = std::fs::remove_dir_all(dir);
                 std::fs::create_dir_all(dir)?;
-                (Index::create_in_dir(dir, schema).map_err(err)?, true)
+                let index = Index::create_in_dir(dir, schema).map_err(err)?;
+                let reader = reader(&index)?;
+                ((index, reader), true)
             }
         };
-        let reader = index
-            .reader_builder()
-            .reload_policy(ReloadPolicy::Manual)
-            .try_into()
-            .map_err(err)?;
         Ok((
             SearchIndex {
                 index,
@@ -355,12 +376,7 @@ pub fn disk_size(dir: &Path) -> u64 {
 /// Documents in the index at `dir`, read without taking the writer's lock.
 pub fn document_count(dir: &Path) -> Result<u64> {
     let index = Index::open_in_dir(dir).map_err(err)?;
-    let reader: IndexReader = index
-        .reader_builder()
-        .reload_policy(ReloadPolicy::Manual)
-        .try_into()
-        .map_err(err)?;
-    Ok(reader.searcher().num_docs())
+    Ok(reader(&index)?.searcher().num_docs())
 }
 
 #[cfg(test)]

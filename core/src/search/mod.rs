@@ -232,7 +232,7 @@ fn document(p: &store::search::Pending, raw: &[u8], cjk: bool) -> (IndexDoc, boo
                 Area::Cc => &e.cc,
                 Area::Bcc => &e.bcc,
             };
-            let (tokens, whole) = terms::tokens(&extract::fold(text), cjk);
+            let (tokens, whole) = terms::tokens(text, cjk);
             complete &= whole;
             (*a, tokens)
         })
