@@ -3,7 +3,8 @@
 //! queries over it answer text searches; the store's rows stay the source of truth.
 
 use super::dictionary::TermLists;
-use super::terms::{Phrase, Step, Token};
+use super::terms::{Phrase, Step};
+use super::tokenizer;
 use crate::error::{Error, Result};
 use std::path::Path;
 use std::sync::Mutex;
@@ -14,7 +15,6 @@ use tantivy::query::{
 use tantivy::schema::{
     Field, IndexRecordOption, NumericOptions, Schema, TextFieldIndexing, TextOptions,
 };
-use tantivy::tokenizer::PreTokenizedString;
 use tantivy::{Index, IndexReader, IndexWriter, ReloadPolicy, Searcher, TantivyDocument, Term};
 
 /// The parts of a message a search key looks at.
@@ -65,11 +65,12 @@ impl Area {
     }
 }
 
-/// One message's tokens, per area.
+/// One message's folded text, per area.
 pub struct IndexDoc {
     pub mailbox: i64,
     pub uid: u32,
-    pub areas: Vec<(Area, Vec<Token>)>,
+    pub cjk: bool,
+    pub areas: Vec<(Area, String)>,
 }
 
 #[derive(Clone, Copy)]
@@ -102,7 +103,7 @@ fn schema() -> (Schema, Fields) {
     // Positions for phrases; frequencies come with them in tantivy's format.
     let text = TextOptions::default().set_indexing_options(
         TextFieldIndexing::default()
-            .set_tokenizer("raw")
+            .set_tokenizer(tokenizer::NAME)
             .set_index_option(IndexRecordOption::WithFreqsAndPositions),
     );
     let areas = Area::ALL.map(|a| b.add_text_field(a.name(), text.clone()));
@@ -117,6 +118,14 @@ fn schema() -> (Schema, Fields) {
     )
 }
 
+/// Tokenizers are not stored with the index: every opening registers ours.
+fn with_tokenizer(index: Index) -> Index {
+    index
+        .tokenizers()
+        .register(tokenizer::NAME, tokenizer::RoostTokenizer::default());
+    index
+}
+
 fn reader(index: &Index) -> Result<IndexReader> {
     index
         .reader_builder()
@@ -128,7 +137,7 @@ fn reader(index: &Index) -> Result<IndexReader> {
 /// Opens an existing index only if it has this schema, every file's checksum holds, and its
 /// segments open: anything less is rebuilt from the store.
 fn open_checked(dir: &Path, schema: &Schema) -> Result<(Index, IndexReader)> {
-    let index = Index::open_in_dir(dir).map_err(err)?;
+    let index = with_tokenizer(Index::open_in_dir(dir).map_err(err)?);
     if index.schema() != *schema {
         return Err(err("its schema is from another version"));
     }
@@ -185,7 +194,7 @@ impl SearchIndex {
             None => {
                 let _ = std::fs::remove_dir_all(dir);
                 std::fs::create_dir_all(dir)?;
-                let index = Index::create_in_dir(dir, schema).map_err(err)?;
+                let index = with_tokenizer(Index::create_in_dir(dir, schema).map_err(err)?);
                 let reader = reader(&index)?;
                 ((index, reader), true)
             }
@@ -230,25 +239,10 @@ impl SearchIndex {
                 doc.add_u64(f.key, key(d.mailbox, d.uid));
                 doc.add_u64(f.mailbox, d.mailbox as u64);
                 doc.add_u64(f.uid, u64::from(d.uid));
-                for (area, tokens) in d.areas {
-                    if tokens.is_empty() {
-                        continue;
+                for (area, text) in d.areas {
+                    if !text.is_empty() {
+                        doc.add_text(f.area(area), tokenizer::value(&text, d.cjk));
                     }
-                    let tokens = tokens
-                        .into_iter()
-                        .map(|t| tantivy::tokenizer::Token {
-                            position: t.position as usize,
-                            text: t.text,
-                            ..Default::default()
-                        })
-                        .collect();
-                    doc.add_pre_tokenized_text(
-                        f.area(area),
-                        PreTokenizedString {
-                            text: String::new(),
-                            tokens,
-                        },
-                    );
                 }
                 w.add_document(doc).map_err(err)?;
             }
@@ -383,7 +377,7 @@ pub fn document_count(dir: &Path) -> Result<u64> {
 mod tests {
     use super::*;
     use crate::search::extract::fold;
-    use crate::search::terms::{needle_phrase, tokens};
+    use crate::search::terms::needle_phrase;
 
     /// The index answers phrases as the reference matcher does, over real tantivy segments.
     #[test]
@@ -404,7 +398,8 @@ mod tests {
             .map(|(i, t)| IndexDoc {
                 mailbox: 7,
                 uid: i as u32 + 1,
-                areas: vec![(Area::Body, tokens(&fold(t), true).0)],
+                cjk: true,
+                areas: vec![(Area::Body, fold(t))],
             })
             .collect();
         idx.apply(docs, &[]).unwrap();

@@ -7,6 +7,7 @@ pub mod dictionary;
 pub mod extract;
 pub mod index;
 pub mod terms;
+pub mod tokenizer;
 
 use crate::config::Config;
 use crate::error::Result;
@@ -216,31 +217,24 @@ impl Search {
     }
 }
 
-/// A message's tokens per area, and whether they hold all its text.
+/// A message's folded text per area, and whether the index can hold all of it.
 fn document(p: &store::search::Pending, raw: &[u8], cjk: bool) -> (IndexDoc, bool) {
     let e = extract::extract(raw);
-    let mut complete = true;
-    let areas = Area::ALL
-        .iter()
-        .map(|a| {
-            let text = match a {
-                Area::Body => &e.body,
-                Area::Header => &e.header,
-                Area::Subject => &e.subject,
-                Area::From => &e.from,
-                Area::To => &e.to,
-                Area::Cc => &e.cc,
-                Area::Bcc => &e.bcc,
-            };
-            let (tokens, whole) = terms::tokens(text, cjk);
-            complete &= whole;
-            (*a, tokens)
-        })
-        .collect();
+    let complete = terms::complete(&e.header) && terms::complete(&e.body);
+    let areas = vec![
+        (Area::Body, e.body),
+        (Area::Header, e.header),
+        (Area::Subject, e.subject),
+        (Area::From, e.from),
+        (Area::To, e.to),
+        (Area::Cc, e.cc),
+        (Area::Bcc, e.bcc),
+    ];
     (
         IndexDoc {
             mailbox: p.mailbox_id,
             uid: p.uid,
+            cjk,
             areas,
         },
         complete,

@@ -109,37 +109,84 @@ impl Positions {
     }
 }
 
-/// The tokens of already folded text, and whether they are complete (no word was too long to
-/// index).
-pub fn tokens(folded: &str, cjk: bool) -> (Vec<Token>, bool) {
-    let mut out = Vec::new();
-    let mut complete = true;
-    let mut pos = Positions::new();
-    let mut put = |pos: &mut Positions, text: &str| {
-        out.push(Token {
-            position: pos.next(),
-            text: text.to_string(),
-        })
-    };
-    for (k, run) in runs(folded) {
-        match k {
-            Kind::Sep if run == SPACE => pos.space(),
-            Kind::Word if run.chars().count() > MAX_RUN => {
-                complete = false;
-                put(&mut pos, HOLE);
-            }
-            Kind::Sep if run.chars().count() > MAX_RUN => put(&mut pos, HOLE),
-            Kind::Word | Kind::Sep => put(&mut pos, run),
-            Kind::Cjk if cjk => {
-                let mut buf = [0u8; 4];
-                for c in run.chars() {
-                    put(&mut pos, c.encode_utf8(&mut buf));
-                }
-            }
-            Kind::Cjk => put(&mut pos, HOLE),
+/// The tokens of folded text with their positions, made as they are asked for (the indexer's
+/// tokenizer runs this over every message, so nothing is allocated per token).
+pub struct TokenIter<'a> {
+    text: &'a str,
+    at: usize,
+    cjk: bool,
+    pos: Positions,
+}
+
+impl<'a> TokenIter<'a> {
+    pub fn new(folded: &'a str, cjk: bool) -> TokenIter<'a> {
+        TokenIter {
+            text: folded,
+            at: 0,
+            cjk,
+            pos: Positions::new(),
         }
     }
-    (out, complete)
+}
+
+impl<'a> Iterator for TokenIter<'a> {
+    type Item = (u32, &'a str);
+
+    fn next(&mut self) -> Option<(u32, &'a str)> {
+        loop {
+            let rest = &self.text[self.at..];
+            let first = rest.chars().next()?;
+            let k = kind(first);
+            // With CJK indexing every CJK character is a token of its own.
+            let len = if k == Kind::Cjk && self.cjk {
+                first.len_utf8()
+            } else {
+                rest.char_indices()
+                    .find(|(_, c)| kind(*c) != k)
+                    .map_or(rest.len(), |(i, _)| i)
+            };
+            let run = &rest[..len];
+            self.at += len;
+            let token = match k {
+                Kind::Sep if run == SPACE => {
+                    self.pos.space();
+                    continue;
+                }
+                Kind::Cjk if self.cjk => run,
+                Kind::Cjk => HOLE,
+                _ if run.chars().count() > MAX_RUN => HOLE,
+                _ => run,
+            };
+            return Some((self.pos.next(), token));
+        }
+    }
+}
+
+/// Whether the index holds all of this folded text: no word is too long to index.
+pub fn complete(folded: &str) -> bool {
+    let mut word = 0;
+    for c in folded.chars() {
+        if kind(c) == Kind::Word {
+            word += 1;
+            if word > MAX_RUN {
+                return false;
+            }
+        } else {
+            word = 0;
+        }
+    }
+    true
+}
+
+/// The tokens of folded text, collected, and whether they are complete.
+pub fn tokens(folded: &str, cjk: bool) -> (Vec<Token>, bool) {
+    let tokens = TokenIter::new(folded, cjk)
+        .map(|(position, text)| Token {
+            position,
+            text: text.to_string(),
+        })
+        .collect();
+    (tokens, complete(folded))
 }
 
 /// What one position of a phrase must hold.
