@@ -543,8 +543,9 @@ def cmd_report(a):
           "live_index_msgs_per_sec=%s" % (kv["load_secs"], kv["load_msgs_per_sec"],
                                           kv["live_secs"], kv["live_msgs_per_sec"]))
     if "rss_kib" in kv:
-        print("[roost] memory: rss_after_searches_mib=%.1f peak_rss_mib=%.1f" % (
-            int(kv["rss_kib"]) / 1024, int(kv["hwm_kib"]) / 1024))
+        print("[roost] memory: rss_after_searches_mib=%.1f (anon=%.1f file=%.1f) peak_rss_mib=%.1f" % (
+            int(kv["rss_kib"]) / 1024, int(kv["anon_kib"]) / 1024, int(kv["file_kib"]) / 1024,
+            int(kv["hwm_kib"]) / 1024))
     print(search_line("roost index", qs, idx))
     print(search_line("roost scan", qs, scan))
     if dov:

@@ -48,26 +48,22 @@ pub fn fold(s: &str) -> String {
 pub fn fold_into(out: &mut String, s: &str) {
     let mut space = out.ends_with(' ');
     for c in s.chars() {
-        if c.is_ascii() {
-            // Most mail text: no Unicode tables needed.
-            if c.is_ascii_whitespace() || c == '\x0b' {
-                if !space {
-                    out.push(' ');
-                }
-                space = true;
-            } else {
-                out.push(c.to_ascii_lowercase());
-                space = false;
-            }
-        } else if c.is_whitespace() {
+        // Most mail text is ASCII: no Unicode tables needed for it.
+        let white = if c.is_ascii() {
+            c.is_ascii_whitespace() || c == '\x0b'
+        } else {
+            c.is_whitespace()
+        };
+        if white {
             if !space {
                 out.push(' ');
             }
-            space = true;
+        } else if c.is_ascii() {
+            out.push(c.to_ascii_lowercase());
         } else {
             out.extend(c.to_lowercase());
-            space = false;
         }
+        space = white;
     }
 }
 

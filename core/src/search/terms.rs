@@ -371,6 +371,23 @@ mod tests {
         assert!(!needle_phrase("word ", true).unwrap().exact);
     }
 
+    /// An exact phrase matches exactly the texts that contain the needle; an inexact one at
+    /// least those.
+    fn check_needle(needle: &str, cjk: bool, indexed: &[(String, Vec<Token>)]) {
+        let Some(p) = needle_phrase(needle, cjk) else {
+            return;
+        };
+        for (text, toks) in indexed {
+            let contains = text.contains(&fold(needle));
+            let matched = phrase_in(toks, &p);
+            assert!(matched || !contains, "{needle:?} lost in {text:?}: {p:?}");
+            assert!(
+                !p.exact || matched == contains,
+                "{needle:?} exact but matched={matched} in {text:?}: {p:?}"
+            );
+        }
+    }
+
     /// Random texts over a small alphabet (so that needles often almost match) and random
     /// needles cut from other texts: exact phrases agree with `contains`, inexact ones never
     /// lose a match.
@@ -397,18 +414,7 @@ mod tests {
                 let a = next(source.len());
                 let b = a + 1 + next(source.len() - a);
                 let needle: String = source[a..b].iter().collect();
-                let Some(p) = needle_phrase(&needle, cjk) else {
-                    continue;
-                };
-                for (text, toks) in &indexed {
-                    let contains = text.contains(&fold(&needle));
-                    let matched = phrase_in(toks, &p);
-                    assert!(matched || !contains, "{needle:?} lost in {text:?}: {p:?}");
-                    assert!(
-                        !p.exact || matched == contains,
-                        "{needle:?} exact but matched={matched} in {text:?}: {p:?}"
-                    );
-                }
+                check_needle(&needle, cjk, &indexed);
             }
         }
     }
@@ -438,18 +444,7 @@ mod tests {
             for a in 0..chars.len() {
                 for b in a + 1..=chars.len() {
                     let needle: String = chars[a..b].iter().collect();
-                    let Some(p) = needle_phrase(&needle, cjk) else {
-                        continue;
-                    };
-                    for (text, toks) in &indexed {
-                        let contains = text.contains(&fold(&needle));
-                        let matched = phrase_in(toks, &p);
-                        assert!(matched || !contains, "{needle:?} lost in {text:?}: {p:?}");
-                        assert!(
-                            !p.exact || matched == contains,
-                            "{needle:?} exact but matched={matched} in {text:?}: {p:?}"
-                        );
-                    }
+                    check_needle(&needle, cjk, &indexed);
                 }
             }
         }
