@@ -45,6 +45,8 @@ pub fn fold(s: &str) -> String {
 }
 
 /// Appends `s` folded, so that folding parts one after another gives `fold` of the whole.
+/// (Per character with an ASCII shortcut: measured faster than copying ASCII runs whole,
+/// since mail's runs are short words.)
 pub fn fold_into(out: &mut String, s: &str) {
     let mut space = out.ends_with(' ');
     for c in s.chars() {
@@ -258,6 +260,37 @@ mod tests {
         let mut parts = fold("One \n");
         fold_into(&mut parts, "\tTwo");
         assert_eq!(parts, fold("One \n\tTwo"));
+    }
+
+    /// The fast path agrees with folding one character at a time.
+    #[test]
+    fn fold_agrees_with_the_plain_rule() {
+        let reference = |s: &str| {
+            let mut out = String::new();
+            for c in s.chars() {
+                if c.is_whitespace() {
+                    if !out.ends_with(' ') {
+                        out.push(' ');
+                    }
+                } else {
+                    out.extend(c.to_lowercase());
+                }
+            }
+            out
+        };
+        let alphabet: Vec<char> = "aZ \t\n\r\x0bÄİ\u{a0}\u{2003}中X.ß".chars().collect();
+        let mut seed = 0x9e37_79b9_7f4a_7c15u64;
+        for _ in 0..2000 {
+            let text: String = (0..12)
+                .map(|_| {
+                    seed ^= seed << 13;
+                    seed ^= seed >> 7;
+                    seed ^= seed << 17;
+                    alphabet[(seed % alphabet.len() as u64) as usize]
+                })
+                .collect();
+            assert_eq!(fold(&text), reference(&text), "{text:?}");
+        }
     }
 
     #[test]
