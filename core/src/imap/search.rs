@@ -6,10 +6,10 @@ use super::{date, mime};
 use crate::search::Narrowing;
 use crate::search::extract::{Extracted, fold};
 use crate::server::Shared;
-use crate::store::flags;
-use crate::store::messages;
 use crate::store::messages::Meta;
+use crate::store::{self, flags, messages};
 use std::collections::HashSet;
+use std::sync::Arc;
 
 /// What a key needs beyond the index row.
 pub fn needs_body(k: &SearchKey) -> bool {
@@ -99,6 +99,92 @@ pub fn extract_for(key: &SearchKey, message: Option<&[u8]>) -> Option<Extracted>
     } else {
         None
     }
+}
+
+/// One message to check: its sequence number, index row, and whether it is \Recent here.
+pub struct Candidate {
+    pub seq: u32,
+    pub meta: Meta,
+    pub recent: bool,
+}
+
+/// A message that matched, with the bytes read for it when the caller asked to keep them.
+pub struct Matched {
+    pub seq: u32,
+    pub meta: Meta,
+    pub message: Option<Vec<u8>>,
+}
+
+/// Messages checked per blocking task.
+const CHUNK: usize = 512;
+
+/// Checks candidates against the program on blocking threads, a chunk at a time: reading and
+/// decoding messages is disk and CPU work that must not hold up the async threads every
+/// session shares. With `keep_header`, each match comes with at least its header (SORT and
+/// THREAD need it), and a message that cannot be read is an error (its sequence number).
+pub async fn check(
+    shared: &Arc<Shared>,
+    plan: Arc<Plan>,
+    key: Arc<SearchKey>,
+    candidates: Vec<Candidate>,
+    (max_seq, max_uid): (u32, u32),
+    keep_header: bool,
+) -> Result<Vec<Matched>, u32> {
+    let mut out = Vec::new();
+    let mut rest = candidates.into_iter().peekable();
+    while rest.peek().is_some() {
+        let chunk: Vec<Candidate> = rest.by_ref().take(CHUNK).collect();
+        let (shared, plan, key) = (shared.clone(), plan.clone(), key.clone());
+        let checked = tokio::task::spawn_blocking(move || {
+            let mut matched = Vec::new();
+            for c in chunk {
+                let k = plan.key_for(c.meta.uid, &key).unwrap_or(&key);
+                let message = read_for(&shared, &c.meta, k, keep_header);
+                if keep_header && message.is_none() {
+                    return Err(c.seq);
+                }
+                let extracted = extract_for(k, message.as_deref());
+                let ctx = Ctx {
+                    meta: &c.meta,
+                    seq: c.seq,
+                    max_seq,
+                    max_uid,
+                    recent: c.recent,
+                    message: message.as_deref(),
+                    extracted: extracted.as_ref(),
+                };
+                if matches(k, &ctx) {
+                    let message = if keep_header { message } else { None };
+                    matched.push(Matched {
+                        seq: c.seq,
+                        meta: c.meta,
+                        message,
+                    });
+                }
+            }
+            Ok(matched)
+        })
+        .await
+        .map_err(|_| 0u32)?;
+        out.extend(checked?);
+    }
+    Ok(out)
+}
+
+/// What checking `key` against a message needs read of it: the whole message, its header (from
+/// the cache beside the blob when there), or nothing.
+fn read_for(shared: &Shared, meta: &Meta, key: &SearchKey, header: bool) -> Option<Vec<u8>> {
+    if needs_text(key) {
+        return shared.store.blobs().read(&meta.blob).ok();
+    }
+    if !(header || needs_body(key)) {
+        return None;
+    }
+    if let Ok(Some(h)) = shared.store.read(|c| store::cached_header(c, &meta.blob)) {
+        return Some(h);
+    }
+    let whole = shared.store.blobs().read(&meta.blob).ok()?;
+    Some(store::header_of(&whole).to_vec())
 }
 
 pub struct Ctx<'a> {

@@ -461,15 +461,16 @@ async fn load_need(shared: &Shared, blob: &store::BlobId, need: Need) -> Option<
     }
 }
 
-/// What checking `key` against a message needs read.
-fn need_of(key: &SearchKey) -> Need {
-    if search::needs_text(key) {
-        Need::Message
-    } else if search::needs_body(key) {
-        Need::Header
-    } else {
-        Need::Nothing
-    }
+/// The messages to check, with what the session knows of them.
+fn candidates(metas: Vec<(u32, Meta)>, recent: &HashSet<u32>) -> Vec<search::Candidate> {
+    metas
+        .into_iter()
+        .map(|(seq, meta)| search::Candidate {
+            seq,
+            recent: recent.contains(&meta.uid),
+            meta,
+        })
+        .collect()
 }
 
 fn metas_for(shared: &Shared, mailbox: i64, wanted: &[(u32, u32)]) -> Result<Vec<(u32, Meta)>> {
@@ -720,23 +721,18 @@ async fn search_cmd<S: AsyncRead + AsyncWrite + Unpin>(
             return conn.reply(&no(tag, &e));
         }
     };
-    for (seq, meta) in &metas {
-        let k = plan.key_for(meta.uid, key).unwrap_or(key);
-        let message = load_need(shared, &meta.blob, need_of(k)).await;
-        let extracted = search::extract_for(k, message.as_deref());
-        let ctx = search::Ctx {
-            meta,
-            seq: *seq,
-            max_seq,
-            max_uid,
-            recent: sel.recent.contains(&meta.uid),
-            message: message.as_deref(),
-            extracted: extracted.as_ref(),
-        };
-        if search::matches(k, &ctx) {
-            found.push((*seq, meta.uid, meta.modseq));
-        }
-    }
+    // Without keep_header an unreadable message is simply not a match.
+    let matched = search::check(
+        shared,
+        Arc::new(plan),
+        Arc::new(key.clone()),
+        candidates(metas, &sel.recent),
+        (max_seq, max_uid),
+        false,
+    )
+    .await
+    .unwrap_or_default();
+    found.extend(matched.iter().map(|m| (m.seq, m.meta.uid, m.meta.modseq)));
     found.sort_unstable();
     let hits: Vec<u32> = found
         .iter()
@@ -847,38 +843,30 @@ async fn sort_cmd<S: AsyncRead + AsyncWrite + Unpin>(
         Ok(p) => p,
         Err(e) => return conn.reply(&no(tag, &e)),
     };
-    let mut facts = Vec::new();
-    for (seq, meta) in &metas {
-        let k = plan.key_for(meta.uid, key).unwrap_or(key);
-        // Sorting needs the header even when the index answered the program.
-        let need = match need_of(k) {
-            Need::Message => Need::Message,
-            _ => Need::Header,
-        };
-        let Some(message) = load_need(shared, &meta.blob, need).await else {
+    // Sorting needs the header even when the index answered the program.
+    let matched = match search::check(
+        shared,
+        Arc::new(plan),
+        Arc::new(key.clone()),
+        candidates(metas, &sel.recent),
+        (max_seq, max_uid),
+        true,
+    )
+    .await
+    {
+        Ok(m) => m,
+        Err(seq) => {
             return conn.reply(&format!("{tag} NO [SERVERBUG] cannot read message {seq}"));
-        };
-        let extracted = search::extract_for(k, Some(&message));
-        let ctx = search::Ctx {
-            meta,
-            seq: *seq,
-            max_seq,
-            max_uid,
-            recent: sel.recent.contains(&meta.uid),
-            message: Some(&message),
-            extracted: extracted.as_ref(),
-        };
-        if search::matches(k, &ctx) {
-            let id = if uid { meta.uid } else { *seq };
-            facts.push(super::sort::facts(
-                id,
-                *seq,
-                meta.internal_date,
-                meta.size,
-                &message,
-            ));
         }
-    }
+    };
+    let facts: Vec<_> = matched
+        .iter()
+        .map(|m| {
+            let id = if uid { m.meta.uid } else { m.seq };
+            let message = m.message.as_deref().unwrap_or_default();
+            super::sort::facts(id, m.seq, m.meta.internal_date, m.meta.size, message)
+        })
+        .collect();
     match order {
         Order::Sort(criteria) => {
             let ids = super::sort::sort(facts, &criteria);
