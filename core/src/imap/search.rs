@@ -121,7 +121,8 @@ const CHUNK: usize = 512;
 /// Checks candidates against the program on blocking threads, a chunk at a time: reading and
 /// decoding messages is disk and CPU work that must not hold up the async threads every
 /// session shares. With `keep_header`, each match comes with at least its header (SORT and
-/// THREAD need it), and a message that cannot be read is an error (its sequence number).
+/// THREAD need it), and a message that cannot be read is an error (its sequence number; 0
+/// when a check itself failed).
 pub async fn check(
     shared: &Arc<Shared>,
     plan: Arc<Plan>,

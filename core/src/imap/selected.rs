@@ -721,8 +721,9 @@ async fn search_cmd<S: AsyncRead + AsyncWrite + Unpin>(
             return conn.reply(&no(tag, &e));
         }
     };
-    // Without keep_header an unreadable message is simply not a match.
-    let matched = search::check(
+    // Without keep_header an unreadable message is simply not a match; an error here is a
+    // check that failed (a panic on its thread), never an answer with messages missing.
+    let matched = match search::check(
         shared,
         Arc::new(plan),
         Arc::new(key.clone()),
@@ -731,7 +732,15 @@ async fn search_cmd<S: AsyncRead + AsyncWrite + Unpin>(
         false,
     )
     .await
-    .unwrap_or_default();
+    {
+        Ok(m) => m,
+        Err(_) => {
+            if save {
+                sel.saved.clear();
+            }
+            return conn.reply(&format!("{tag} NO [SERVERBUG] search failed"));
+        }
+    };
     found.extend(matched.iter().map(|m| (m.seq, m.meta.uid, m.meta.modseq)));
     found.sort_unstable();
     let hits: Vec<u32> = found
