@@ -102,10 +102,10 @@ pub fn extract_for(key: &SearchKey, message: Option<&[u8]>) -> Option<Extracted>
 }
 
 /// One message to check: its sequence number, index row, and whether it is \Recent here.
-pub struct Candidate {
-    pub seq: u32,
-    pub meta: Meta,
-    pub recent: bool,
+struct Candidate {
+    seq: u32,
+    meta: Meta,
+    recent: bool,
 }
 
 /// A message that matched, with the bytes read for it when the caller asked to keep them.
@@ -125,14 +125,23 @@ const CHUNK: usize = 512;
 /// when a check itself failed).
 pub async fn check(
     shared: &Arc<Shared>,
-    plan: Arc<Plan>,
-    key: Arc<SearchKey>,
-    candidates: Vec<Candidate>,
+    plan: Plan,
+    key: &SearchKey,
+    metas: Vec<(u32, Meta)>,
+    recent: &HashSet<u32>,
     (max_seq, max_uid): (u32, u32),
     keep_header: bool,
 ) -> Result<Vec<Matched>, u32> {
+    let (plan, key) = (Arc::new(plan), Arc::new(key.clone()));
     let mut out = Vec::new();
-    let mut rest = candidates.into_iter().peekable();
+    let mut rest = metas
+        .into_iter()
+        .map(|(seq, meta)| Candidate {
+            seq,
+            recent: recent.contains(&meta.uid),
+            meta,
+        })
+        .peekable();
     while rest.peek().is_some() {
         let chunk: Vec<Candidate> = rest.by_ref().take(CHUNK).collect();
         let (shared, plan, key) = (shared.clone(), plan.clone(), key.clone());

@@ -461,18 +461,6 @@ async fn load_need(shared: &Shared, blob: &store::BlobId, need: Need) -> Option<
     }
 }
 
-/// The messages to check, with what the session knows of them.
-fn candidates(metas: Vec<(u32, Meta)>, recent: &HashSet<u32>) -> Vec<search::Candidate> {
-    metas
-        .into_iter()
-        .map(|(seq, meta)| search::Candidate {
-            seq,
-            recent: recent.contains(&meta.uid),
-            meta,
-        })
-        .collect()
-}
-
 fn metas_for(shared: &Shared, mailbox: i64, wanted: &[(u32, u32)]) -> Result<Vec<(u32, Meta)>> {
     let (Some(first), Some(last)) = (wanted.first(), wanted.last()) else {
         return Ok(Vec::new());
@@ -725,9 +713,10 @@ async fn search_cmd<S: AsyncRead + AsyncWrite + Unpin>(
     // check that failed (a panic on its thread), never an answer with messages missing.
     let matched = match search::check(
         shared,
-        Arc::new(plan),
-        Arc::new(key.clone()),
-        candidates(metas, &sel.recent),
+        plan,
+        key,
+        metas,
+        &sel.recent,
         (max_seq, max_uid),
         false,
     )
@@ -855,9 +844,10 @@ async fn sort_cmd<S: AsyncRead + AsyncWrite + Unpin>(
     // Sorting needs the header even when the index answered the program.
     let matched = match search::check(
         shared,
-        Arc::new(plan),
-        Arc::new(key.clone()),
-        candidates(metas, &sel.recent),
+        plan,
+        key,
+        metas,
+        &sel.recent,
         (max_seq, max_uid),
         true,
     )
