@@ -315,7 +315,6 @@ mod tests {
             size: 42,
             internal_date: 837_596_665,
             blob: BlobId(String::new()),
-            indexed: false,
         }
     }
 

@@ -47,7 +47,7 @@ pub fn needs_extract(k: &SearchKey) -> bool {
 }
 
 fn decoded_field(name: &str) -> bool {
-    ["subject", "from", "to", "cc", "bcc"].contains(&name.to_ascii_lowercase().as_str())
+    crate::search::index::Area::of_header(name).is_some()
 }
 
 /// How one SEARCH program runs in one mailbox: which messages the search index rules out, and

@@ -3,6 +3,7 @@
 //! of attachments. The index is built from these strings and SEARCH's scan compares against the
 //! same strings, so the two always agree.
 
+use super::index::Area;
 use mail_parser::{Address, HeaderValue, MessageParser, MimeHeaders, PartType};
 use std::collections::HashSet;
 use std::hash::{Hash, Hasher};
@@ -24,13 +25,13 @@ pub struct Extracted {
 impl Extracted {
     /// The decoded value SUBJECT, FROM, TO, CC or BCC searches; None for other headers.
     pub fn field(&self, name: &str) -> Option<&str> {
-        Some(match name.to_ascii_lowercase().as_str() {
-            "subject" => &self.subject,
-            "from" => &self.from,
-            "to" => &self.to,
-            "cc" => &self.cc,
-            "bcc" => &self.bcc,
-            _ => return None,
+        Some(match Area::of_header(name)? {
+            Area::Subject => &self.subject,
+            Area::From => &self.from,
+            Area::To => &self.to,
+            Area::Cc => &self.cc,
+            Area::Bcc => &self.bcc,
+            Area::Body | Area::Header => return None,
         })
     }
 }

@@ -83,7 +83,8 @@ struct Fields {
 
 impl Fields {
     fn area(&self, a: Area) -> Field {
-        self.areas[Area::ALL.iter().position(|x| *x == a).unwrap_or(0)]
+        // `Area::ALL` lists the variants in declaration order.
+        self.areas[a as usize]
     }
 }
 

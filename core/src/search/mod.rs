@@ -148,12 +148,18 @@ impl Search {
     /// Indexes one batch of waiting messages and expunges; returns how many messages it indexed.
     pub fn index_batch(&self, store: &Store) -> Result<usize> {
         let Some(idx) = &self.index else { return Ok(0) };
-        let generation = store.read(|c| store::search::state(c, "cjk_generation"))?;
-        let cjk = store.read(store::search::cjk_accounts)?;
+        // One read: the CJK settings and the batch they apply to are seen together.
+        let (generation, cjk, pending, cursor, expunged) = store.read(|c| {
+            let cursor = store::search::state(c, "expunge_cursor")?;
+            Ok((
+                store::search::state(c, "cjk_generation")?,
+                store::search::cjk_accounts(c)?,
+                store::search::unindexed(c, BATCH)?,
+                cursor,
+                store::search::expunged_since(c, cursor, 4 * BATCH)?,
+            ))
+        })?;
         *self.cjk.write().unwrap_or_else(|p| p.into_inner()) = cjk.clone();
-        let pending = store.read(|c| store::search::unindexed(c, BATCH))?;
-        let cursor = store.read(|c| store::search::state(c, "expunge_cursor"))?;
-        let expunged = store.read(|c| store::search::expunged_since(c, cursor, 4 * BATCH))?;
         if pending.is_empty() && expunged.is_empty() {
             return Ok(0);
         }

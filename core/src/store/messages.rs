@@ -31,8 +31,6 @@ pub struct Meta {
     pub size: u64,
     pub internal_date: i64,
     pub blob: BlobId,
-    /// In the search index: SEARCH may skip it when the index says it does not match.
-    pub indexed: bool,
 }
 
 /// How STORE changes flags.
@@ -76,12 +74,10 @@ fn meta_row(r: &rusqlite::Row<'_>) -> rusqlite::Result<Meta> {
         size: r.get::<_, i64>(4)? as u64,
         internal_date: r.get(5)?,
         blob: BlobId(r.get(6)?),
-        // 1: fully in the index; 0 (waiting) and 2 (words too long to index) are scanned.
-        indexed: r.get::<_, i64>(7)? == 1,
     })
 }
 
-const META_COLUMNS: &str = "uid, modseq, flags, keywords, size, internal_date, blob_id, indexed";
+const META_COLUMNS: &str = "uid, modseq, flags, keywords, size, internal_date, blob_id";
 
 /// Every message of the mailbox in UID order.
 pub fn messages(conn: &Connection, mailbox_id: i64) -> Result<Vec<Meta>> {
@@ -124,8 +120,8 @@ pub fn messages_by_uid(conn: &Connection, mailbox_id: i64, uids: &[u32]) -> Resu
     Ok(out)
 }
 
-/// UIDs of the mailbox's messages that SEARCH cannot leave to the index: not indexed yet, or
-/// with text the index does not hold.
+/// UIDs of the mailbox's messages that SEARCH cannot leave to the index: `indexed` is 1 when a
+/// message is fully in the index, 0 while it waits, 2 when it has words too long to index.
 pub fn not_indexed(conn: &Connection, mailbox_id: i64) -> Result<std::collections::HashSet<u32>> {
     let mut stmt =
         conn.prepare_cached("SELECT uid FROM messages WHERE mailbox_id = ?1 AND indexed != 1")?;
