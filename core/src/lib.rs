@@ -13,6 +13,7 @@ pub mod logging;
 pub mod net;
 pub mod outbound;
 pub mod pop3;
+pub mod rfc5322;
 pub mod search;
 pub mod server;
 pub mod smtp;

@@ -2,12 +2,14 @@
 //! UNSUBSCRIBE, LIST/LSUB (with LIST-EXTENDED and LIST-STATUS), STATUS, APPEND.
 
 use super::command::Cmd;
+use super::list;
+use super::pattern::Pattern;
 use super::selected::{self, Selected};
 use super::session::Session;
 use crate::error::Error;
 use crate::net::Conn;
 use crate::server::Shared;
-use crate::store::mailboxes::{self as boxes, DELIMITER, MailboxInfo};
+use crate::store::mailboxes as boxes;
 use crate::store::{self, messages};
 use std::sync::Arc;
 use tokio::io::{AsyncRead, AsyncWrite};
@@ -185,57 +187,41 @@ pub async fn handle<S: AsyncRead + AsyncWrite + Unpin>(
             recursive,
             return_subscribed,
         } => {
-            let all = match shared.store.read(|c| boxes::list(c, account)) {
-                Ok(l) => l,
-                Err(e) => return conn.reply(&no(tag, &e)),
-            };
-            let verb = if lsub { "LSUB" } else { "LIST" };
-            let show_subscribed = !lsub && (subscribed || return_subscribed);
+            let mut compiled = Vec::with_capacity(patterns.len());
             for pattern in patterns {
                 let pattern = match s.decode_name(&format!("{reference}{pattern}")) {
                     Ok(p) => p,
                     Err(why) => return conn.reply(&format!("{tag} BAD {why}")),
                 };
                 if pattern.is_empty() {
-                    // The hierarchy delimiter query (RFC 3501 6.3.8).
-                    conn.reply(&format!("* {verb} (\\Noselect) \"/\" \"\""));
+                    compiled.push(None);
                     continue;
                 }
-                for mb in all.iter().filter(|m| {
-                    glob(&pattern, &m.name) && (!special_use_only || m.special_use.is_some())
-                }) {
-                    // RECURSIVEMATCH: a parent that is not subscribed itself is listed when a
-                    // child is, with CHILDINFO saying why (RFC 5258 3.5).
-                    let prefix = format!("{}{DELIMITER}", mb.name);
-                    let child_match = recursive
-                        && all
-                            .iter()
-                            .any(|c| c.name.starts_with(&prefix) && c.subscribed);
-                    if subscribed && !mb.subscribed && !child_match {
-                        continue;
-                    }
-                    let attrs = attributes(mb, &all, show_subscribed);
-                    let extra = if child_match && !mb.subscribed {
-                        " (\"CHILDINFO\" (\"SUBSCRIBED\"))"
-                    } else {
-                        ""
-                    };
-                    conn.reply(&format!(
-                        "* {verb} ({attrs}) \"/\" {}{extra}",
-                        quote_name(&s.encode_name(&mb.name))
-                    ));
-                    if !return_status.is_empty() {
-                        match status_line(shared, mb.id, &return_status) {
-                            Ok(st) => conn.reply(&format!(
-                                "* STATUS {} ({st})",
-                                quote_name(&s.encode_name(&mb.name))
-                            )),
-                            Err(e) => return conn.reply(&no(tag, &e)),
-                        }
-                    }
+                match Pattern::new(&pattern) {
+                    Ok(p) => compiled.push(Some(p)),
+                    Err(why) => return conn.reply(&format!("{tag} BAD {why}")),
                 }
             }
-            conn.reply(&format!("{tag} OK {verb} completed"));
+            let query = list::Query {
+                lsub,
+                patterns: compiled,
+                subscribed,
+                special_use_only,
+                recursive,
+                return_subscribed,
+                return_status,
+                utf8: s.utf8,
+            };
+            match list::run(shared, account, query).await {
+                Ok(lines) => {
+                    for l in lines {
+                        conn.reply(&l);
+                    }
+                    let verb = if lsub { "LSUB" } else { "LIST" };
+                    conn.reply(&format!("{tag} OK {verb} completed"));
+                }
+                Err(e) => conn.reply(&no(tag, &e)),
+            }
         }
         Cmd::Status(raw, items) => {
             let name = match name_of(s, &raw) {
@@ -352,7 +338,11 @@ async fn append<S: AsyncRead + AsyncWrite + Unpin>(
     }
 }
 
-fn status_line(shared: &Shared, mailbox_id: i64, items: &[String]) -> crate::error::Result<String> {
+pub(super) fn status_line(
+    shared: &Shared,
+    mailbox_id: i64,
+    items: &[String],
+) -> crate::error::Result<String> {
     let st = shared
         .store
         .read(|c| messages::mailbox_state(c, mailbox_id))?;
@@ -381,67 +371,9 @@ fn status_line(shared: &Shared, mailbox_id: i64, items: &[String]) -> crate::err
     Ok(out.join(" "))
 }
 
-fn attributes(mb: &MailboxInfo, all: &[MailboxInfo], show_subscribed: bool) -> String {
-    let prefix = format!("{}{DELIMITER}", mb.name);
-    let children = all.iter().any(|m| m.name.starts_with(&prefix));
-    let mut attrs = vec![if children {
-        "\\HasChildren"
-    } else {
-        "\\HasNoChildren"
-    }];
-    if let Some(su) = &mb.special_use {
-        attrs.push(su);
-    }
-    if show_subscribed && mb.subscribed {
-        attrs.push("\\Subscribed");
-    }
-    attrs.join(" ")
-}
-
 /// A mailbox name as an IMAP astring: quoted (literal when it must be).
 pub fn quote_name(name: &str) -> String {
     let mut out = Vec::new();
     super::structure::string(&mut out, name.as_bytes(), true);
     String::from_utf8_lossy(&out).into_owned()
-}
-
-/// LIST wildcards: `*` matches anything, `%` anything but the hierarchy delimiter. INBOX
-/// matches case-insensitively.
-pub fn glob(pattern: &str, name: &str) -> bool {
-    let p: Vec<char> = pattern.chars().collect();
-    let n: Vec<char> = name.chars().collect();
-    let inbox_ci = name == "INBOX" || name.starts_with("INBOX/");
-    fn go(p: &[char], n: &[char], ci: usize) -> bool {
-        match p.first() {
-            None => n.is_empty(),
-            Some('*') => (0..=n.len()).any(|i| go(&p[1..], &n[i..], ci.saturating_sub(i))),
-            Some('%') => (0..=n.len())
-                .take_while(|&i| i == 0 || n[i - 1] != DELIMITER)
-                .any(|i| go(&p[1..], &n[i..], ci.saturating_sub(i))),
-            Some(&c) => match n.first() {
-                Some(&x) if x == c || (ci > 0 && x.eq_ignore_ascii_case(&c)) => {
-                    go(&p[1..], &n[1..], ci.saturating_sub(1))
-                }
-                _ => false,
-            },
-        }
-    }
-    go(&p, &n, if inbox_ci { 5 } else { 0 })
-}
-
-#[cfg(test)]
-mod tests {
-    use super::glob;
-
-    #[test]
-    fn list_wildcards() {
-        assert!(glob("*", "INBOX"));
-        assert!(glob("*", "Archive/2024"));
-        assert!(glob("%", "Sent"));
-        assert!(!glob("%", "Archive/2024"));
-        assert!(glob("Archive/%", "Archive/2024"));
-        assert!(glob("inbox", "INBOX"));
-        assert!(!glob("sent", "Sent"));
-        assert!(glob("A*4", "Archive/2024"));
-    }
 }

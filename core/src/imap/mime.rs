@@ -165,11 +165,35 @@ pub fn fields(header: &[u8]) -> Vec<(String, String)> {
     out
 }
 
+/// The first field called `name`, unfolded as `fields` does; one pass, nothing kept of the
+/// other fields (a header can be as large as the message).
 pub fn field(header: &[u8], name: &str) -> Option<String> {
-    fields(header)
-        .into_iter()
-        .find(|(n, _)| n.eq_ignore_ascii_case(name))
-        .map(|(_, v)| v)
+    let mut value: Option<Vec<u8>> = None;
+    for line in header.split(|&b| b == b'\n') {
+        let line = line.strip_suffix(b"\r").unwrap_or(line);
+        if line.is_empty() {
+            if value.is_some() {
+                break;
+            }
+            continue;
+        }
+        let folded = line[0] == b' ' || line[0] == b'\t';
+        match value.as_mut() {
+            Some(v) if folded => v.extend_from_slice(line),
+            Some(_) => break,
+            None if folded => {}
+            None => {
+                if let Some(colon) = line.iter().position(|&b| b == b':')
+                    && String::from_utf8_lossy(&line[..colon])
+                        .trim()
+                        .eq_ignore_ascii_case(name)
+                {
+                    value = Some(line[colon + 1..].trim_ascii().to_vec());
+                }
+            }
+        }
+    }
+    value.map(|v| String::from_utf8_lossy(&v).into_owned())
 }
 
 /// The raw lines of the named fields (or of all others with `not`), ending with the blank line.

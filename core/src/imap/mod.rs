@@ -5,14 +5,18 @@
 pub mod command;
 pub mod date;
 mod fetch;
+mod link_cut;
+mod list;
 mod mailboxes;
 pub mod mime;
 pub mod mutf7;
+pub mod pattern;
 mod search;
 mod selected;
 mod session;
 pub mod sort;
 mod structure;
+pub mod thread;
 pub mod token;
 mod view;
 

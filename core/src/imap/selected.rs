@@ -426,25 +426,6 @@ pub async fn handle<S: AsyncRead + AsyncWrite + Unpin>(
     }
 }
 
-async fn load(shared: &Shared, blob: &store::BlobId) -> Option<Vec<u8>> {
-    let blobs = shared.store.blobs().clone();
-    let blob = blob.clone();
-    tokio::task::spawn_blocking(move || blobs.read(&blob))
-        .await
-        .ok()?
-        .ok()
-}
-
-/// The header block of a message: from the cache beside the blob, else from the file.
-async fn load_header(shared: &Shared, blob: &store::BlobId) -> Option<Vec<u8>> {
-    if let Ok(Some(h)) = shared.store.read(|c| store::cached_header(c, blob)) {
-        return Some(h);
-    }
-    load(shared, blob)
-        .await
-        .map(|m| store::header_of(&m).to_vec())
-}
-
 /// What a command needs of each message beyond its index row.
 #[derive(Clone, Copy, PartialEq, Eq)]
 enum Need {
@@ -453,12 +434,35 @@ enum Need {
     Message,
 }
 
-async fn load_need(shared: &Shared, blob: &store::BlobId, need: Need) -> Option<Vec<u8>> {
+/// The header block or the whole message, read on the calling (blocking) thread; the header
+/// comes from the cache beside the blob when it is there.
+fn load_blocking(shared: &Shared, blob: &store::BlobId, need: Need) -> Option<Vec<u8>> {
     match need {
         Need::Nothing => None,
-        Need::Header => load_header(shared, blob).await,
-        Need::Message => load(shared, blob).await,
+        Need::Header => match shared.store.read(|c| store::cached_header(c, blob)) {
+            Ok(Some(h)) => Some(h),
+            _ => shared
+                .store
+                .blobs()
+                .read(blob)
+                .ok()
+                .map(|m| store::header_of(&m).to_vec()),
+        },
+        Need::Message => shared.store.blobs().read(blob).ok(),
     }
+}
+
+/// Messages rendered per blocking task, and the bytes of message read for one task: bounded
+/// so that a FETCH of a whole large mailbox streams instead of filling memory.
+const FETCH_CHUNK: usize = 64;
+const FETCH_CHUNK_BYTES: u64 = 8 * 1024 * 1024;
+
+/// One message's FETCH response, or why there is none.
+enum Rendered {
+    Response(u32, Meta, Vec<u8>),
+    /// Expunged by another session since this one was told of it: its file may be gone.
+    Expunged,
+    Unreadable(u32),
 }
 
 fn metas_for(shared: &Shared, mailbox: i64, wanted: &[(u32, u32)]) -> Result<Vec<(u32, Meta)>> {
@@ -546,36 +550,86 @@ async fn fetch_cmd<S: AsyncRead + AsyncWrite + Unpin>(
     } else {
         Need::Message
     };
-    let need_msg = need != Need::Nothing;
-    let opts = fetch::Options {
-        utf8,
-        recent: false,
-    };
-    for (seq, meta) in metas {
-        if changed_since.is_some_and(|c| meta.modseq <= c) {
-            continue;
+    let work: Vec<(u32, Meta, bool)> = metas
+        .into_iter()
+        .filter(|(_, m)| changed_since.is_none_or(|c| m.modseq > c))
+        .map(|(seq, m)| {
+            let recent = sel.show_recent && sel.recent.contains(&m.uid);
+            (seq, m, recent)
+        })
+        .collect();
+    let items = Arc::new(items);
+    let mailbox = sel.id;
+    let mut expunged = false;
+    let mut rest = work.into_iter().peekable();
+    while rest.peek().is_some() {
+        let mut chunk = Vec::new();
+        let mut bytes = 0u64;
+        while let Some(next) = rest.peek() {
+            let size = if need == Need::Message {
+                next.1.size
+            } else {
+                0
+            };
+            if !chunk.is_empty() && (chunk.len() >= FETCH_CHUNK || bytes + size > FETCH_CHUNK_BYTES)
+            {
+                break;
+            }
+            bytes += size;
+            chunk.extend(rest.next());
         }
-        let message = load_need(shared, &meta.blob, need).await;
-        if need_msg && message.is_none() {
-            conn.reply(&format!("{tag} NO [SERVERBUG] cannot read message {seq}"));
-            return;
+        // Reading and rendering (MIME structure, ENVELOPE) are disk and CPU work: off the
+        // async threads every session shares.
+        let (shared2, items2) = (shared.clone(), items.clone());
+        let rendered = tokio::task::spawn_blocking(move || {
+            chunk
+                .into_iter()
+                .map(|(seq, meta, recent)| {
+                    let message = load_blocking(&shared2, &meta.blob, need);
+                    if need != Need::Nothing && message.is_none() {
+                        let gone = shared2
+                            .store
+                            .read(|c| messages::messages_by_uid(c, mailbox, &[meta.uid]))
+                            .is_ok_and(|m| m.is_empty());
+                        return if gone {
+                            Rendered::Expunged
+                        } else {
+                            Rendered::Unreadable(seq)
+                        };
+                    }
+                    let opts = fetch::Options { utf8, recent };
+                    let out = fetch::response(seq, &meta, &items2, message.as_deref(), &opts);
+                    Rendered::Response(seq, meta, out)
+                })
+                .collect::<Vec<_>>()
+        })
+        .await
+        .unwrap_or_default();
+        for r in rendered {
+            match r {
+                Rendered::Response(seq, meta, out) => {
+                    let shown = meta.flags & !flags::RECENT;
+                    sel.msgs.update(seq, shown, &meta.keywords);
+                    conn.write_raw(&out);
+                }
+                Rendered::Expunged => expunged = true,
+                Rendered::Unreadable(seq) => {
+                    return conn.reply(&format!("{tag} NO [SERVERBUG] cannot read message {seq}"));
+                }
+            }
         }
-        let recent = sel.show_recent && sel.recent.contains(&meta.uid);
-        let opts = fetch::Options { recent, ..opts };
-        let shown = meta.flags & !flags::RECENT;
-        sel.msgs.update(seq, shown, &meta.keywords);
-        conn.write_raw(&fetch::response(
-            seq,
-            &meta,
-            &items,
-            message.as_deref(),
-            &opts,
-        ));
         if conn.buffered_out() > 256 * 1024 && conn.flush().await.is_err() {
             return;
         }
     }
-    conn.reply(&format!("{tag} OK FETCH completed"));
+    if expunged {
+        // RFC 5530: the rest was answered; the client learns of the expunge at its next NOOP.
+        conn.reply(&format!(
+            "{tag} NO [EXPUNGEISSUED] some of the requested messages no longer exist"
+        ));
+    } else {
+        conn.reply(&format!("{tag} OK FETCH completed"));
+    }
 }
 
 #[allow(clippy::too_many_arguments)]
@@ -858,33 +912,42 @@ async fn sort_cmd<S: AsyncRead + AsyncWrite + Unpin>(
             return conn.reply(&format!("{tag} NO [SERVERBUG] cannot read message {seq}"));
         }
     };
-    let facts: Vec<_> = matched
-        .iter()
-        .map(|m| {
-            let id = if uid { m.meta.uid } else { m.seq };
-            let message = m.message.as_deref().unwrap_or_default();
-            super::sort::facts(id, m.seq, m.meta.internal_date, m.meta.size, message)
-        })
-        .collect();
-    match order {
-        Order::Sort(criteria) => {
-            let ids = super::sort::sort(facts, &criteria);
-            let mut line = String::from("* SORT");
-            for id in ids {
-                line.push_str(&format!(" {id}"));
+    // Facts from every header, then the sort or the threads: CPU work over what senders
+    // wrote, done on a blocking thread.
+    let answer = tokio::task::spawn_blocking(move || {
+        let facts: Vec<_> = matched
+            .iter()
+            .map(|m| {
+                let id = if uid { m.meta.uid } else { m.seq };
+                let message = m.message.as_deref().unwrap_or_default();
+                super::sort::facts(id, m.seq, m.meta.internal_date, m.meta.size, message)
+            })
+            .collect();
+        match order {
+            Order::Sort(criteria) => {
+                let mut line = String::from("* SORT");
+                for id in super::sort::sort(facts, &criteria) {
+                    line.push_str(&format!(" {id}"));
+                }
+                (line, "SORT")
             }
+            Order::Thread { references } => {
+                let threads = if references {
+                    super::thread::references(facts)
+                } else {
+                    super::thread::ordered_subject(facts)
+                };
+                (format!("* THREAD {}", threads.render()), "THREAD")
+            }
+        }
+    })
+    .await;
+    match answer {
+        Ok((line, verb)) => {
             conn.reply(&line);
-            conn.reply(&format!("{tag} OK SORT completed"));
+            conn.reply(&format!("{tag} OK {verb} completed"));
         }
-        Order::Thread { references } => {
-            let threads = if references {
-                super::sort::references(facts)
-            } else {
-                super::sort::ordered_subject(facts)
-            };
-            conn.reply(&format!("* THREAD {}", super::sort::render(&threads)));
-            conn.reply(&format!("{tag} OK THREAD completed"));
-        }
+        Err(_) => conn.reply(&format!("{tag} NO [SERVERBUG] sorting failed")),
     }
 }
 

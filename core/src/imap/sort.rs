@@ -1,8 +1,11 @@
-//! SORT and THREAD (RFC 5256): base subjects, sort keys, and the ORDEREDSUBJECT and REFERENCES
-//! threading algorithms. Pure functions over the facts extracted from each message.
+//! SORT (RFC 5256): the facts each message contributes, base subjects, and the sort itself.
+//! Pure functions over the header block; every step is linear in what the sender wrote.
 
 use super::{date, mime};
-use std::collections::HashMap;
+use crate::rfc5322;
+
+/// References kept per message for threading: the first and the nearest ones.
+pub const MAX_REFERENCES: usize = 256;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum SortKey {
@@ -26,108 +29,169 @@ pub struct Facts {
     pub date: i64,
     pub size: u64,
     pub subject: String,
+    /// The subject had reply or forward markers (RFC 5256 2.1, for THREAD's subject merge).
+    pub reply: bool,
     pub from: String,
     pub to: String,
     pub cc: String,
     pub message_id: Option<String>,
-    /// References, then In-Reply-To, oldest first.
+    /// References, else In-Reply-To, oldest first (at most MAX_REFERENCES).
     pub refs: Vec<String>,
 }
 
 pub fn facts(id: u32, seq: u32, arrival: i64, size: u64, message: &[u8]) -> Facts {
     let (header, _) = mime::split_header(message);
-    let f = |n: &str| mime::field(header, n).unwrap_or_default();
-    let first_mailbox = |v: String| -> String {
-        let v = v.split(',').next().unwrap_or("").to_string();
-        let spec = match (v.rfind('<'), v.rfind('>')) {
-            (Some(a), Some(b)) if a < b => v[a + 1..b].to_string(),
-            _ => v.trim().to_string(),
-        };
-        spec.split('@')
-            .next()
-            .unwrap_or("")
-            .trim()
-            .to_ascii_lowercase()
+    let fields = mime::fields(header);
+    let f = |n: &str| {
+        fields
+            .iter()
+            .find(|(k, _)| k.eq_ignore_ascii_case(n))
+            .map(|(_, v)| v.as_str())
+            .unwrap_or_default()
     };
-    let mut refs: Vec<String> = message_ids(&f("references"));
+    // RFC 5256 3: the addr-mailbox of the first address.
+    let first_mailbox = |v: &str| -> String {
+        rfc5322::mailboxes(v)
+            .first()
+            .map(|m| m.local.to_ascii_lowercase())
+            .unwrap_or_default()
+    };
+    let mut refs = rfc5322::message_ids(f("references"), MAX_REFERENCES);
     if refs.is_empty() {
-        refs = message_ids(&f("in-reply-to")).into_iter().take(1).collect();
+        refs = rfc5322::message_ids(f("in-reply-to"), 1);
     }
+    let (subject, reply) = base_subject(f("subject"));
     Facts {
         id,
         seq,
         arrival,
-        date: date::parse_rfc5322(&f("date")).unwrap_or(arrival),
+        date: date::parse_rfc5322(f("date")).unwrap_or(arrival),
         size,
-        subject: base_subject(&f("subject")),
+        subject,
+        reply,
         from: first_mailbox(f("from")),
         to: first_mailbox(f("to")),
         cc: first_mailbox(f("cc")),
-        message_id: message_ids(&f("message-id")).into_iter().next(),
+        message_id: rfc5322::message_ids(f("message-id"), 1).into_iter().next(),
         refs,
     }
 }
 
-fn message_ids(v: &str) -> Vec<String> {
-    let mut out = Vec::new();
-    let mut rest = v;
-    while let Some(a) = rest.find('<') {
-        let Some(b) = rest[a..].find('>') else { break };
-        let id = rest[a + 1..a + b].trim();
-        if !id.is_empty() {
-            out.push(id.to_string());
+/// RFC 5256 2.1: the subject without reply and forward markers, [blob] prefixes and "(fwd)"
+/// trailers, lower-cased with white space runs made one space; and whether anything of a
+/// reply or forward was removed. Works on one buffer by moving its two ends inward, so each
+/// character is looked at a bounded number of times.
+pub fn base_subject(raw: &str) -> (String, bool) {
+    let mut norm = String::with_capacity(raw.len());
+    for w in raw.split_whitespace() {
+        if !norm.is_empty() {
+            norm.push(' ');
         }
-        rest = &rest[a + b + 1..];
+        norm.push_str(w);
     }
-    out
+    let s = norm.to_lowercase();
+    let b = s.as_bytes();
+    let (mut start, mut end) = (0, b.len());
+    let mut reply = false;
+    loop {
+        // (2) trailers: "(fwd)" and white space.
+        loop {
+            if end > start && b[end - 1] == b' ' {
+                end -= 1;
+            } else if s[start..end].ends_with("(fwd)") {
+                end -= 5;
+                reply = true;
+            } else {
+                break;
+            }
+        }
+        // (3) and (4), until neither applies.
+        loop {
+            while start < end && b[start] == b' ' {
+                start += 1;
+            }
+            let blobs_end = skip_blobs(b, start, end);
+            if let Some(after) = refwd(b, blobs_end, end) {
+                start = after;
+                reply = true;
+                continue;
+            }
+            if blobs_end == start {
+                break;
+            }
+            // No marker after the blobs: (4) removes them one by one while something is left,
+            // which is all of them unless nothing follows; then the last one stays.
+            if blobs_end < end {
+                start = blobs_end;
+            } else {
+                start = last_blob_start(b, start, end);
+                break;
+            }
+        }
+        // (6) "[fwd: ... ]" around the whole.
+        if s[start..end].starts_with("[fwd:") && s[start..end].ends_with(']') && end - start >= 6 {
+            start += 5;
+            end -= 1;
+            reply = true;
+            continue;
+        }
+        return (s[start..end].to_string(), reply);
+    }
 }
 
-/// RFC 5256 2.1, simplified: strip reply and forward markers, [tags] before them, "(fwd)"
-/// trailers, and compare without case or extra white space.
-pub fn base_subject(s: &str) -> String {
-    let mut s: String = s
-        .split_whitespace()
-        .collect::<Vec<_>>()
-        .join(" ")
-        .to_lowercase();
-    loop {
-        let before = s.clone();
-        while let Some(t) = s.strip_suffix("(fwd)") {
-            s = t.trim_end().to_string();
-        }
-        loop {
-            let t = s.trim_start();
-            let mut rest = t;
-            // [blob]* ("re" / "fw" / "fwd") [blob] ":"
-            while let Some(r) = rest
-                .strip_prefix('[')
-                .and_then(|r| r.split_once(']').map(|x| x.1.trim_start()))
-            {
-                rest = r;
-            }
-            let marker = ["re", "fwd", "fw"]
-                .iter()
-                .find_map(|m| rest.strip_prefix(m));
-            let Some(mut after) = marker else { break };
-            after = after.trim_start();
-            if let Some(r) = after
-                .strip_prefix('[')
-                .and_then(|r| r.split_once(']').map(|x| x.1))
-            {
-                after = r;
-            }
-            match after.strip_prefix(':') {
-                Some(r) => s = r.trim_start().to_string(),
-                None => break,
-            }
-        }
-        if let Some(inner) = s.strip_prefix("[fwd:").and_then(|x| x.strip_suffix(']')) {
-            s = inner.trim().to_string();
-        }
-        if s == before {
-            return s;
-        }
+/// The end of the run of subj-blobs ("[" *BLOBCHAR "]" *WSP) at `i`.
+fn skip_blobs(b: &[u8], mut i: usize, end: usize) -> usize {
+    while let Some(after) = blob(b, i, end) {
+        i = after;
     }
+    i
+}
+
+/// One subj-blob at `i`: where it ends (after its white space).
+fn blob(b: &[u8], i: usize, end: usize) -> Option<usize> {
+    if i >= end || b[i] != b'[' {
+        return None;
+    }
+    let close = b[i + 1..end].iter().position(|&c| c == b']' || c == b'[')?;
+    if b[i + 1 + close] != b']' {
+        return None;
+    }
+    let mut j = i + close + 2;
+    while j < end && b[j] == b' ' {
+        j += 1;
+    }
+    Some(j)
+}
+
+/// The start of the last blob of the run that begins at `start`.
+fn last_blob_start(b: &[u8], start: usize, end: usize) -> usize {
+    let mut i = start;
+    while let Some(next) = blob(b, i, end) {
+        if next >= end {
+            return i;
+        }
+        i = next;
+    }
+    i
+}
+
+/// subj-refwd at `i`: ("re" / "fw" / "fwd") *WSP [subj-blob] ":"; where it ends.
+fn refwd(b: &[u8], i: usize, end: usize) -> Option<usize> {
+    let rest = &b[i..end];
+    let mut j = i + if rest.starts_with(b"fwd") {
+        3
+    } else if rest.starts_with(b"fw") || rest.starts_with(b"re") {
+        2
+    } else {
+        return None;
+    };
+    while j < end && b[j] == b' ' {
+        j += 1;
+    }
+    if let Some(after) = blob(b, j, end) {
+        j = after;
+    }
+    (j < end && b[j] == b':').then_some(j + 1)
 }
 
 /// Sorts by the criteria in order, then by sequence number (RFC 5256 3).
@@ -153,240 +217,77 @@ pub fn sort(mut msgs: Vec<Facts>, criteria: &[(bool, SortKey)]) -> Vec<u32> {
     msgs.into_iter().map(|m| m.id).collect()
 }
 
-/// A thread tree, written as IMAP wants it.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Node {
-    pub id: Option<u32>,
-    pub children: Vec<Node>,
-}
-
-pub fn render(threads: &[Node]) -> String {
-    fn chain(n: &Node, out: &mut String) {
-        let mut cur = n;
-        let mut first = true;
-        loop {
-            if let Some(id) = cur.id {
-                if !first {
-                    out.push(' ');
-                }
-                out.push_str(&id.to_string());
-                first = false;
-            }
-            match cur.children.len() {
-                0 => return,
-                1 => cur = &cur.children[0],
-                _ => {
-                    // "(1 (2)(3))": a space after the parent, none between sibling groups.
-                    if !first {
-                        out.push(' ');
-                    }
-                    for c in &cur.children {
-                        out.push('(');
-                        chain(c, out);
-                        out.push(')');
-                    }
-                    return;
-                }
-            }
-        }
+#[cfg(test)]
+pub(crate) fn test_facts(id: u32, date: i64, subject: &str, mid: &str, refs: &[&str]) -> Facts {
+    let (subject, reply) = base_subject(subject);
+    Facts {
+        id,
+        seq: id,
+        arrival: date,
+        date,
+        size: id as u64,
+        subject,
+        reply,
+        from: String::new(),
+        to: String::new(),
+        cc: String::new(),
+        message_id: (!mid.is_empty()).then(|| mid.to_string()),
+        refs: refs.iter().map(|r| r.to_string()).collect(),
     }
-    let mut out = String::new();
-    for t in threads {
-        out.push('(');
-        chain(t, &mut out);
-        out.push(')');
-    }
-    out
-}
-
-/// ORDEREDSUBJECT: messages grouped by base subject; the first (by date) is the root and the
-/// others are its children in date order; threads ordered by their root's date.
-pub fn ordered_subject(mut msgs: Vec<Facts>) -> Vec<Node> {
-    msgs.sort_by(|a, b| {
-        a.subject
-            .cmp(&b.subject)
-            .then(a.date.cmp(&b.date))
-            .then(a.seq.cmp(&b.seq))
-    });
-    let mut threads: Vec<(i64, u32, Node)> = Vec::new();
-    let mut i = 0;
-    while i < msgs.len() {
-        let mut j = i + 1;
-        while j < msgs.len() && msgs[j].subject == msgs[i].subject {
-            j += 1;
-        }
-        let children = msgs[i + 1..j]
-            .iter()
-            .map(|m| Node {
-                id: Some(m.id),
-                children: vec![],
-            })
-            .collect();
-        threads.push((
-            msgs[i].date,
-            msgs[i].seq,
-            Node {
-                id: Some(msgs[i].id),
-                children,
-            },
-        ));
-        i = j;
-    }
-    threads.sort_by(|a, b| a.0.cmp(&b.0).then(a.1.cmp(&b.1)));
-    threads.into_iter().map(|t| t.2).collect()
-}
-
-/// REFERENCES (RFC 5256 3, steps 1-5, without the subject merge of dummies with messages).
-pub fn references(msgs: Vec<Facts>) -> Vec<Node> {
-    // Containers by message-id; parent links; a message without an id gets its own.
-    let mut index: HashMap<String, usize> = HashMap::new();
-    let mut ids: Vec<Option<usize>> = Vec::new(); // container -> message index
-    let mut parent: Vec<Option<usize>> = Vec::new();
-    let container = |key: String,
-                     index: &mut HashMap<String, usize>,
-                     ids: &mut Vec<Option<usize>>,
-                     parent: &mut Vec<Option<usize>>| {
-        *index.entry(key).or_insert_with(|| {
-            ids.push(None);
-            parent.push(None);
-            ids.len() - 1
-        })
-    };
-    let is_ancestor = |parent: &Vec<Option<usize>>, a: usize, mut b: usize| -> bool {
-        let mut steps = 0;
-        loop {
-            if a == b {
-                return true;
-            }
-            match parent[b] {
-                Some(p) if steps < 10_000 => {
-                    b = p;
-                    steps += 1;
-                }
-                _ => return false,
-            }
-        }
-    };
-    for (mi, m) in msgs.iter().enumerate() {
-        let key = match &m.message_id {
-            Some(id) if index.get(id).is_none_or(|&c| ids[c].is_none()) => id.clone(),
-            _ => format!("\u{0}unique-{mi}"),
-        };
-        let c = container(key, &mut index, &mut ids, &mut parent);
-        ids[c] = Some(mi);
-        // Link the references in a chain, then this message under the last one.
-        let mut prev: Option<usize> = None;
-        for r in &m.refs {
-            let rc = container(r.clone(), &mut index, &mut ids, &mut parent);
-            if let Some(p) = prev
-                && parent[rc].is_none()
-                && !is_ancestor(&parent, rc, p)
-            {
-                parent[rc] = Some(p);
-            }
-            prev = Some(rc);
-        }
-        parent[c] = None;
-        if let Some(p) = prev
-            && !is_ancestor(&parent, c, p)
-        {
-            parent[c] = Some(p);
-        }
-    }
-    // Build the tree; empty containers with one child are replaced by it (pruning).
-    let n = ids.len();
-    let mut kids: Vec<Vec<usize>> = vec![Vec::new(); n];
-    let mut roots = Vec::new();
-    for (c, p) in parent.iter().enumerate() {
-        match *p {
-            Some(p) => kids[p].push(c),
-            None => roots.push(c),
-        }
-    }
-    let date_of = |c: usize, kids: &Vec<Vec<usize>>| -> (i64, u32) {
-        // A dummy sorts by its first child's date.
-        let mut cur = c;
-        loop {
-            if let Some(mi) = ids[cur] {
-                return (msgs[mi].date, msgs[mi].seq);
-            }
-            match kids[cur].first() {
-                Some(&k) => cur = k,
-                None => return (i64::MAX, u32::MAX),
-            }
-        }
-    };
-    fn build(
-        c: usize,
-        ids: &[Option<usize>],
-        kids: &[Vec<usize>],
-        msgs: &[Facts],
-        order: &dyn Fn(usize) -> (i64, u32),
-    ) -> Vec<Node> {
-        let mut children: Vec<usize> = kids[c].clone();
-        children.sort_by_key(|&k| order(k));
-        let built: Vec<Node> = children
-            .iter()
-            .flat_map(|&k| build(k, ids, kids, msgs, order))
-            .collect();
-        match ids[c] {
-            Some(mi) => vec![Node {
-                id: Some(msgs[mi].id),
-                children: built,
-            }],
-            // An empty container: its children take its place (RFC 5256 step 4).
-            None if built.len() <= 1 => built,
-            None => vec![Node {
-                id: None,
-                children: built,
-            }],
-        }
-    }
-    let order = |c: usize| date_of(c, &kids);
-    roots.sort_by_key(|&r| order(r));
-    roots
-        .iter()
-        .flat_map(|&r| build(r, &ids, &kids, &msgs, &order))
-        .collect()
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
 
-    fn f(id: u32, date: i64, subject: &str, mid: &str, refs: &[&str]) -> Facts {
-        Facts {
-            id,
-            seq: id,
-            arrival: date,
-            date,
-            size: id as u64,
-            subject: base_subject(subject),
-            from: String::new(),
-            to: String::new(),
-            cc: String::new(),
-            message_id: Some(mid.into()),
-            refs: refs.iter().map(|r| r.to_string()).collect(),
-        }
+    fn base(s: &str) -> String {
+        base_subject(s).0
     }
 
     #[test]
     fn base_subjects() {
         assert_eq!(
-            base_subject("Re: Fwd: [list] RE:  Hello   World (fwd)"),
+            base("Re: Fwd: [list] RE:  Hello   World (fwd)"),
             "hello world"
         );
-        assert_eq!(base_subject("[Fwd: Meeting]"), "meeting");
-        assert_eq!(base_subject("Réunion"), "réunion");
-        assert_eq!(base_subject("Re"), "re");
+        assert_eq!(base("[Fwd: Meeting]"), "meeting");
+        assert_eq!(base("Réunion"), "réunion");
+        assert_eq!(base("Re"), "re");
+        assert_eq!(base("[list] topic"), "topic", "(4): a leading blob goes");
+        assert_eq!(
+            base("[only a blob]"),
+            "[only a blob]",
+            "unless nothing is left"
+        );
+        assert_eq!(base("[a] [b]"), "[b]");
+        assert_eq!(base("Re[2]: answer"), "answer");
+        assert_eq!(base("re: [fwd: re: x] (fwd)"), "x");
+        assert_eq!(base(""), "");
+        assert!(base_subject("Re: x").1 && base_subject("x (fwd)").1);
+        assert!(!base_subject("[list] x").1);
+    }
+
+    #[test]
+    fn hostile_subjects_are_linear() {
+        // Each of these took a copy of the rest of the subject per marker before.
+        let many = "Re: ".repeat(100_000) + "end";
+        assert_eq!(base(&many), "end");
+        let blobs = "[x]".repeat(100_000) + " y";
+        assert_eq!(base(&blobs), "y");
+        let open = "[".repeat(100_000);
+        assert_eq!(base(&open).len(), 100_000);
+        let fwd = "[fwd: ".repeat(20_000) + "z" + &"]".repeat(20_000);
+        assert_eq!(base(&fwd), "z");
+        let trailers = "q".to_string() + &" (fwd)".repeat(100_000);
+        assert_eq!(base(&trailers), "q");
     }
 
     #[test]
     fn sorting() {
         let msgs = vec![
-            f(1, 30, "b", "1", &[]),
-            f(2, 10, "a", "2", &[]),
-            f(3, 20, "a", "3", &[]),
+            test_facts(1, 30, "b", "1", &[]),
+            test_facts(2, 10, "a", "2", &[]),
+            test_facts(3, 20, "a", "3", &[]),
         ];
         assert_eq!(
             sort(
@@ -399,15 +300,16 @@ mod tests {
     }
 
     #[test]
-    fn threading() {
-        let msgs = vec![
-            f(1, 10, "topic", "a", &[]),
-            f(2, 20, "Re: topic", "b", &["a"]),
-            f(3, 30, "Re: topic", "c", &["a"]),
-            f(4, 40, "other", "d", &[]),
-            f(5, 50, "Re: topic", "e", &["a", "b"]),
-        ];
-        assert_eq!(render(&references(msgs.clone())), "(1 (2 5)(3))(4)");
-        assert_eq!(render(&ordered_subject(msgs)), "(1 (2)(3)(5))(4)");
+    fn facts_cap_references_and_read_first_addresses() {
+        let refs: String = (0..60_000).map(|i| format!("<{i}@x.test> ")).collect();
+        let msg = format!(
+            "From: \"Doe, J\" <JDoe@x.test>, b@y.test\r\nReferences: {refs}\r\nSubject: Re: hi\r\n\r\nbody"
+        );
+        let f = facts(1, 1, 0, 10, msg.as_bytes());
+        assert_eq!(f.refs.len(), MAX_REFERENCES);
+        assert_eq!(f.refs[0], "0@x.test");
+        assert_eq!(f.refs.last().unwrap(), "59999@x.test");
+        assert_eq!(f.from, "jdoe");
+        assert_eq!((f.subject.as_str(), f.reply), ("hi", true));
     }
 }

@@ -1,6 +1,7 @@
 //! ENVELOPE and BODYSTRUCTURE (RFC 3501 7.4.2), written as IMAP data.
 
 use super::mime::{self, Part};
+use crate::rfc5322::{self, Entry};
 
 /// Appends an IMAP string: quoted when it can be, a literal when it holds CR, LF, NUL, 8-bit
 /// bytes (without UTF8=ACCEPT) or is long.
@@ -30,133 +31,31 @@ pub fn nstring(out: &mut Vec<u8>, s: Option<&[u8]>, utf8: bool) {
     }
 }
 
-struct Addr {
-    name: Option<String>,
-    mailbox: Option<String>,
-    host: Option<String>,
-}
-
-/// An address list as IMAP wants it; group syntax becomes the start and end markers.
-fn addresses(v: &str) -> Vec<Addr> {
-    let mut out = Vec::new();
-    for item in split_top(v, ',') {
-        let item = item.trim();
-        if item.is_empty() {
-            continue;
-        }
-        // "group: a, b;" — markers around the members.
-        if let Some((group, members)) = split_group(item) {
-            out.push(Addr {
-                name: None,
-                mailbox: Some(group.trim().to_string()),
-                host: None,
-            });
-            for m in split_top(members.trim_end_matches(';'), ',') {
-                if !m.trim().is_empty() {
-                    out.push(address(m.trim()));
-                }
-            }
-            out.push(Addr {
-                name: None,
-                mailbox: None,
-                host: None,
-            });
-            continue;
-        }
-        out.push(address(item));
-    }
-    out
-}
-
-fn split_group(item: &str) -> Option<(&str, &str)> {
-    let colon = item.find(':')?;
-    let before = &item[..colon];
-    if before.contains('<') || before.contains('"') || before.contains('@') {
-        return None;
-    }
-    Some((before, &item[colon + 1..]))
-}
-
-fn address(item: &str) -> Addr {
-    let (name, spec) = match (item.rfind('<'), item.rfind('>')) {
-        (Some(a), Some(b)) if a < b => {
-            let name = item[..a].trim().trim_matches('"').trim();
-            (
-                (!name.is_empty()).then(|| name.to_string()),
-                item[a + 1..b].trim(),
-            )
-        }
-        _ => {
-            // addr-spec with an optional (comment) as the name.
-            let (spec, comment) = match (item.find('('), item.rfind(')')) {
-                (Some(a), Some(b)) if a < b => {
-                    (item[..a].trim(), Some(item[a + 1..b].trim().to_string()))
-                }
-                _ => (item, None),
-            };
-            (comment.filter(|c| !c.is_empty()), spec)
-        }
-    };
-    let spec = spec.rsplit(':').next().unwrap_or(spec); // drop a source route
-    match spec.rsplit_once('@') {
-        Some((m, h)) => Addr {
-            name,
-            mailbox: Some(m.to_string()),
-            host: Some(h.to_string()),
-        },
-        None => Addr {
-            name,
-            mailbox: Some(spec.to_string()),
-            host: Some(String::new()),
-        },
-    }
-}
-
-/// Splits on `sep` outside quotes, comments and angle brackets.
-fn split_top(v: &str, sep: char) -> Vec<&str> {
-    let mut out = Vec::new();
-    let (mut quoted, mut paren, mut angle, mut escaped) = (false, 0i32, false, false);
-    let mut start = 0;
-    for (i, c) in v.char_indices() {
-        match c {
-            _ if escaped => escaped = false,
-            '\\' => escaped = true,
-            '"' => quoted = !quoted,
-            '(' if !quoted => paren += 1,
-            ')' if !quoted => paren -= 1,
-            '<' if !quoted => angle = true,
-            '>' if !quoted => angle = false,
-            c if c == sep && !quoted && paren <= 0 && !angle && !in_open_group(&v[start..i]) => {
-                out.push(&v[start..i]);
-                start = i + c.len_utf8();
-            }
-            _ => {}
-        }
-    }
-    out.push(&v[start..]);
-    out
-}
-
-/// True while a "name:" group has started in `s` and its ';' has not come yet.
-fn in_open_group(s: &str) -> bool {
-    split_group(s.trim()).is_some_and(|(_, members)| !members.contains(';'))
-}
-
 fn address_list(out: &mut Vec<u8>, header: &[u8], name: &str, fallback: Option<&str>, utf8: bool) {
     let value = mime::field(header, name).or_else(|| fallback.and_then(|f| mime::field(header, f)));
-    let list = value.map(|v| addresses(&v)).unwrap_or_default();
+    let list = value.map(|v| rfc5322::address_list(&v)).unwrap_or_default();
     if list.is_empty() {
         out.extend_from_slice(b"NIL");
         return;
     }
     out.push(b'(');
-    for a in list {
+    for entry in list {
+        // (name adl mailbox host); a group is (NIL NIL name NIL) ... (NIL NIL NIL NIL).
+        let (name, mailbox, host) = match &entry {
+            Entry::Mailbox(m) => (
+                m.name.as_deref(),
+                Some(m.local.as_str()),
+                Some(m.domain.as_str()),
+            ),
+            Entry::GroupStart(g) => (None, Some(g.as_str()), None),
+            Entry::GroupEnd => (None, None, None),
+        };
         out.push(b'(');
-        nstring(out, a.name.as_deref().map(str::as_bytes), utf8);
+        nstring(out, name.map(str::as_bytes), utf8);
         out.extend_from_slice(b" NIL ");
-        nstring(out, a.mailbox.as_deref().map(str::as_bytes), utf8);
+        nstring(out, mailbox.map(str::as_bytes), utf8);
         out.push(b' ');
-        nstring(out, a.host.as_deref().map(str::as_bytes), utf8);
+        nstring(out, host.map(str::as_bytes), utf8);
         out.push(b')');
     }
     out.push(b')');
