@@ -103,6 +103,13 @@ pub struct AuthConfig {
     pub cache_secs: u64,
     pub block_window_secs: u64,
     pub block_secs: u64,
+    /// Failed logins to one account (from anywhere) within `block_window_secs` before the
+    /// account is locked. A password that verified recently (see `cache_secs`) still gets in,
+    /// so its owner's clients keep working while guesses are refused. 0: never lock.
+    pub account_max_failures: u32,
+    /// The first lock lasts this long; each further lock twice as long, up to the maximum.
+    pub account_lock_secs: u64,
+    pub account_lock_max_secs: u64,
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -191,6 +198,18 @@ pub struct LimitsConfig {
     pub messages_per_day: u32,
     /// Recipients one signed-in user may name in one message. 0: no limit.
     pub recipients_per_message: usize,
+    /// Message bytes all connections together may hold in memory: arriving mail past it goes
+    /// to temporary files, readers and IMAP APPEND wait their turn. Read at start.
+    pub message_memory: ByteSize,
+    /// An arriving SMTP message larger than this is written to a temporary file as it comes.
+    pub message_in_memory: ByteSize,
+    /// Before login: the largest IMAP literal and the longest command line.
+    pub literal_before_login: ByteSize,
+    /// New connections one address (an IPv6 /64) may open per minute, over every service.
+    /// 0: no limit.
+    pub connections_per_minute: u32,
+    /// Networks the connection rate does not apply to ("127.0.0.0/8", "::1", "192.168.1.0/24").
+    pub rate_exempt: Vec<String>,
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -225,6 +244,11 @@ impl Default for LimitsConfig {
         LimitsConfig {
             messages_per_day: 1000,
             recipients_per_message: 100,
+            message_memory: ByteSize(64 << 20),
+            message_in_memory: ByteSize(256 << 10),
+            literal_before_login: ByteSize(8 << 10),
+            connections_per_minute: 60,
+            rate_exempt: vec!["127.0.0.0/8".into(), "::1".into()],
         }
     }
 }
@@ -367,6 +391,9 @@ impl Default for AuthConfig {
             cache_secs: 3600,
             block_window_secs: 600,
             block_secs: 900,
+            account_max_failures: 10,
+            account_lock_secs: 60,
+            account_lock_max_secs: 3600,
         }
     }
 }
@@ -470,6 +497,15 @@ impl Config {
     pub fn plaintext_auth_allowed(&self, ip: std::net::IpAddr) -> bool {
         self.auth.allow_plaintext
             || (self.auth.allow_plaintext_on_loopback && ip.to_canonical().is_loopback())
+    }
+
+    /// Whether connections from `ip` are exempt from the connection rate.
+    pub fn rate_exempt(&self, ip: std::net::IpAddr) -> bool {
+        self.limits
+            .rate_exempt
+            .iter()
+            .filter_map(|n| crate::netaddr::Network::parse(n).ok())
+            .any(|n| n.contains(ip))
     }
 
     /// Reads `path` (when given) over the defaults, applies `data_override`, fills what is left
@@ -576,6 +612,31 @@ impl Config {
                 "queue.max_connections, max_connections_per_destination and \
                  max_messages_per_connection must be at least 1"
                     .into(),
+            ));
+        }
+        let l = &self.limits;
+        if l.message_memory.0 < (1 << 20) {
+            return Err(ConfigError(
+                "limits.message_memory must be at least 1M".into(),
+            ));
+        }
+        if l.message_in_memory.0 > l.message_memory.0 {
+            return Err(ConfigError(
+                "limits.message_in_memory cannot be larger than limits.message_memory".into(),
+            ));
+        }
+        if !(1024..=(1 << 20)).contains(&l.literal_before_login.0) {
+            return Err(ConfigError(
+                "limits.literal_before_login must be between 1K and 1M".into(),
+            ));
+        }
+        for net in &l.rate_exempt {
+            crate::netaddr::Network::parse(net)
+                .map_err(|e| ConfigError(format!("limits.rate_exempt: '{net}': {e}")))?;
+        }
+        if self.auth.account_lock_max_secs < self.auth.account_lock_secs {
+            return Err(ConfigError(
+                "auth.account_lock_max_secs cannot be less than auth.account_lock_secs".into(),
             ));
         }
         tracing_subscriber::EnvFilter::try_new(&self.log.level)

@@ -217,6 +217,60 @@ fn unquote(phrase: &str) -> String {
     out.trim().to_string()
 }
 
+/// The values of every field called `name` in a header block, unfolded, in order.
+pub fn field_values(header: &[u8], name: &str) -> Vec<String> {
+    let mut out: Vec<Vec<u8>> = Vec::new();
+    let mut open = false;
+    for line in header.split(|&b| b == b'\n') {
+        let line = line.strip_suffix(b"\r").unwrap_or(line);
+        if line.is_empty() {
+            break;
+        }
+        if line[0] == b' ' || line[0] == b'\t' {
+            if open && let Some(v) = out.last_mut() {
+                v.extend_from_slice(line);
+            }
+            continue;
+        }
+        open = line
+            .iter()
+            .position(|&b| b == b':')
+            .filter(|&c| line[..c].trim_ascii().eq_ignore_ascii_case(name.as_bytes()))
+            .map(|c| out.push(line[c + 1..].trim_ascii().to_vec()))
+            .is_some();
+    }
+    out.into_iter()
+        .map(|v| String::from_utf8_lossy(&v).into_owned())
+        .collect()
+}
+
+/// What is wrong with a message's From: (RFC 5322 3.6: exactly one, with an address).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum FromProblem {
+    Missing,
+    Several,
+    NoAddress,
+}
+
+/// The mailboxes of the one From: field of a header block.
+pub fn from_mailboxes(header: &[u8]) -> Result<Vec<Mailbox>, FromProblem> {
+    let values = field_values(header, "from");
+    let value = match values.as_slice() {
+        [] => return Err(FromProblem::Missing),
+        [one] => one,
+        _ => return Err(FromProblem::Several),
+    };
+    // Only addresses with a domain count: DMARC aligns with the domain.
+    let list: Vec<Mailbox> = mailboxes(value)
+        .into_iter()
+        .filter(|m| !m.domain.is_empty())
+        .collect();
+    if list.is_empty() {
+        return Err(FromProblem::NoAddress);
+    }
+    Ok(list)
+}
+
 /// The message ids of a References or In-Reply-To value, in order, without their brackets.
 /// Past `max` ids the first one and the last `max - 1` are kept: RFC 5322 3.6.4 trims
 /// References the same way, and threading needs the root and the nearest parents.
@@ -293,6 +347,30 @@ mod tests {
         assert_eq!(list.len(), 200_002);
         let v = format!("{}x", "(".repeat(100_000));
         assert_eq!(address_list(&v).len(), 1);
+    }
+
+    #[test]
+    fn the_one_from_field() {
+        let h =
+            b"Subject: x\r\nFrom: \"Boss, The\" <ceo@b.test>,\r\n other@b.test\r\n\r\nFrom: body";
+        let m = from_mailboxes(h).unwrap();
+        assert_eq!(
+            m.iter().map(|m| m.addr_spec()).collect::<Vec<_>>(),
+            ["ceo@b.test", "other@b.test"]
+        );
+        assert_eq!(
+            from_mailboxes(b"From: a@x\r\nfrom: b@y\r\n\r\n"),
+            Err(FromProblem::Several)
+        );
+        assert_eq!(
+            from_mailboxes(b"To: a@x\r\n\r\n"),
+            Err(FromProblem::Missing)
+        );
+        assert_eq!(
+            from_mailboxes(b"From: ;\r\n\r\n"),
+            Err(FromProblem::NoAddress)
+        );
+        assert_eq!(field_values(b"X: 1\r\nY: 2\r\nx: 3\r\n", "x"), ["1", "3"]);
     }
 
     #[test]

@@ -9,7 +9,7 @@ pub mod password;
 mod resolve;
 
 pub use address::{Address, normalize_domain};
-pub use guard::AuthGuard;
+pub use guard::{AccountPolicy, AuthGuard};
 pub use login_cache::LoginCache;
 pub use resolve::{Account, RcptError, Resolved, authenticate_lookup, find_account, resolve};
 

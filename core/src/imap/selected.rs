@@ -578,6 +578,8 @@ async fn fetch_cmd<S: AsyncRead + AsyncWrite + Unpin>(
             bytes += size;
             chunk.extend(rest.next());
         }
+        // Whole messages are read within the message memory budget, waiting for room.
+        let held = shared.memory.hold(bytes).await;
         // Reading and rendering (MIME structure, ENVELOPE) are disk and CPU work: off the
         // async threads every session shares.
         let (shared2, items2) = (shared.clone(), items.clone());
@@ -621,6 +623,7 @@ async fn fetch_cmd<S: AsyncRead + AsyncWrite + Unpin>(
         if conn.buffered_out() > 256 * 1024 && conn.flush().await.is_err() {
             return;
         }
+        drop(held);
     }
     if expunged {
         // RFC 5530: the rest was answered; the client learns of the expunge at its next NOOP.

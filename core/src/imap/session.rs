@@ -5,6 +5,7 @@ use super::command::{self, Cmd};
 use super::selected::Selected;
 use super::token::{self, Segment};
 use super::{mailboxes, selected};
+use crate::memory::Held;
 use crate::net::{Conn, Line, ReadError};
 use crate::server::{AuthUser, Login, Shared};
 use std::net::SocketAddr;
@@ -17,6 +18,12 @@ const MAX_LINE: usize = 64 * 1024;
 const MAX_LITERALS: usize = 64;
 pub const APPEND_LIMIT: u64 = 50 * 1024 * 1024;
 const MAX_ERRORS: u32 = 20;
+/// Commands a client may send before it logs in (a login takes five or so).
+const MAX_BEFORE_LOGIN: u32 = 50;
+/// Literals up to this size are not worth counting against the message memory budget.
+const LITERAL_UNBUDGETED: u64 = 64 * 1024;
+/// How long an APPEND waits for room in the message memory budget.
+const MEMORY_WAIT: Duration = Duration::from_secs(30);
 /// RFC 3501 5.4: at least 30 minutes once logged in; strangers get less.
 const IDLE_AUTHENTICATED: Duration = Duration::from_secs(30 * 60);
 const IDLE_LOGIN: Duration = Duration::from_secs(180);
@@ -33,6 +40,8 @@ pub struct Session {
     /// QRESYNC enabled: expunges are reported as VANISHED.
     pub qresync: bool,
     errors: u32,
+    /// Commands so far without a login: a stranger gets MAX_BEFORE_LOGIN.
+    before_login: u32,
 }
 
 pub enum Outcome {
@@ -59,6 +68,7 @@ impl Session {
             condstore: false,
             qresync: false,
             errors: 0,
+            before_login: 0,
         }
     }
 
@@ -144,7 +154,8 @@ pub async fn greet<S: AsyncRead + AsyncWrite + Unpin>(
 }
 
 enum Read {
-    Command(Vec<Segment>),
+    /// The command, and the message memory its literals hold until it has run.
+    Command(Vec<Segment>, Vec<Held>),
     /// Answered already (a literal too large); read the next command.
     Refused,
     Close,
@@ -153,17 +164,23 @@ enum Read {
 async fn read_command<S: AsyncRead + AsyncWrite + Unpin>(
     conn: &mut Conn<S>,
     s: &Session,
+    shared: &Shared,
     shutdown: &mut tokio::sync::watch::Receiver<bool>,
 ) -> Read {
-    let timeout = if s.user.is_some() {
-        IDLE_AUTHENTICATED
-    } else {
-        IDLE_LOGIN
+    // A stranger gets a few KiB per command (as Dovecot does): nobody needs more to log in,
+    // and a crowd of idle strangers with open literals then holds next to nothing.
+    let (timeout, max_line, max_literal) = match s.user {
+        Some(_) => (IDLE_AUTHENTICATED, MAX_LINE, APPEND_LIMIT),
+        None => {
+            let before_login = shared.config().limits.literal_before_login.0;
+            (IDLE_LOGIN, before_login as usize, before_login)
+        }
     };
     let mut segs = Vec::new();
+    let mut held = Vec::new();
     let mut total: u64 = 0;
     loop {
-        let line = match conn.read_line(MAX_LINE, timeout, Some(shutdown)).await {
+        let line = match conn.read_line(max_line, timeout, Some(shutdown)).await {
             Ok(Line::Complete(l)) => l,
             Ok(Line::TooLong) => {
                 conn.reply("* BAD line too long");
@@ -181,7 +198,7 @@ async fn read_command<S: AsyncRead + AsyncWrite + Unpin>(
         };
         let Some((n, sync)) = token::literal_suffix(&line) else {
             segs.push(Segment::Text(line));
-            return Read::Command(segs);
+            return Read::Command(segs, held);
         };
         let first = match segs.first() {
             Some(Segment::Text(t)) => t.clone(),
@@ -189,21 +206,43 @@ async fn read_command<S: AsyncRead + AsyncWrite + Unpin>(
         };
         let tag = token::tag_of(&first).unwrap_or_else(|| "*".into());
         // Refused before a byte of it is read or a byte of memory reserved for it.
-        if n > APPEND_LIMIT
-            || total + n > APPEND_LIMIT + MAX_LINE as u64
+        if n > max_literal
+            || total + n > max_literal + max_line as u64
             || segs.len() / 2 >= MAX_LITERALS
         {
+            let what = if s.user.is_some() {
+                ""
+            } else {
+                " before login"
+            };
             if sync {
                 conn.reply(&format!(
-                    "{tag} NO [TOOBIG] literal of {n} octets exceeds the limit of {APPEND_LIMIT}"
+                    "{tag} NO [TOOBIG] literal of {n} octets exceeds the limit of {max_literal}{what}"
                 ));
                 return Read::Refused;
             }
             // LITERAL+ data is already on its way and cannot be skipped safely (RFC 7888 4).
             conn.reply(&format!(
-                "* BYE [TOOBIG] literal of {n} octets exceeds the limit of {APPEND_LIMIT}"
+                "* BYE [TOOBIG] literal of {n} octets exceeds the limit of {max_literal}{what}"
             ));
             return Read::Close;
+        }
+        // A large literal (an APPEND) is held against the message memory budget; when the
+        // budget is spent it waits for room a while, then is refused.
+        if n > LITERAL_UNBUDGETED {
+            match tokio::time::timeout(MEMORY_WAIT, shared.memory.hold(n)).await {
+                Ok(h) => held.push(h),
+                Err(_) if sync => {
+                    conn.reply(&format!(
+                        "{tag} NO [UNAVAILABLE] the server is short of memory for messages; try again later"
+                    ));
+                    return Read::Refused;
+                }
+                Err(_) => {
+                    conn.reply("* BYE [UNAVAILABLE] the server is short of memory for messages; try again later");
+                    return Read::Close;
+                }
+            }
         }
         segs.push(Segment::Text(line));
         if sync {
@@ -240,8 +279,8 @@ pub async fn run<S: AsyncRead + AsyncWrite + Unpin + Send>(
         if conn.should_flush() && conn.flush().await.is_err() {
             return Outcome::Closed;
         }
-        let segs = match read_command(conn, s, &mut shutdown).await {
-            Read::Command(segs) => segs,
+        let (segs, _held) = match read_command(conn, s, shared, &mut shutdown).await {
+            Read::Command(segs, held) => (segs, held),
             Read::Refused => continue,
             Read::Close => break,
         };
@@ -267,6 +306,13 @@ pub async fn run<S: AsyncRead + AsyncWrite + Unpin + Send>(
                 continue;
             }
         };
+        if s.user.is_none() {
+            s.before_login += 1;
+            if s.before_login > MAX_BEFORE_LOGIN {
+                conn.reply("* BYE too many commands without logging in");
+                break;
+            }
+        }
         match dispatch(conn, s, shared, &tag, cmd).await {
             Flow::Continue => {}
             Flow::Close => break,

@@ -180,37 +180,19 @@ fn load(key: &DkimKey) -> std::result::Result<Loaded, String> {
     })
 }
 
-/// The domain of the From: header's address, which DMARC aligns DKIM with.
+/// The domain of the From: header's address, which DMARC aligns DKIM with; None when the
+/// From: is missing, repeated, or names addresses of more than one domain.
 pub fn from_domain(header: &[u8]) -> Option<String> {
-    let text = String::from_utf8_lossy(header);
-    let mut value = None::<String>;
-    for line in text.split("\r\n").flat_map(|l| l.split('\n')) {
-        if line.is_empty() {
-            break;
-        }
-        if line.starts_with([' ', '\t']) {
-            if let Some(v) = value.as_mut() {
-                v.push_str(line);
-            }
-            continue;
-        }
-        if value.is_some() {
-            break;
-        }
-        if let Some((name, v)) = line.split_once(':')
-            && name.trim().eq_ignore_ascii_case("from")
-        {
-            value = Some(v.to_string());
-        }
-    }
-    let v = value?;
-    // The address is inside <> when a display name is present.
-    let addr = match (v.rfind('<'), v.rfind('>')) {
-        (Some(a), Some(b)) if a < b => v[a + 1..b].to_string(),
-        _ => v.trim().to_string(),
-    };
-    let domain = addr.rsplit_once('@')?.1.trim().trim_end_matches('>');
-    (!domain.is_empty()).then(|| domain.to_ascii_lowercase())
+    let list = crate::rfc5322::from_mailboxes(header).ok()?;
+    let domain = list
+        .first()?
+        .domain
+        .trim_end_matches('.')
+        .to_ascii_lowercase();
+    let one = list
+        .iter()
+        .all(|m| m.domain.trim_end_matches('.').eq_ignore_ascii_case(&domain));
+    (one && !domain.is_empty()).then_some(domain)
 }
 
 #[cfg(test)]

@@ -15,6 +15,8 @@ use tokio::io::{AsyncRead, AsyncWrite};
 const IDLE_TIMEOUT: Duration = Duration::from_secs(600);
 const MAX_LINE: usize = 1024;
 const MAX_ERRORS: u32 = 20;
+/// Commands a client may send before it logs in (a login takes a handful).
+const MAX_BEFORE_LOGIN: u32 = 50;
 
 pub struct State {
     peer: SocketAddr,
@@ -23,6 +25,8 @@ pub struct State {
     user: Option<String>,
     drop: Option<Maildrop>,
     errors: u32,
+    /// Commands so far without a login: a stranger gets MAX_BEFORE_LOGIN.
+    before_login: u32,
 }
 
 struct Msg {
@@ -66,6 +70,7 @@ impl State {
             user: None,
             drop: None,
             errors: 0,
+            before_login: 0,
         }
     }
 
@@ -124,6 +129,11 @@ pub async fn run<S: AsyncRead + AsyncWrite + Unpin>(
         let flow = if st.drop.is_some() {
             transaction(conn, st, shared, cmd).await
         } else {
+            st.before_login += 1;
+            if st.before_login > MAX_BEFORE_LOGIN {
+                conn.reply("-ERR too many commands without logging in");
+                break;
+            }
             authorization(conn, st, shared, cmd).await
         };
         match flow {
@@ -368,6 +378,8 @@ async fn transaction<S: AsyncRead + AsyncWrite + Unpin>(
                     return Flow::Continue;
                 }
             };
+            // The message and its dot-stuffed copy, within the message memory budget.
+            let held = shared.memory.hold(size.saturating_mul(2)).await;
             let blobs = shared.store.blobs().clone();
             match tokio::task::spawn_blocking(move || blobs.read(&blob)).await {
                 Ok(Ok(data)) => {
@@ -377,9 +389,12 @@ async fn transaction<S: AsyncRead + AsyncWrite + Unpin>(
                     };
                     conn.reply(&format!("+OK {size} octets"));
                     conn.write_raw(&dot_stuff(body));
+                    drop(data);
+                    let _ = conn.flush().await;
                 }
                 _ => conn.reply("-ERR [SYS/TEMP] cannot read the message"),
             }
+            drop(held);
         }
         Command::Dele(n) => match md.live(n) {
             Ok(_) => {

@@ -45,6 +45,15 @@ pub async fn login(
     let cached = account
         .as_ref()
         .is_some_and(|a| shared.login_cache.check(a.id, &hash, pass));
+    // A locked account takes only a password that verified recently (its owner's clients);
+    // guesses are refused without being checked.
+    if let Some(a) = account.as_ref().filter(|_| !cached)
+        && let Some(left) = shared.guard.account_locked(a.id)
+    {
+        shared.guard.fail(ip);
+        tracing::warn!(target: "roost::auth", client = %ip, user = %a.address, mechanism, service, locked_secs = left.as_secs(), "login refused: account locked after failed logins");
+        return Login::Failed;
+    }
     let valid = cached
         || match shared.logins.acquire().await {
             Ok(_permit) => {
@@ -64,6 +73,7 @@ pub async fn login(
     match account {
         Some(a) if valid => {
             shared.guard.succeed(ip);
+            shared.guard.succeed_account(a.id);
             tracing::info!(target: "roost::auth", client = %ip, user = %a.address, mechanism, service, "login");
             Login::Ok(AuthUser {
                 account_id: a.id,
@@ -72,6 +82,11 @@ pub async fn login(
         }
         _ => {
             let blocked = shared.guard.fail(ip);
+            if let Some(a) = &account
+                && let Some(lock) = shared.guard.fail_account(a.id)
+            {
+                tracing::warn!(target: "roost::auth", user = %a.address, lock_secs = lock.as_secs(), "account locked after failed logins");
+            }
             let shown: String = user.chars().filter(|c| !c.is_control()).take(100).collect();
             tracing::warn!(target: "roost::auth", client = %ip, user = %shown, mechanism, service, blocked, "authentication failed");
             Login::Failed

@@ -38,6 +38,8 @@ pub struct Shared {
     pub tls: TlsStore,
     pub guard: AuthGuard,
     pub limiter: Arc<ConnLimiter>,
+    /// Message bytes held in memory by every connection together.
+    pub memory: crate::memory::MessageMemory,
     pub hub: Hub,
     /// Password checks at once: argon2 costs 19 MiB and a core each, so a burst of logins
     /// waits its turn instead of multiplying memory.
@@ -168,7 +170,13 @@ async fn serve(config: Config, launch: Launch) -> Result<()> {
             config.auth.max_failures,
             Duration::from_secs(config.auth.block_window_secs),
             Duration::from_secs(config.auth.block_secs),
+            crate::directory::AccountPolicy {
+                max_failures: config.auth.account_max_failures,
+                first: Duration::from_secs(config.auth.account_lock_secs),
+                max: Duration::from_secs(config.auth.account_lock_max_secs),
+            },
         ),
+        memory: crate::memory::MessageMemory::new(config.limits.message_memory.0),
         limiter: Arc::new(ConnLimiter::default()),
         hub: Hub::default(),
         login_cache: crate::directory::LoginCache::new(Duration::from_secs(config.auth.cache_secs)),
@@ -318,10 +326,16 @@ async fn accept_loop(
         };
         let cfg = shared.config();
         let ip = peer.ip().to_canonical();
+        let per_minute = if cfg.rate_exempt(ip) {
+            0
+        } else {
+            cfg.limits.connections_per_minute
+        };
         match shared.limiter.acquire(
             ip,
             cfg.smtp.max_connections,
             cfg.smtp.max_connections_per_ip,
+            per_minute,
         ) {
             Ok(guard) => {
                 let shared = shared.clone();

@@ -36,7 +36,6 @@ pub enum Defect {
 
 pub struct DataReceiver {
     state: State,
-    body: Vec<u8>,
     max: usize,
     /// Bytes of message seen, stored or not.
     seen: usize,
@@ -48,7 +47,6 @@ impl DataReceiver {
     pub fn new(max: usize) -> DataReceiver {
         DataReceiver {
             state: State::LineStart { crlf: true },
-            body: Vec::with_capacity(8192.min(max)),
             max,
             seen: 0,
             smuggling: false,
@@ -56,26 +54,32 @@ impl DataReceiver {
         }
     }
 
-    /// Consumes input; returns how many bytes were used and whether the end of data was reached
-    /// (the bytes after it belong to the next command).
-    pub fn feed(&mut self, input: &[u8]) -> (usize, bool) {
+    /// Consumes input, appending the message bytes it holds to `out` (none past the size
+    /// limit); returns how many bytes were used and whether the end of data was reached (the
+    /// bytes after it belong to the next command).
+    pub fn feed(&mut self, input: &[u8], out: &mut Vec<u8>) -> (usize, bool) {
         for (i, &b) in input.iter().enumerate() {
-            if self.step(b) {
+            if self.step(b, out) {
                 return (i + 1, true);
             }
         }
         (input.len(), false)
     }
 
-    fn emit(&mut self, bytes: &[u8]) {
+    /// Whether the message has passed the size limit (what follows is read, not kept).
+    pub fn too_big(&self) -> bool {
+        self.seen > self.max
+    }
+
+    fn emit(&mut self, bytes: &[u8], out: &mut Vec<u8>) {
         self.seen += bytes.len();
         if self.seen <= self.max {
-            self.body.extend_from_slice(bytes);
+            out.extend_from_slice(bytes);
         }
     }
 
     /// One byte through the state machine; true at the end of data.
-    fn step(&mut self, b: u8) -> bool {
+    fn step(&mut self, b: u8, out: &mut Vec<u8>) -> bool {
         use State::*;
         self.state = match (self.state, b) {
             (LineStart { .. }, b'.') => Dot {
@@ -83,60 +87,60 @@ impl DataReceiver {
             },
             (LineStart { .. } | InLine, b'\r') => Cr,
             (LineStart { .. } | InLine, b'\n') => {
-                self.emit(b"\r\n");
+                self.emit(b"\r\n", out);
                 LineStart { crlf: false }
             }
             (LineStart { .. } | InLine, b) => {
-                self.emit(&[b]);
+                self.emit(&[b], out);
                 InLine
             }
             (Cr, b'\n') => {
-                self.emit(b"\r\n");
+                self.emit(b"\r\n", out);
                 LineStart { crlf: true }
             }
             (Cr, b'\r') => {
                 self.bare_cr = true;
-                self.emit(b"\r");
+                self.emit(b"\r", out);
                 Cr
             }
             (Cr, b) => {
                 self.bare_cr = true;
-                self.emit(&[b'\r', b]);
+                self.emit(&[b'\r', b], out);
                 InLine
             }
             (Dot { crlf }, b'\r') => DotCr { crlf },
             (Dot { .. }, b'\n') => {
                 self.smuggling = true;
-                self.emit(b".\r\n");
+                self.emit(b".\r\n", out);
                 LineStart { crlf: false }
             }
             // A leading dot is removed: ".." becomes ".", ".x" becomes "x".
             (Dot { .. }, b) => {
-                self.emit(&[b]);
+                self.emit(&[b], out);
                 InLine
             }
             (DotCr { crlf: true }, b'\n') => return true,
             (DotCr { crlf: false }, b'\n') => {
                 self.smuggling = true;
-                self.emit(b".\r\n");
+                self.emit(b".\r\n", out);
                 LineStart { crlf: true }
             }
             (DotCr { .. }, b'\r') => {
                 self.bare_cr = true;
-                self.emit(b"\r");
+                self.emit(b"\r", out);
                 Cr
             }
             (DotCr { .. }, b) => {
                 self.bare_cr = true;
-                self.emit(&[b'\r', b]);
+                self.emit(&[b'\r', b], out);
                 InLine
             }
         };
         false
     }
 
-    /// The message, or the first reason to refuse it.
-    pub fn finish(self) -> Result<Vec<u8>, Defect> {
+    /// Whether the message may be kept, or the first reason to refuse it.
+    pub fn finish(self) -> Result<(), Defect> {
         if self.seen > self.max {
             Err(Defect::TooBig)
         } else if self.smuggling {
@@ -144,30 +148,54 @@ impl DataReceiver {
         } else if self.bare_cr {
             Err(Defect::BareCr)
         } else {
-            Ok(self.body)
+            Ok(())
         }
     }
 }
 
 /// BDAT chunks carry the message as is (no dot-stuffing, no end marker); the same line-ending
-/// rules apply to the whole: bare LF becomes CRLF, a bare CR refuses the message.
-pub fn canonicalize(raw: &[u8]) -> Result<Vec<u8>, Defect> {
-    let mut out = Vec::with_capacity(raw.len() + raw.len() / 64);
-    let mut i = 0;
-    while i < raw.len() {
-        match raw[i] {
-            b'\r' if raw.get(i + 1) == Some(&b'\n') => {
-                out.extend_from_slice(b"\r\n");
-                i += 2;
-                continue;
+/// rules apply to the whole: bare LF becomes CRLF, a bare CR refuses the message. Chunks are
+/// fed as they come; a CR at the end of one chunk waits for the first byte of the next.
+#[derive(Default)]
+pub struct Canonicalizer {
+    pending_cr: bool,
+    bare_cr: bool,
+}
+
+impl Canonicalizer {
+    pub fn feed(&mut self, input: &[u8], out: &mut Vec<u8>) {
+        for &b in input {
+            if self.pending_cr {
+                self.pending_cr = false;
+                if b == b'\n' {
+                    out.extend_from_slice(b"\r\n");
+                    continue;
+                }
+                self.bare_cr = true;
             }
-            b'\r' => return Err(Defect::BareCr),
-            b'\n' => out.extend_from_slice(b"\r\n"),
-            b => out.push(b),
+            match b {
+                b'\r' => self.pending_cr = true,
+                b'\n' => out.extend_from_slice(b"\r\n"),
+                b => out.push(b),
+            }
         }
-        i += 1;
     }
-    Ok(out)
+
+    pub fn finish(self) -> Result<(), Defect> {
+        if self.bare_cr || self.pending_cr {
+            Err(Defect::BareCr)
+        } else {
+            Ok(())
+        }
+    }
+}
+
+/// A whole BDAT message at once.
+pub fn canonicalize(raw: &[u8]) -> Result<Vec<u8>, Defect> {
+    let mut c = Canonicalizer::default();
+    let mut out = Vec::with_capacity(raw.len() + raw.len() / 64);
+    c.feed(raw, &mut out);
+    c.finish().map(|()| out)
 }
 
 #[cfg(test)]
@@ -176,8 +204,9 @@ mod tests {
 
     fn receive(input: &[u8], max: usize) -> (Result<Vec<u8>, Defect>, usize, bool) {
         let mut r = DataReceiver::new(max);
-        let (used, done) = r.feed(input);
-        (r.finish(), used, done)
+        let mut out = Vec::new();
+        let (used, done) = r.feed(input, &mut out);
+        (r.finish().map(|()| out), used, done)
     }
 
     #[test]
@@ -235,10 +264,11 @@ mod tests {
     #[test]
     fn too_big_keeps_reading_to_the_end_but_stores_no_more() {
         let mut r = DataReceiver::new(10);
-        let (_, done) = r.feed(b"0123456789abcdef\r\n");
+        let mut out = Vec::new();
+        let (_, done) = r.feed(b"0123456789abcdef\r\n", &mut out);
         assert!(!done);
-        assert!(r.body.len() <= 10);
-        let (_, done) = r.feed(b".\r\n");
+        assert!(out.len() <= 10);
+        let (_, done) = r.feed(b".\r\n", &mut out);
         assert!(done);
         assert_eq!(r.finish(), Err(Defect::TooBig));
     }
@@ -246,16 +276,26 @@ mod tests {
     #[test]
     fn end_marker_split_across_reads() {
         let mut r = DataReceiver::new(100);
-        assert_eq!(r.feed(b"hello\r"), (6, false));
-        assert_eq!(r.feed(b"\n."), (2, false));
-        assert_eq!(r.feed(b"\r"), (1, false));
-        assert_eq!(r.feed(b"\nNEXT"), (1, true));
-        assert_eq!(r.finish().unwrap(), b"hello\r\n");
+        let mut out = Vec::new();
+        assert_eq!(r.feed(b"hello\r", &mut out), (6, false));
+        assert_eq!(r.feed(b"\n.", &mut out), (2, false));
+        assert_eq!(r.feed(b"\r", &mut out), (1, false));
+        assert_eq!(r.feed(b"\nNEXT", &mut out), (1, true));
+        assert!(r.finish().is_ok());
+        assert_eq!(out, b"hello\r\n");
     }
 
     #[test]
     fn canonicalize_bdat() {
         assert_eq!(canonicalize(b"a\nb\r\nc").unwrap(), b"a\r\nb\r\nc");
         assert_eq!(canonicalize(b"a\rb"), Err(Defect::BareCr));
+        assert_eq!(canonicalize(b"a\r"), Err(Defect::BareCr));
+        // A CRLF split between two chunks is still a CRLF.
+        let mut c = Canonicalizer::default();
+        let mut out = Vec::new();
+        c.feed(b"a\r", &mut out);
+        c.feed(b"\nb", &mut out);
+        assert!(c.finish().is_ok());
+        assert_eq!(out, b"a\r\nb");
     }
 }

@@ -4,14 +4,14 @@
 use super::session::{State, finish_tx};
 use crate::config::Config;
 use crate::server::Shared;
-use crate::store::{self, Delivery, DeliveryTarget, QueueEntry, QueueRecipient};
+use crate::store::{self, Body, Delivery, DeliveryTarget, QueueEntry, QueueRecipient};
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU32, Ordering};
 
 /// Stores the message of the current transaction; returns the reply for DATA or BDAT LAST and
 /// writes the transaction's log line.
-pub async fn accept(st: &mut State, shared: &Arc<Shared>, cfg: &Config, body: Vec<u8>) -> String {
-    let size = body.len();
+pub async fn accept(st: &mut State, shared: &Arc<Shared>, cfg: &Config, body: Body) -> String {
+    let size = body.len() as usize;
     let reply = match store_message(st, shared, cfg, body).await {
         Ok(queue_id) => {
             let r = format!("250 2.0.0 OK queued as {queue_id}");
@@ -24,16 +24,48 @@ pub async fn accept(st: &mut State, shared: &Arc<Shared>, cfg: &Config, body: Ve
     reply
 }
 
+/// The part of a message read for its header: the header block of any real message fits.
+const HEAD: usize = 1024 * 1024;
+
 async fn store_message(
     st: &State,
     shared: &Arc<Shared>,
     cfg: &Config,
-    body: Vec<u8>,
+    body: Body,
 ) -> Result<String, String> {
     let Some(tx) = st.tx.as_ref() else {
         return Err("503 5.5.1 Send MAIL first".into());
     };
-    let hops = count_received(&body);
+    let head = match body.head(HEAD) {
+        Ok(h) => h.into_owned(),
+        Err(e) => {
+            tracing::error!(error = %e, "cannot read an arriving message back");
+            return Err("451 4.3.0 Local error in processing, try again later".into());
+        }
+    };
+    // What a signed-in user sends must come from one of their own addresses: checked on the
+    // whole header block, so a header too large to read at once is refused.
+    if let Some(user) = &st.auth {
+        let header = store::header_of(&head);
+        if header.len() == head.len() && (head.len() as u64) < body.len() {
+            return Err("552 5.3.4 Message header too large".into());
+        }
+        let (shared2, cfg2, user2, header2) = (
+            shared.clone(),
+            shared.config(),
+            user.clone(),
+            header.to_vec(),
+        );
+        let checked = tokio::task::spawn_blocking(move || {
+            super::sender::header_allowed(&shared2, &cfg2, &user2, &header2)
+        })
+        .await
+        .unwrap_or(Err(super::sender::Refusal::Unavailable));
+        if let Err(refusal) = checked {
+            return Err(refusal.reply());
+        }
+    }
+    let hops = count_received(&head);
     if hops >= cfg.smtp.max_received_headers {
         return Err(format!(
             "554 5.4.6 Mail loop: the message has passed {hops} servers"
@@ -57,7 +89,7 @@ async fn store_message(
             }
         }
     }
-    let size = (received.len() + body.len()) as u64;
+    let size = received.len() as u64 + body.len();
     if external.is_empty()
         && !accounts.is_empty()
         && accounts
@@ -72,10 +104,15 @@ async fn store_message(
     }
 
     let return_path = format!("Return-Path: <{}>\r\n", tx.from.0);
-    let mut header = Vec::with_capacity(1024);
-    header.extend_from_slice(return_path.as_bytes());
-    header.extend_from_slice(received.as_bytes());
-    header.extend_from_slice(store::header_of(&body));
+    // The header block is cached beside the blob only when all of it was read.
+    let own_header = store::header_of(&head);
+    let header = (own_header.len() < head.len() || head.len() as u64 == body.len()).then(|| {
+        let mut h = Vec::with_capacity(return_path.len() + received.len() + own_header.len());
+        h.extend_from_slice(return_path.as_bytes());
+        h.extend_from_slice(received.as_bytes());
+        h.extend_from_slice(own_header);
+        h
+    });
     let targets: Vec<DeliveryTarget> = accounts
         .iter()
         .map(|a| DeliveryTarget {
@@ -89,34 +126,20 @@ async fn store_message(
     // Mail that leaves is signed for the domain of its From: when that domain has a key and
     // a signed-in user sent it (never for mail merely passing through an alias).
     let signature = match (&st.auth, want_queue) {
-        (Some(_), true) => {
-            let domain = crate::outbound::dkim::from_domain(store::header_of(&body));
-            let (store2, signers, body2) = (
-                shared.store.clone(),
-                shared.outbound.signers.clone(),
-                body.clone(),
-            );
-            match domain {
-                Some(d) => tokio::task::spawn_blocking(move || signers.sign(&store2, &d, &body2))
-                    .await
-                    .ok()
-                    .flatten(),
-                None => None,
-            }
-        }
+        (Some(_), true) => sign(shared, &head, &body).await,
         _ => None,
     };
     // Local copies carry Return-Path (RFC 5321 4.4: added at final delivery); the copy that
     // leaves does not.
     let written = tokio::task::spawn_blocking(move || -> crate::error::Result<_> {
         let local = if want_local {
-            Some(blobs.write(&[return_path.as_bytes(), received.as_bytes(), &body])?)
+            Some(blobs.write_body(&[return_path.as_bytes(), received.as_bytes()], &body)?)
         } else {
             None
         };
         let queued = if want_queue {
             let dkim = signature.unwrap_or_default();
-            Some(blobs.write(&[dkim.as_bytes(), received.as_bytes(), &body])?)
+            Some(blobs.write_body(&[dkim.as_bytes(), received.as_bytes()], &body)?)
         } else {
             None
         };
@@ -139,7 +162,7 @@ async fn store_message(
         Delivery {
             blob,
             size,
-            header: Some(header),
+            header,
             internal_date: now,
             targets,
         }
@@ -194,6 +217,28 @@ async fn store_message(
             Err("451 4.3.0 Local error in processing, try again later".into())
         }
     }
+}
+
+/// The DKIM-Signature for mail a signed-in user sends, for the domain of its From: when that
+/// domain has a key. A message that arrived in a file is read into memory for it, within the
+/// message memory budget (waiting for room).
+async fn sign(shared: &Arc<Shared>, head: &[u8], body: &Body) -> Option<String> {
+    let domain = crate::outbound::dkim::from_domain(store::header_of(head))?;
+    let held = shared.memory.hold(body.len()).await;
+    let bytes = match body.bytes() {
+        Ok(b) => b.into_owned(),
+        Err(e) => {
+            tracing::error!(error = %e, "cannot read the message to sign it");
+            return None;
+        }
+    };
+    let (store2, signers) = (shared.store.clone(), shared.outbound.signers.clone());
+    let signed = tokio::task::spawn_blocking(move || signers.sign(&store2, &domain, &bytes))
+        .await
+        .ok()
+        .flatten();
+    drop(held);
+    signed
 }
 
 /// Received headers in the header section: each server adds one, so too many means a loop.

@@ -6,6 +6,7 @@ pub mod client;
 pub mod command;
 pub mod data;
 mod deliver;
+pub mod sender;
 mod session;
 
 pub use deliver::new_queue_id;

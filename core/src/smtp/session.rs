@@ -2,12 +2,13 @@
 //! handler, and answered; replies are flushed whenever the client has nothing more pipelined.
 
 use super::command::{self, Command, MailParams, ParseError, Path};
-use super::data::{DataReceiver, Defect};
+use super::data::{Canonicalizer, DataReceiver, Defect};
 use super::{Service, auth, deliver};
 use crate::config::Config;
 use crate::directory::{self, Address, RcptError, Resolved};
 use crate::net::{Conn, Line, ReadError};
 use crate::server::{AuthUser, Shared};
+use crate::store::Spool;
 use std::net::SocketAddr;
 use std::sync::Arc;
 use std::time::Duration;
@@ -46,9 +47,13 @@ pub struct Accepted {
     pub dest: Resolved,
 }
 
+/// The message of a BDAT transaction while its chunks arrive.
 pub struct BdatBuffer {
-    data: Vec<u8>,
+    spool: Spool,
+    canon: Canonicalizer,
     too_big: bool,
+    /// Writing the spool failed: the chunks are still read, the message then refused.
+    broken: bool,
 }
 
 pub enum Outcome {
@@ -367,7 +372,7 @@ fn mail<S: AsyncRead + AsyncWrite + Unpin>(
         return conn.reply("553 5.6.7 Non-ASCII address needs the SMTPUTF8 parameter");
     }
     if let Some(user) = &st.auth {
-        match sender_allowed(shared, cfg, user, &path) {
+        match super::sender::envelope_allowed(shared, cfg, user, &path) {
             Ok(true) => {}
             Ok(false) => {
                 return conn.reply(&format!(
@@ -406,29 +411,6 @@ fn mail<S: AsyncRead + AsyncWrite + Unpin>(
     });
     st.bdat = None;
     conn.reply("250 2.1.0 Sender OK");
-}
-
-/// An authenticated user may send as their own address (with or without a sub-address), through
-/// their domain's aliases, and as any alias or group that delivers to them; never via a catch-all.
-fn sender_allowed(
-    shared: &Shared,
-    cfg: &Config,
-    user: &AuthUser,
-    path: &Path,
-) -> crate::error::Result<bool> {
-    if path.is_null() {
-        return Ok(false);
-    }
-    let Ok(addr) = Address::parse(&path.0) else {
-        return Ok(false);
-    };
-    let delimiter = cfg.smtp.recipient_delimiter.clone();
-    shared
-        .store
-        .read(|c| match directory::resolve(c, &addr, &delimiter, false)? {
-            Ok(r) => Ok(r.accounts.iter().any(|a| a.id == user.account_id)),
-            Err(_) => Ok(false),
-        })
 }
 
 fn rcpt<S: AsyncRead + AsyncWrite + Unpin>(
@@ -555,10 +537,18 @@ async fn data<S: AsyncRead + AsyncWrite + Unpin + Send>(
         return Flow::Close;
     }
     let mut rx = DataReceiver::new(cfg.smtp.max_message_size.0 as usize);
+    let mut spool = new_spool(shared, cfg);
+    let mut broken = false;
+    let mut chunk = Vec::with_capacity(16 * 1024);
     let timeout = Duration::from_secs(cfg.smtp.data_timeout_secs);
     loop {
-        let (used, done) = rx.feed(conn.buffered());
+        chunk.clear();
+        let (used, done) = rx.feed(conn.buffered(), &mut chunk);
         conn.consume(used);
+        if !broken && let Err(e) = spool.push(&chunk) {
+            tracing::error!(error = %e, "cannot spool an arriving message");
+            broken = true;
+        }
         if done {
             break;
         }
@@ -567,11 +557,29 @@ async fn data<S: AsyncRead + AsyncWrite + Unpin + Send>(
         }
     }
     let reply = match rx.finish() {
-        Ok(body) => deliver::accept(st, shared, cfg, body).await,
         Err(d) => refuse(st, d, cfg),
+        Ok(()) if broken => refuse_storage(st),
+        Ok(()) => match spool.into_body() {
+            Ok(body) => deliver::accept(st, shared, cfg, body).await,
+            Err(_) => refuse_storage(st),
+        },
     };
     conn.reply(&reply);
     Flow::Continue
+}
+
+fn new_spool(shared: &Shared, cfg: &Config) -> Spool {
+    shared.store.blobs().spool(
+        shared.memory.clone(),
+        cfg.limits.message_in_memory.0 as usize,
+    )
+}
+
+/// The temporary file for an arriving message could not be written (a full disk).
+fn refuse_storage(st: &mut State) -> String {
+    let reply = "452 4.3.1 Insufficient system storage, try again later".to_string();
+    finish_tx(st, &reply, None, None);
+    reply
 }
 
 /// Reads more of a message; false (with the transaction logged) when the client went silent
@@ -624,20 +632,31 @@ async fn bdat<S: AsyncRead + AsyncWrite + Unpin + Send>(
     let max = cfg.smtp.max_message_size.0;
     let ready = st.tx.as_ref().is_some_and(|t| !t.rcpts.is_empty());
     // The chunk follows the command whatever we think of it (RFC 3030 2): read it either way.
-    let mut buf = st.bdat.take().unwrap_or(BdatBuffer {
-        data: Vec::new(),
+    let mut buf = st.bdat.take().unwrap_or_else(|| BdatBuffer {
+        spool: new_spool(shared, cfg),
+        canon: Canonicalizer::default(),
         too_big: false,
+        broken: false,
     });
     let mut left = size;
+    let mut chunk = Vec::with_capacity(16 * 1024);
     let timeout = Duration::from_secs(cfg.smtp.data_timeout_secs);
     loop {
         let take = (conn.buffered().len() as u64).min(left) as usize;
         if take > 0 {
-            if ready && !buf.too_big && (buf.data.len() + take) as u64 <= max {
-                buf.data.extend_from_slice(&conn.buffered()[..take]);
-            } else {
-                buf.too_big |= ready;
-                buf.data = Vec::new();
+            if ready && !buf.too_big && buf.spool.len() + take as u64 <= max {
+                chunk.clear();
+                buf.canon.feed(&conn.buffered()[..take], &mut chunk);
+                if !buf.broken
+                    && let Err(e) = buf.spool.push(&chunk)
+                {
+                    tracing::error!(error = %e, "cannot spool an arriving message");
+                    buf.broken = true;
+                }
+            } else if ready && !buf.too_big {
+                // Over the limit: the rest is read and dropped, the message refused at LAST.
+                buf.too_big = true;
+                buf.spool = new_spool(shared, cfg);
             }
             conn.consume(take);
             left -= take as u64;
@@ -664,10 +683,15 @@ async fn bdat<S: AsyncRead + AsyncWrite + Unpin + Send>(
     }
     let reply = if buf.too_big {
         refuse(st, Defect::TooBig, cfg)
+    } else if buf.broken {
+        refuse_storage(st)
     } else {
-        match super::data::canonicalize(&buf.data) {
-            Ok(body) => deliver::accept(st, shared, cfg, body).await,
+        match buf.canon.finish() {
             Err(d) => refuse(st, d, cfg),
+            Ok(()) => match buf.spool.into_body() {
+                Ok(body) => deliver::accept(st, shared, cfg, body).await,
+                Err(_) => refuse_storage(st),
+            },
         }
     };
     conn.reply(&reply);

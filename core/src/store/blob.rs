@@ -5,9 +5,12 @@
 //! Ids start with the time in microseconds, so the blobs written in the same hour share one
 //! folder (`blobs/<first 5 hex digits>/`) and a batch of deliveries syncs one directory.
 
+use super::spool::{Body, Spool};
 use crate::error::{Error, Result};
+use crate::memory::MessageMemory;
 use std::fs::{File, OpenOptions};
 use std::io::Write;
+use std::os::unix::fs::OpenOptionsExt;
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicU32, Ordering};
 
@@ -53,7 +56,7 @@ impl BlobStore {
         let root = data_dir.join("blobs");
         let tmp = data_dir.join("tmp");
         for d in [&root, &tmp] {
-            std::fs::create_dir_all(d)
+            private_dir(d)
                 .map_err(|e| Error::Storage(format!("cannot create {}: {e}", d.display())))?;
         }
         Ok(BlobStore { root, tmp })
@@ -69,23 +72,50 @@ impl BlobStore {
     /// Writes the concatenation of `parts` durably and returns its id, its size and the folder
     /// whose entry must be synced before the blob is referenced.
     pub fn write(&self, parts: &[&[u8]]) -> Result<(BlobId, u64, PathBuf)> {
+        self.write_with(|f| {
+            for p in parts {
+                f.write_all(p)?;
+            }
+            Ok(())
+        })
+    }
+
+    /// As `write`, for `prefix` (trace headers) followed by a message that arrived in a spool.
+    pub fn write_body(&self, prefix: &[&[u8]], body: &Body) -> Result<(BlobId, u64, PathBuf)> {
+        self.write_with(|f| {
+            let mut out = std::io::BufWriter::with_capacity(64 * 1024, f);
+            for p in prefix {
+                out.write_all(p)?;
+            }
+            body.write_to(&mut out)?;
+            out.flush()
+        })
+    }
+
+    /// A spool for a message about to arrive, in this store's temporary folder.
+    pub fn spool(&self, memory: MessageMemory, keep_in_memory: usize) -> Spool {
+        Spool::new(&self.tmp, memory, keep_in_memory)
+    }
+
+    fn write_with(
+        &self,
+        fill: impl FnOnce(&mut File) -> std::io::Result<()>,
+    ) -> Result<(BlobId, u64, PathBuf)> {
         let id = BlobId::new();
         let tmp_path = self.tmp.join(format!("{}.tmp", id.0));
         let result = (|| -> std::io::Result<(u64, PathBuf)> {
             let mut f = OpenOptions::new()
                 .write(true)
                 .create_new(true)
+                .mode(0o600)
                 .open(&tmp_path)?;
-            let mut size = 0u64;
-            for p in parts {
-                f.write_all(p)?;
-                size += p.len() as u64;
-            }
+            fill(&mut f)?;
+            let size = f.metadata()?.len();
             f.sync_data()?;
             drop(f);
             let dir = self.root.join(id.shard());
             if !dir.exists() {
-                std::fs::create_dir_all(&dir)?;
+                private_dir(&dir)?;
                 // The new folder's own entry must survive a crash too.
                 sync_dir(&self.root)?;
             }
@@ -148,6 +178,15 @@ impl BlobStore {
         }
         Ok(out)
     }
+}
+
+/// A folder only the server's user may enter (and its missing parents, likewise).
+pub fn private_dir(dir: &Path) -> std::io::Result<()> {
+    use std::os::unix::fs::DirBuilderExt;
+    std::fs::DirBuilder::new()
+        .recursive(true)
+        .mode(0o700)
+        .create(dir)
 }
 
 pub fn sync_dir(dir: &Path) -> std::io::Result<()> {

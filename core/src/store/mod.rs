@@ -16,8 +16,9 @@ pub mod messages;
 mod queue;
 mod schema;
 pub mod search;
+pub mod spool;
 
-pub use blob::{BlobId, BlobStore};
+pub use blob::{BlobId, BlobStore, private_dir};
 pub use mail::{
     DEFAULT_MAILBOXES, Delivery, DeliveryTarget, MessageRow, StoredMessage, blob_known,
     cached_header, create_default_mailboxes, create_mailbox, deliver, flags, header_of,
@@ -29,6 +30,7 @@ pub use queue::{
     list as queue_list, next_due as queue_next_due, record as queue_record,
     reset_active as queue_reset_active, set_state as queue_set_state,
 };
+pub use spool::{Body, Spool};
 
 use crate::error::{Error, Result};
 use rusqlite::Connection;
