@@ -120,3 +120,106 @@ fn envelope_of_hostile_address_lists() {
     assert!(a.cmd("SORT (SUBJECT TO CC) UTF-8 ALL").ok());
     another_session_answers(&s);
 }
+
+/// Before login a stranger gets a few KiB: a large literal is refused before a byte of it is
+/// read, a LITERAL+ one ends the connection, a long line is answered BAD, and a flood of
+/// commands without a login ends with BYE.
+#[test]
+fn strangers_get_a_few_kilobytes_and_a_few_commands() {
+    let s = server_with_users("");
+    let (mut i, _) = Imap::connect(s.imap);
+    let tag = i.next_tag();
+    i.c.send(format!("{tag} LOGIN {{1000000}}\r\n").as_bytes());
+    let r = i.until(&tag);
+    assert!(r.status().starts_with("NO [TOOBIG]"), "{}", r.tagged);
+    assert!(r.tagged.contains("before login"), "{}", r.tagged);
+    // A small literal is fine (a password with odd characters).
+    let tag = i.next_tag();
+    i.c.send(format!("{tag} ID {{5}}\r\n").as_bytes());
+    assert_eq!(i.line().unwrap(), "+ Ready for literal data");
+    i.c.send(b"hello\r\n");
+    let r = i.until(&tag);
+    assert!(!r.tagged.contains("TOOBIG"), "{}", r.tagged);
+    // Lines before login are cut at 8 KiB.
+    let long = "A".repeat(10_000);
+    i.c.send(format!("y NOOP {long}\r\n").as_bytes());
+    assert_eq!(i.line().unwrap(), "* BAD line too long");
+    assert!(i.cmd("NOOP").ok());
+    let (mut plus, _) = Imap::connect(s.imap);
+    plus.c.send(b"a LOGIN {1000000+}\r\n");
+    assert!(plus.line().unwrap().starts_with("* BYE [TOOBIG]"));
+    let (mut flood, _) = Imap::connect(s.imap);
+    flood.c.send(&b"x CAPABILITY\r\n".repeat(60));
+    let mut lines = Vec::new();
+    while let Some(l) = flood.line() {
+        lines.push(l);
+    }
+    assert_eq!(
+        lines.last().map(String::as_str),
+        Some("* BYE too many commands without logging in")
+    );
+    assert_eq!(lines.iter().filter(|l| l.starts_with("x OK")).count(), 50);
+    another_session_answers(&s);
+}
+
+/// Nesting and counts a client chooses: refused with BAD, never a stack overflow.
+#[test]
+fn deep_nesting_and_huge_programs() {
+    let s = server_with_users("");
+    send(&s, "alice@example.test", "Subject: one\r\n\r\nbody\r\n");
+    let mut a = Imap::login(s.imaps, "alice@example.test");
+    assert!(a.cmd("SELECT INBOX").ok());
+    let parens = "(".repeat(20_000);
+    assert!(
+        a.cmd(&format!("FETCH 1 {parens}"))
+            .status()
+            .starts_with("BAD")
+    );
+    let ors = "OR ".repeat(5_000);
+    assert!(
+        a.cmd(&format!("SEARCH {ors}ALL ALL"))
+            .status()
+            .starts_with("BAD")
+    );
+    let nots = "NOT ".repeat(5_000);
+    assert!(
+        a.cmd(&format!("SEARCH {nots}ALL"))
+            .status()
+            .starts_with("BAD")
+    );
+    let set: String = (1..10_000).map(|n| format!("{n},")).collect();
+    assert!(a.cmd(&format!("FETCH {set}1 (FLAGS)")).ok());
+    // A line past the 64 KiB limit is thrown away whole; the session goes on.
+    let too_long: String = (1..20_000).map(|n| format!("{n},")).collect();
+    a.c.send(format!("x FETCH {too_long}1 (FLAGS)\r\n").as_bytes());
+    assert_eq!(a.line().unwrap(), "* BAD line too long");
+    assert!(a.cmd("NOOP").ok());
+    let many = " ALL".repeat(15_000);
+    let r = a.cmd(&format!("SEARCH{many}"));
+    assert!(
+        r.tagged.contains("OK") || r.tagged.contains("BAD"),
+        "{}",
+        r.tagged
+    );
+    another_session_answers(&s);
+}
+
+/// An APPEND far larger than the whole message memory budget waits for the budget and goes
+/// through; the message comes back byte for byte.
+#[test]
+fn append_larger_than_the_memory_budget() {
+    let s = server_with_users("[limits]\nmessage_memory = \"1M\"\nmessage_in_memory = \"256K\"\n");
+    let mut a = Imap::login(s.imaps, "alice@example.test");
+    let big = format!("Subject: big\r\n\r\n{}", "z123456789\r\n".repeat(300_000));
+    let tag = a.next_tag();
+    a.c.send(format!("{tag} APPEND INBOX {{{}+}}\r\n", big.len()).as_bytes());
+    a.c.send(big.as_bytes());
+    a.c.send(b"\r\n");
+    let r = a.until(&tag);
+    assert!(r.ok(), "{}", r.tagged);
+    assert!(a.cmd("SELECT INBOX").ok());
+    let r = a.cmd("FETCH 1 BODY.PEEK[]");
+    assert!(r.ok());
+    assert!(r.untagged[0].contains(&big[big.len() - 1000..]));
+    another_session_answers(&s);
+}

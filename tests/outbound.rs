@@ -425,30 +425,95 @@ fn queue_retry_and_delete_by_filter() {
     assert_eq!(r.message_count("jo@slow.test"), 0);
 }
 
+/// A certificate authority made for one test, and a certificate it signed for `names`.
+struct TestCa {
+    ca: std::path::PathBuf,
+    cert: std::path::PathBuf,
+    key: std::path::PathBuf,
+}
+
+fn test_ca(dir: &std::path::Path, names: &[&str]) -> TestCa {
+    let ca_key = rcgen::KeyPair::generate().unwrap();
+    let mut params = rcgen::CertificateParams::new(Vec::<String>::new()).unwrap();
+    params.is_ca = rcgen::IsCa::Ca(rcgen::BasicConstraints::Unconstrained);
+    params
+        .distinguished_name
+        .push(rcgen::DnType::CommonName, "Roost test CA");
+    let ca = rcgen::CertifiedIssuer::self_signed(params, ca_key).unwrap();
+    let key = rcgen::KeyPair::generate().unwrap();
+    let leaf =
+        rcgen::CertificateParams::new(names.iter().map(|n| n.to_string()).collect::<Vec<_>>())
+            .unwrap()
+            .signed_by(&key, &ca)
+            .unwrap();
+    let out = TestCa {
+        ca: dir.join("ca.pem"),
+        cert: dir.join("cert.pem"),
+        key: dir.join("key.pem"),
+    };
+    std::fs::write(&out.ca, ca.pem()).unwrap();
+    std::fs::write(&out.cert, format!("{}{}", leaf.pem(), ca.pem())).unwrap();
+    std::fs::write(&out.key, key.serialize_pem()).unwrap();
+    out
+}
+
 #[test]
 fn relay_host_with_starttls_and_auth() {
     // The relay is a Roost on 127.0.25.1 whose submission port requires STARTTLS and AUTH;
-    // far.test is local to it.
-    let config = "hostname = \"relay.test\"\n[listeners]\nsmtp = [\"127.0.0.1:0\"]\n\
+    // far.test is local to it. Its certificate comes from a CA only this test knows.
+    let dir = TempDir::new("relaypw");
+    let ca = test_ca(&dir.0, &["127.0.25.1", "relay.test"]);
+    let config = format!(
+        "hostname = \"relay.test\"\n[listeners]\nsmtp = [\"127.0.0.1:0\"]\n\
          submission = [\"127.0.25.1:587\"]\nsubmissions = [\"127.0.0.1:0\"]\n\
          pop3 = [\"127.0.0.1:0\"]\npop3s = [\"127.0.0.1:0\"]\n\
-         imap = [\"127.0.0.1:0\"]\nimaps = [\"127.0.0.1:0\"]\n";
+         imap = [\"127.0.0.1:0\"]\nimaps = [\"127.0.0.1:0\"]\n\
+         [tls]\ncert = \"{}\"\nkey = \"{}\"\n",
+        ca.cert.display(),
+        ca.key.display()
+    );
     let relay = Server::start_config(&format!("{config}{NO_DNS}"));
     relay.ok(&["domain", "add", "far.test"]);
     relay.ok(&["domain", "add", "example.test"]);
     relay.add_user("dave@far.test");
     // The provider's account: the relay lets it send as itself only, like most providers.
     relay.add_user("alice@example.test");
-    let dir = TempDir::new("relaypw");
     let pw = dir.0.join("password");
     std::fs::write(&pw, format!("{PASSWORD}\n")).unwrap();
-    // No name server at all: the relay host is an address and DNS must not be needed.
-    let s = Server::start_with(&format!(
-        "[dns]\nnameservers = [\"127.0.0.1:9\"]\n[queue]\nretry_min_secs = 1\n\
-         [relay]\nhost = \"127.0.25.1\"\nport = 587\nsecurity = \"starttls\"\n\
-         username = \"alice@example.test\"\npassword_file = \"{}\"\n",
-        pw.display()
-    ));
+    let relay_config = |extra: &str| {
+        format!(
+            "[dns]\nnameservers = [\"127.0.0.1:9\"]\n[queue]\nretry_min_secs = 1\n\
+             [relay]\nhost = \"127.0.25.1\"\nport = 587\nsecurity = \"starttls\"\n\
+             username = \"alice@example.test\"\npassword_file = \"{}\"\n{extra}",
+            pw.display()
+        )
+    };
+
+    // A certificate the sender cannot trust: the password is not sent, the mail waits.
+    let untrusting = Server::start_with(&relay_config(""));
+    untrusting.ok(&["domain", "add", "example.test"]);
+    untrusting.add_user("alice@example.test");
+    assert_eq!(
+        submit(&untrusting, &["dave@far.test"], "untrusted").code,
+        250
+    );
+    let log = untrusting.wait_log("is not trusted");
+    assert!(log.contains("127.0.25.1"), "{log}");
+    assert!(
+        !relay.log().contains("alice@example.test"),
+        "no login reached the relay: {}",
+        relay.log()
+    );
+    assert_eq!(relay.message_count("dave@far.test"), 0);
+    let waiting = queue(&untrusting);
+    assert_eq!(waiting.len(), 1, "kept in the queue: {waiting:?}");
+    drop(untrusting);
+
+    // The same relay with its CA in relay.ca_file: verified, logged in, delivered.
+    let s = Server::start_with(&relay_config(&format!(
+        "ca_file = \"{}\"\n",
+        ca.ca.display()
+    )));
     s.ok(&["domain", "add", "example.test"]);
     s.add_user("alice@example.test");
     assert_eq!(submit(&s, &["dave@far.test"], "via-relay").code, 250);
@@ -463,6 +528,17 @@ fn relay_host_with_starttls_and_auth() {
         relay.log()
     );
     wait_until(10, "the queue to empty", || queue(&s).is_empty());
+    assert!(s.log().contains("certificate verified"), "{}", s.log());
+
+    // Verification turned off on purpose: it goes, and the log says so each time.
+    let lax = Server::start_with(&relay_config("verify_certificate = false\n"));
+    lax.ok(&["domain", "add", "example.test"]);
+    lax.add_user("alice@example.test");
+    assert_eq!(submit(&lax, &["dave@far.test"], "unverified").code, 250);
+    wait_until(20, "the unverified delivery", || {
+        relay.message_count("dave@far.test") == 2
+    });
+    assert!(lax.log().contains("NOT verified"), "{}", lax.log());
 }
 
 #[test]

@@ -99,6 +99,52 @@ fn sender_must_belong_to_the_user() {
     }
 }
 
+/// The From: of what a signed-in user sends must be theirs too: otherwise alice could send
+/// "From: ceo@b.test" and Roost would DKIM-sign it for b.test, passing DMARC.
+#[test]
+fn from_header_spoofing_is_refused() {
+    let s = server_with_users("");
+    s.ok(&["domain", "add", "b.test"]);
+    s.add_user("ceo@b.test");
+    s.ok(&["dkim", "generate", "b.test", "--bits", "0"]);
+    s.ok(&["alias", "add", "sales@example.test", "alice@example.test"]);
+    let (mut c, _) = Client::connect_tls(s.submissions);
+    c.ehlo();
+    assert_eq!(c.auth_plain("alice@example.test", PASSWORD).code, 235);
+    let send = |c: &mut Client, from_header: &str, to: &str| {
+        let body = format!("{from_header}To: {to}\r\nSubject: hi\r\n\r\nhello\r\n");
+        c.send_mail("alice@example.test", &[to], &body)
+    };
+    for spoof in [
+        "From: The CEO <ceo@b.test>\r\n",
+        "From: alice@example.test, ceo@b.test\r\n",
+        "From: \"alice@example.test\" <ceo@b.test>\r\n",
+        "From: alice@example.test\r\nFrom: ceo@b.test\r\n",
+        "From:\r\n ceo@B.TEST\r\n",
+        "From: ;\r\n",
+    ] {
+        for to in ["bob@example.test", "someone@far.test"] {
+            let r = send(&mut c, spoof, to);
+            assert_eq!(r.status(), "550 5.7.1", "{spoof:?} to {to}: {r:?}");
+        }
+    }
+    assert_eq!(s.message_count("bob@example.test"), 0, "nothing delivered");
+    let queue = s.ok(&["queue", "list", "--json"]);
+    assert!(!queue.contains("far.test"), "nothing queued: {queue}");
+    // Her own addresses, an alias of hers, and a display name that only looks like another
+    // address, are fine.
+    for own in [
+        "From: Alice <alice@example.test>\r\n",
+        "From: sales@example.test\r\n",
+        "From: \"ceo@b.test\" <alice@example.test>\r\n",
+    ] {
+        assert_eq!(send(&mut c, own, "bob@example.test").code, 250, "{own:?}");
+    }
+    assert_eq!(s.message_count("bob@example.test"), 3);
+    let log = s.wait_log("is not an address of the logged-in user");
+    assert!(log.contains("ceo@b.test"), "{log}");
+}
+
 #[test]
 fn auth_login_and_plain_with_continuation() {
     let s = server_with_users("");

@@ -5,7 +5,7 @@
 mod common;
 
 use common::{PASSWORD, server_with_users};
-use roost_core::smtp::client::{Client, Security, Timeouts};
+use roost_core::smtp::client::{Client, Security, Timeouts, Verification};
 
 /// A broken exchange fails the test in seconds, not after RFC 5321's minutes.
 fn short() -> Timeouts {
@@ -20,8 +20,11 @@ fn short() -> Timeouts {
 }
 
 fn body(subject: &str) -> Vec<u8> {
-    format!("From: a@remote.test\r\nSubject: {subject}\r\n\r\n.leading dot\nbare LF line\r\n")
-        .into_bytes()
+    body_from("a@remote.test", subject)
+}
+
+fn body_from(from: &str, subject: &str) -> Vec<u8> {
+    format!("From: {from}\r\nSubject: {subject}\r\n\r\n.leading dot\nbare LF line\r\n").into_bytes()
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -32,6 +35,7 @@ async fn opportunistic_starttls_and_pipelined_recipients() {
         "mx.test.example",
         "client.test",
         Security::Opportunistic,
+        &Verification::Opportunistic,
         short(),
     )
     .await
@@ -90,6 +94,7 @@ async fn required_starttls_with_auth_and_implicit_tls() {
         "mx.test.example",
         "client.test",
         Security::StartTls,
+        &Verification::Opportunistic,
         short(),
     )
     .await
@@ -100,7 +105,7 @@ async fn required_starttls_with_auth_and_implicit_tls() {
         .send(
             "alice@example.test",
             &["friend@elsewhere.test".to_string()],
-            &body("out"),
+            &body_from("alice@example.test", "out"),
         )
         .await
         .unwrap();
@@ -112,6 +117,7 @@ async fn required_starttls_with_auth_and_implicit_tls() {
         "mx.test.example",
         "client.test",
         Security::Tls,
+        &Verification::Opportunistic,
         short(),
     )
     .await
@@ -137,6 +143,7 @@ async fn required_starttls_with_auth_and_implicit_tls() {
         "mx.test.example",
         "client.test",
         Security::None,
+        &Verification::Opportunistic,
         short(),
     )
     .await

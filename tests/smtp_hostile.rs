@@ -244,3 +244,104 @@ fn endless_noops_end_the_connection() {
     assert_eq!(codes[102], 421);
     healthy(&s);
 }
+
+/// A message larger than `limits.message_in_memory` goes to a temporary file while it arrives
+/// and is stored byte for byte; the temporary file leaves nothing behind.
+#[test]
+fn large_messages_are_spooled_to_disk_and_stored_intact() {
+    let s = server_with_users("[limits]\nmessage_in_memory = \"64K\"\n");
+    let line = "0123456789abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ\r\n";
+    let body = format!("Subject: big\r\n\r\n{}", line.repeat(50_000));
+    let (mut c, _) = Client::connect(s.smtp);
+    c.ehlo();
+    start_data(&mut c);
+    c.send(body.as_bytes());
+    c.send(b".\r\n");
+    assert_eq!(c.read_reply().code, 250);
+    // The same by BDAT, in many chunks of odd sizes.
+    assert_eq!(c.cmd("MAIL FROM:<x@remote.test>").code, 250);
+    assert_eq!(c.cmd("RCPT TO:<alice@example.test>").code, 250);
+    let bytes = body.as_bytes();
+    let mut at = 0;
+    let mut chunks = 0;
+    while at < bytes.len() {
+        let n = (7_919 + chunks * 131).min(bytes.len() - at);
+        let last = at + n == bytes.len();
+        c.send(format!("BDAT {n}{}\r\n", if last { " LAST" } else { "" }).as_bytes());
+        c.send(&bytes[at..at + n]);
+        assert_eq!(c.read_reply().code, 250);
+        at += n;
+        chunks += 1;
+    }
+    let inbox = s.inbox("alice@example.test");
+    assert_eq!(inbox.len(), 2);
+    for m in &inbox {
+        assert!(
+            m.ends_with(bytes),
+            "stored byte for byte ({} bytes)",
+            m.len()
+        );
+    }
+    let tmp = std::fs::read_dir(s.data.join("tmp")).unwrap().count();
+    assert_eq!(tmp, 0, "no temporary file left");
+    healthy(&s);
+}
+
+/// With a message memory budget far smaller than what is arriving, every message still goes
+/// through (to temporary files) and none is damaged.
+#[test]
+fn many_large_messages_at_once_within_a_small_memory_budget() {
+    let s = server_with_users("[limits]\nmessage_memory = \"1M\"\nmessage_in_memory = \"512K\"\n");
+    let line = "the quick brown fox jumps over the lazy dog 0123456789\r\n";
+    let senders: Vec<_> = (0..8)
+        .map(|i| {
+            let addr = s.smtp;
+            let body = format!("Subject: m{i}\r\n\r\n{}", line.repeat(20_000 + i * 100));
+            std::thread::spawn(move || {
+                let (mut c, _) = Client::connect(addr);
+                c.ehlo();
+                start_data(&mut c);
+                for piece in body.as_bytes().chunks(64 * 1024) {
+                    c.send(piece);
+                    std::thread::sleep(Duration::from_millis(5));
+                }
+                c.send(b".\r\n");
+                (c.read_reply().code, body)
+            })
+        })
+        .collect();
+    let mut sent = Vec::new();
+    for t in senders {
+        let (code, body) = t.join().unwrap();
+        assert_eq!(code, 250);
+        sent.push(body);
+    }
+    let inbox = s.inbox("alice@example.test");
+    assert_eq!(inbox.len(), 8);
+    for body in &sent {
+        assert!(
+            inbox.iter().any(|m| m.ends_with(body.as_bytes())),
+            "a message was damaged"
+        );
+    }
+    healthy(&s);
+}
+
+/// A client that opens connection after connection is refused past the per-minute rate; an
+/// exempt address (here none is) or another client is not.
+#[test]
+fn connection_rate_per_address() {
+    let s = server_with_users("[limits]\nconnections_per_minute = 5\nrate_exempt = []\n");
+    for _ in 0..5 {
+        let (mut c, g) = Client::connect(s.smtp);
+        assert_eq!(g.code, 220);
+        c.cmd("QUIT");
+    }
+    let (mut c, g) = Client::connect(s.smtp);
+    assert_eq!(g.status(), "421 4.7.0", "{g:?}");
+    assert!(g.text().contains("minute"), "{g:?}");
+    assert!(c.is_closed());
+    // The same limit holds across services: IMAP from the same address is refused too.
+    let (_, greeting) = common::imap::Imap::connect(s.imap);
+    assert!(greeting.starts_with("* BYE"), "{greeting}");
+}

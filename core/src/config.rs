@@ -157,12 +157,14 @@ pub struct RelayHost {
     pub security: String,
     pub username: String,
     pub password_file: String,
+    pub ca_file: String,
+    pub verify_certificate: bool,
 }
 
 /// `[relay]`: the default route, and exceptions to it (`[[relay.rules]]`). The keys are those
 /// of `RelayHost`, written out in both tables because TOML tables cannot be merged with
 /// `deny_unknown_fields`.
-#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+#[derive(Debug, Clone, Serialize, Deserialize)]
 #[serde(deny_unknown_fields, default)]
 pub struct RelayConfig {
     pub host: String,
@@ -173,12 +175,32 @@ pub struct RelayConfig {
     pub username: String,
     /// A file holding the password (first line), readable by Roost only.
     pub password_file: String,
+    /// PEM certificates of authorities to trust for the relay, besides the public ones.
+    pub ca_file: String,
+    /// The relay's certificate must be valid for its name (else the password would go to
+    /// whoever sits in between). Off only on purpose: every connection then logs a warning.
+    pub verify_certificate: bool,
     /// Exceptions, first match wins: mail whose sender or recipient matches goes through the
     /// rule's relay (or directly by MX when the rule's host is empty).
     pub rules: Vec<RelayRule>,
 }
 
-#[derive(Debug, Clone, Default, Serialize, Deserialize, PartialEq, Eq)]
+impl Default for RelayConfig {
+    fn default() -> Self {
+        RelayConfig {
+            host: String::new(),
+            port: 0,
+            security: String::new(),
+            username: String::new(),
+            password_file: String::new(),
+            ca_file: String::new(),
+            verify_certificate: true,
+            rules: Vec::new(),
+        }
+    }
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq)]
 #[serde(deny_unknown_fields, default)]
 pub struct RelayRule {
     /// An address ("boss@example.com") or a domain ("example.com" or "@example.com").
@@ -189,6 +211,24 @@ pub struct RelayRule {
     pub security: String,
     pub username: String,
     pub password_file: String,
+    pub ca_file: String,
+    pub verify_certificate: bool,
+}
+
+impl Default for RelayRule {
+    fn default() -> Self {
+        RelayRule {
+            sender: String::new(),
+            recipient: String::new(),
+            host: String::new(),
+            port: 0,
+            security: String::new(),
+            username: String::new(),
+            password_file: String::new(),
+            ca_file: String::new(),
+            verify_certificate: true,
+        }
+    }
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -293,6 +333,24 @@ impl RelayHost {
                 "{key}: username and password_file go together"
             )));
         }
+        if !self.username.is_empty() && self.security == "none" {
+            return Err(ConfigError(format!(
+                "{key}: security = \"none\" would send the relay password in clear text; use \"starttls\" or \"tls\""
+            )));
+        }
+        if !self.ca_file.is_empty() {
+            use rustls_pki_types::CertificateDer;
+            use rustls_pki_types::pem::PemObject;
+            let certs = CertificateDer::pem_file_iter(&self.ca_file)
+                .map(|it| it.filter(|c| c.is_ok()).count())
+                .map_err(|e| ConfigError(format!("{key}.ca_file {}: {e}", self.ca_file)))?;
+            if certs == 0 {
+                return Err(ConfigError(format!(
+                    "{key}.ca_file {}: no PEM certificate in the file",
+                    self.ca_file
+                )));
+            }
+        }
         Ok(())
     }
 }
@@ -305,6 +363,8 @@ impl RelayRule {
             security: self.security.clone(),
             username: self.username.clone(),
             password_file: self.password_file.clone(),
+            ca_file: self.ca_file.clone(),
+            verify_certificate: self.verify_certificate,
         }
     }
 
@@ -337,6 +397,8 @@ impl RelayConfig {
                 security: self.security.clone(),
                 username: self.username.clone(),
                 password_file: self.password_file.clone(),
+                ca_file: self.ca_file.clone(),
+                verify_certificate: self.verify_certificate,
             },
         }
     }

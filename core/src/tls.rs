@@ -49,7 +49,7 @@ pub fn cert_paths(cfg: &crate::config::Config) -> Result<(PathBuf, PathBuf)> {
 
 fn make_self_signed(dir: &Path, hostname: &str) -> Result<()> {
     use std::os::unix::fs::OpenOptionsExt;
-    std::fs::create_dir_all(dir)?;
+    crate::store::private_dir(dir)?;
     let mut names = vec![hostname.to_string()];
     if hostname != "localhost" {
         names.push("localhost".into());

@@ -1,28 +1,26 @@
 //! The DATA receiver gives the same answer however the bytes are split across reads, never
-//! reports using more bytes than it was given, and never stores more than its limit.
+//! reports using more bytes than it was given, and never emits more than its limit; BDAT's
+//! canonicalizer agrees with itself however the chunks are cut.
 #![no_main]
 use libfuzzer_sys::fuzz_target;
-use roost_core::smtp::data::DataReceiver;
+use roost_core::smtp::data::{Canonicalizer, DataReceiver, Defect, canonicalize};
 
-fn whole(
-    input: &[u8],
-    max: usize,
-) -> (usize, bool, Result<Vec<u8>, roost_core::smtp::data::Defect>) {
+type Outcome = (usize, bool, Result<Vec<u8>, Defect>);
+
+fn whole(input: &[u8], max: usize) -> Outcome {
     let mut r = DataReceiver::new(max);
-    let (used, done) = r.feed(input);
-    (used, done, r.finish())
+    let mut out = Vec::new();
+    let (used, done) = r.feed(input, &mut out);
+    (used, done, r.finish().map(|()| out))
 }
 
-fn split(
-    input: &[u8],
-    max: usize,
-    step: usize,
-) -> (usize, bool, Result<Vec<u8>, roost_core::smtp::data::Defect>) {
+fn split(input: &[u8], max: usize, step: usize) -> Outcome {
     let mut r = DataReceiver::new(max);
+    let mut out = Vec::new();
     let mut used = 0;
     let mut done = false;
     for chunk in input.chunks(step) {
-        let (u, d) = r.feed(chunk);
+        let (u, d) = r.feed(chunk, &mut out);
         assert!(u <= chunk.len());
         used += u;
         if d {
@@ -30,7 +28,7 @@ fn split(
             break;
         }
     }
-    (used, done, r.finish())
+    (used, done, r.finish().map(|()| out))
 }
 
 fuzz_target!(|data: &[u8]| {
@@ -47,4 +45,11 @@ fuzz_target!(|data: &[u8]| {
     if let Ok(body) = &a.2 {
         assert!(body.len() <= max);
     }
+    let once = canonicalize(input);
+    let mut c = Canonicalizer::default();
+    let mut out = Vec::new();
+    for chunk in input.chunks(step) {
+        c.feed(chunk, &mut out);
+    }
+    assert_eq!(once, c.finish().map(|()| out));
 });

@@ -8,7 +8,14 @@
  *   POST, body {"op": ...}      the admin request; answer {"ok": ...} or {"error": ...}
  *   GET                         the service status ({"op":"status"})
  *   401                         nobody is logged in to the NAS
- *   403                         the user is not an administrator
+ *   403                         no SynoToken, a cross-site request, or not an administrator
+ *   415                         a POST whose body is not application/json
+ *
+ * Cross-site request forgery is refused three ways: every request carries DSM's SynoToken
+ * (header X-SYNO-TOKEN, or SynoToken= in the query), which is handed to authenticate.cgi as
+ * DSM expects, so a token that is not the session's means nobody is logged in; a POST must be
+ * application/json, which a plain HTML form cannot send; and a browser's Origin or
+ * Sec-Fetch-Site header must say the request comes from the NAS's own pages.
  *
  * Settings come from roost-cgi.conf beside the program (or the file ROOST_CGI_CONF names):
  *   config=/var/packages/roost/var/roost.toml      Roost's configuration
@@ -27,10 +34,32 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 #include <unistd.h>
 
 #define MAX_BODY (1024 * 1024)
 #define MAX_SETTING 1024
+#define MAX_TOKEN 256
+
+/* What the web server passed in the CGI environment, as far as the checks go. */
+struct request {
+    const char *method;
+    const char *content_type;
+    const char *content_length;
+    const char *query;
+    const char *token_header; /* HTTP_X_SYNO_TOKEN */
+    const char *origin;       /* HTTP_ORIGIN */
+    const char *host;         /* HTTP_HOST */
+    const char *fetch_site;   /* HTTP_SEC_FETCH_SITE */
+};
+
+/* An answer that ends the request before it reaches Roost. */
+struct verdict {
+    int status;
+    const char *reason;
+    const char *kind;
+    const char *message;
+};
 
 struct settings {
     char config[MAX_SETTING];
@@ -196,17 +225,93 @@ static int http_status(RoostCode code, const char **reason) {
     }
 }
 
-static char *read_body(const char **problem) {
-    const char *len = getenv("CONTENT_LENGTH");
-    long n = len ? strtol(len, NULL, 10) : 0;
-    if (n <= 0) {
-        *problem = "send the request as a JSON body";
-        return NULL;
+static int refuse(struct verdict *v, int status, const char *reason, const char *kind,
+                  const char *message) {
+    v->status = status;
+    v->reason = reason;
+    v->kind = kind;
+    v->message = message;
+    return -1;
+}
+
+/* SynoToken=VALUE from a query string: the value's length, or -1 when there is none. */
+static int query_token(const char *query, const char **value) {
+    const char *p = query;
+    while (p && *p) {
+        if (!strncmp(p, "SynoToken=", 10)) {
+            *value = p + 10;
+            return (int)strcspn(p + 10, "&");
+        }
+        p = strchr(p, '&');
+        if (p)
+            p++;
     }
-    if (n > MAX_BODY) {
-        *problem = "the request is larger than 1 MiB";
-        return NULL;
+    return -1;
+}
+
+/* Whether "Origin: scheme://host[:port]" names the host the request was sent to. */
+static int same_origin(const char *origin, const char *host) {
+    const char *sep = strstr(origin, "://");
+    if (!sep || !host || !host[0])
+        return 0;
+    return !strcmp(sep + 3, host);
+}
+
+/* Checks a request before anything is run for it: 0 and the token and body length when it
+ * may go on, else -1 with the answer in *v. Reads nothing but *r: the fuzz target calls it. */
+static int check_request(const struct request *r, char *token, size_t token_size,
+                         long *body_length, struct verdict *v) {
+    *body_length = 0;
+    token[0] = 0;
+    int is_get = r->method && !strcmp(r->method, "GET");
+    int is_post = r->method && !strcmp(r->method, "POST");
+    if (!is_get && !is_post)
+        return refuse(v, 405, "Method Not Allowed", "invalid", "use GET or POST");
+    if (r->fetch_site && r->fetch_site[0] && strcmp(r->fetch_site, "same-origin") &&
+        strcmp(r->fetch_site, "none"))
+        return refuse(v, 403, "Forbidden", "forbidden", "cross-site requests are refused");
+    if (r->origin && r->origin[0] && !same_origin(r->origin, r->host))
+        return refuse(v, 403, "Forbidden", "forbidden",
+                      "the request does not come from this NAS's pages");
+    const char *value = r->token_header;
+    size_t n = value ? strlen(value) : 0;
+    if (n == 0) {
+        int q = query_token(r->query, &value);
+        n = q > 0 ? (size_t)q : 0;
     }
+    if (n == 0)
+        return refuse(v, 403, "Forbidden", "forbidden",
+                      "the request has no SynoToken (DSM's protection against forged requests)");
+    if (n >= token_size || n > MAX_TOKEN)
+        return refuse(v, 403, "Forbidden", "forbidden", "the SynoToken is too long");
+    for (size_t i = 0; i < n; i++) {
+        unsigned char c = (unsigned char)value[i];
+        if (!((c >= '0' && c <= '9') || (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') ||
+              c == '-' || c == '_' || c == '.' || c == '~'))
+            return refuse(v, 403, "Forbidden", "forbidden", "the SynoToken is malformed");
+    }
+    memcpy(token, value, n);
+    token[n] = 0;
+    if (is_get)
+        return 0;
+    /* application/json, perhaps with parameters ("; charset=utf-8"). */
+    const char *ct = r->content_type ? r->content_type : "";
+    size_t base = strcspn(ct, "; \t");
+    if (base != strlen("application/json") || strncasecmp(ct, "application/json", base))
+        return refuse(v, 415, "Unsupported Media Type", "invalid",
+                      "send the request as Content-Type: application/json");
+    char *end = NULL;
+    errno = 0;
+    long len = r->content_length ? strtol(r->content_length, &end, 10) : 0;
+    if (!r->content_length || end == r->content_length || *end || errno || len <= 0)
+        return refuse(v, 400, "Bad Request", "invalid", "send the request as a JSON body");
+    if (len > MAX_BODY)
+        return refuse(v, 413, "Payload Too Large", "invalid", "the request is larger than 1 MiB");
+    *body_length = len;
+    return 0;
+}
+
+static char *read_body(long n, const char **problem) {
     char *body = malloc((size_t)n + 1);
     if (!body) {
         *problem = "out of memory";
@@ -227,7 +332,25 @@ static char *read_body(const char **problem) {
     return body;
 }
 
+#ifndef ROOST_CGI_NO_MAIN
 int main(void) {
+    struct request r = {
+        .method = getenv("REQUEST_METHOD"),
+        .content_type = getenv("CONTENT_TYPE"),
+        .content_length = getenv("CONTENT_LENGTH"),
+        .query = getenv("QUERY_STRING"),
+        .token_header = getenv("HTTP_X_SYNO_TOKEN"),
+        .origin = getenv("HTTP_ORIGIN"),
+        .host = getenv("HTTP_HOST"),
+        .fetch_site = getenv("HTTP_SEC_FETCH_SITE"),
+    };
+    char token[MAX_TOKEN + 1];
+    long body_length = 0;
+    struct verdict v;
+    if (check_request(&r, token, sizeof token, &body_length, &v) != 0) {
+        respond_error(v.status, v.reason, v.kind, v.message);
+        return 0;
+    }
     struct settings st;
     memset(&st, 0, sizeof st);
     if (load_settings(&st) != 0) {
@@ -235,6 +358,12 @@ int main(void) {
                       "roost-cgi.conf is missing beside roost.cgi");
         return 0;
     }
+    /* DSM's check reads the token from the query string (and the header): a token that is
+     * not this session's makes it answer that nobody is logged in. */
+    char query[MAX_TOKEN + 16];
+    snprintf(query, sizeof query, "SynoToken=%s", token);
+    setenv("QUERY_STRING", query, 1);
+    setenv("HTTP_X_SYNO_TOKEN", token, 1);
     char user[256];
     if (logged_in_user(&st, user, sizeof user) != 0) {
         respond_error(500, "Internal Server Error", "config",
@@ -251,24 +380,16 @@ int main(void) {
         return 0;
     }
 
-    const char *method = getenv("REQUEST_METHOD");
     char *body = NULL;
-    const char *request = NULL;
-    if (method && !strcmp(method, "GET")) {
-        request = "{\"op\":\"status\"}";
-    } else if (method && !strcmp(method, "POST")) {
+    const char *request = "{\"op\":\"status\"}";
+    if (body_length > 0) {
         const char *problem = NULL;
-        body = read_body(&problem);
+        body = read_body(body_length, &problem);
         if (!body) {
             respond_error(400, "Bad Request", "invalid", problem);
             return 0;
         }
         request = body;
-    } else {
-        printf("Status: 405 Method Not Allowed\r\nAllow: GET, POST\r\n"
-               "Content-Type: application/json\r\n\r\n"
-               "{\"error\":{\"kind\":\"invalid\",\"message\":\"use GET or POST\"}}\n");
-        return 0;
     }
 
     RoostHandle *h = NULL;
@@ -292,3 +413,4 @@ int main(void) {
     free(body);
     return 0;
 }
+#endif

@@ -552,14 +552,9 @@ impl Admin {
             ));
         }
         let ids = sel.ids;
-        let (entries, rcpts, blobs) = self
+        let (entries, rcpts) = self
             .store
             .write(move |c| store::queue_apply(c, &ids, &filter, action, store::now()))?;
-        for b in &blobs {
-            if let Err(e) = self.store.blobs().remove(b) {
-                tracing::warn!(error = %e, "cannot remove a deleted message's file");
-            }
-        }
         // The running server's queue runner looks now instead of at its next poll.
         if action != QueueAction::Delete {
             status::signal_daemon(&self.config.data_dir, nix::sys::signal::Signal::SIGUSR1);

@@ -4,14 +4,14 @@
 
 pub mod command;
 pub mod date;
-mod fetch;
+pub mod fetch;
 mod link_cut;
 mod list;
 mod mailboxes;
 pub mod mime;
 pub mod mutf7;
 pub mod pattern;
-mod search;
+pub mod search;
 mod selected;
 mod session;
 pub mod sort;

@@ -206,6 +206,7 @@ impl<'a> Session<'a> {
                 &host.name,
                 &self.cfg.hostname,
                 security,
+                &host.verify,
                 Timeouts::default(),
             )
         };
@@ -220,6 +221,11 @@ impl<'a> Session<'a> {
             Err(e) => return Err(e.to_string()),
         };
         if let Some((user, file)) = &host.login {
+            if client.tls.is_none() {
+                return Err(format!(
+                    "not sending the password of {user} over an unencrypted connection"
+                ));
+            }
             let password = std::fs::read_to_string(file)
                 .map_err(|e| format!("cannot read the relay password file {file}: {e}"))?;
             let password = password.lines().next().unwrap_or("").to_string();

@@ -525,12 +525,7 @@ async fn finish(
         }
     }
     match committed {
-        Ok(blob) => {
-            if let Some(b) = blob
-                && let Err(e) = shared.store.blobs().remove(&b)
-            {
-                tracing::warn!(error = %e, "cannot remove a delivered message's file");
-            }
+        Ok(()) => {
             for a in accounts {
                 shared.hub.notify(a);
             }

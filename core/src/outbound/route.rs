@@ -3,7 +3,7 @@
 
 use crate::config::{Config, RelayHost};
 use crate::dns::{Dns, LookupError, Mx};
-use crate::smtp::client::Security;
+use crate::smtp::client::{Security, Verification};
 use std::net::IpAddr;
 
 #[derive(Debug, Clone, PartialEq, Eq, Hash)]
@@ -46,6 +46,7 @@ pub struct Host {
     pub name: String,
     pub port: u16,
     pub security: Security,
+    pub verify: Verification,
     /// Relay credentials: (username, password file).
     pub login: Option<(String, String)>,
 }
@@ -72,6 +73,13 @@ pub async fn hosts(dns: &Dns, cfg: &Config, dest: &Destination) -> Result<Vec<Ho
         name: relay.host.clone(),
         port: relay.port(),
         security: relay.security(),
+        verify: if relay.verify_certificate {
+            Verification::Required {
+                ca_file: (!relay.ca_file.is_empty()).then(|| relay.ca_file.clone()),
+            }
+        } else {
+            Verification::Off
+        },
         login: (!relay.username.is_empty())
             .then(|| (relay.username.clone(), relay.password_file.clone())),
     }])
@@ -82,6 +90,7 @@ async fn mx_hosts(dns: &Dns, cfg: &Config, domain: &str) -> Result<Vec<Host>, No
         name,
         port: 25,
         security: Security::Opportunistic,
+        verify: Verification::Opportunistic,
         login: None,
     };
     // An address literal: [192.0.2.1]

@@ -131,6 +131,19 @@ pub enum Security {
     Tls,
 }
 
+/// How the server's certificate is judged once TLS is up.
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+pub enum Verification {
+    /// Any certificate; whether it would verify is logged (opportunistic TLS to MX hosts,
+    /// RFC 7435: encryption against passive eavesdropping, better than clear text).
+    Opportunistic,
+    /// It must chain to a public root (or one of `ca_file`) and name the host: relay hosts,
+    /// which get a password.
+    Required { ca_file: Option<String> },
+    /// Turned off on purpose for a relay (`verify_certificate = false`); logged every time.
+    Off,
+}
+
 /// RFC 5321 4.5.3.2 timeouts.
 #[derive(Debug, Clone, Copy)]
 pub struct Timeouts {
@@ -201,6 +214,7 @@ impl Client {
         server_name: &str,
         helo: &str,
         security: Security,
+        verify: &Verification,
         timeouts: Timeouts,
     ) -> Result<Client, ClientError> {
         let tcp = tokio::time::timeout(timeouts.connect, TcpStream::connect(addr))
@@ -209,7 +223,7 @@ impl Client {
             .map_err(|e| ClientError::Transient(format!("connect to {addr}: {e}")))?;
         let _ = tcp.set_nodelay(true);
         let (stream, tls): (Box<dyn Io>, Option<String>) = if security == Security::Tls {
-            let (s, info) = tls_connect(tcp, server_name).await?;
+            let (s, info) = tls_connect(tcp, server_name, verify).await?;
             (Box::new(s), Some(info))
         } else {
             (Box::new(tcp), None)
@@ -233,7 +247,7 @@ impl Client {
             if c.ext.starttls {
                 let r = c.command("STARTTLS").await?;
                 if r.code == 220 {
-                    c = c.upgrade(server_name).await?;
+                    c = c.upgrade(server_name, verify).await?;
                 } else if security == Security::StartTls {
                     return Err(ClientError::Rejected {
                         stage: "STARTTLS",
@@ -250,14 +264,18 @@ impl Client {
     }
 
     /// TLS on the connection after the server said 220 to STARTTLS, then EHLO again.
-    async fn upgrade(self, server_name: &str) -> Result<Client, ClientError> {
+    async fn upgrade(
+        self,
+        server_name: &str,
+        verify: &Verification,
+    ) -> Result<Client, ClientError> {
         let Client {
             conn,
             timeouts,
             helo,
             ..
         } = self;
-        let (s, info) = tls_connect(conn.into_stream(), server_name).await?;
+        let (s, info) = tls_connect(conn.into_stream(), server_name, verify).await?;
         let mut c = Client {
             conn: Conn::new(Box::new(s)),
             ext: Extensions::default(),
@@ -537,20 +555,45 @@ pub fn dot_stuff(message: &[u8]) -> Vec<u8> {
 async fn tls_connect(
     tcp: impl Io + 'static,
     server_name: &str,
+    verify: &Verification,
 ) -> Result<(tokio_rustls::client::TlsStream<Box<dyn Io>>, String), ClientError> {
-    let config = opportunistic_tls_config().map_err(ClientError::Tls)?;
-    let name = ServerName::try_from(server_name.to_string())
-        .or_else(|_| ServerName::try_from("localhost".to_string()))
-        .map_err(|e| ClientError::Tls(e.to_string()))?;
+    let config = match verify {
+        Verification::Required { ca_file } => verifying_tls_config(ca_file.as_deref()),
+        Verification::Opportunistic | Verification::Off => opportunistic_tls_config(),
+    }
+    .map_err(ClientError::Tls)?;
+    let name = match verify {
+        // A name that cannot be checked cannot pass.
+        Verification::Required { .. } => ServerName::try_from(server_name.to_string())
+            .map_err(|e| ClientError::Tls(format!("{server_name}: {e}")))?,
+        _ => ServerName::try_from(server_name.to_string())
+            .or_else(|_| ServerName::try_from("localhost".to_string()))
+            .map_err(|e| ClientError::Tls(e.to_string()))?,
+    };
     let stream: Box<dyn Io> = Box::new(tcp);
     let tls = tokio_rustls::TlsConnector::from(config)
         .connect(name, stream)
         .await
-        .map_err(|e| ClientError::Tls(e.to_string()))?;
+        .map_err(|e| match verify {
+            Verification::Required { .. } => ClientError::Tls(format!(
+                "the certificate of {server_name} is not trusted ({e}); nothing was sent"
+            )),
+            _ => ClientError::Tls(e.to_string()),
+        })?;
     let (_, c) = tls.get_ref();
-    let verdict = match c.peer_certificates() {
-        Some([end, rest @ ..]) => certificate_verdict(end, rest, server_name),
-        _ => "no certificate".into(),
+    let verdict = match (verify, c.peer_certificates()) {
+        (Verification::Required { .. }, _) => "certificate verified".to_string(),
+        (Verification::Off, _) => {
+            tracing::warn!(
+                host = server_name,
+                "TLS certificate of the relay NOT verified (verify_certificate = false)"
+            );
+            "certificate not verified (verification turned off)".to_string()
+        }
+        (Verification::Opportunistic, Some([end, rest @ ..])) => {
+            certificate_verdict(end, rest, server_name)
+        }
+        (Verification::Opportunistic, _) => "no certificate".into(),
     };
     let info = format!(
         "{} {}, {verdict}",
@@ -565,6 +608,16 @@ async fn tls_connect(
     Ok((tls, info))
 }
 
+/// The public roots (Mozilla's list, built in), parsed once.
+fn public_roots() -> &'static rustls::RootCertStore {
+    static ROOTS: std::sync::OnceLock<rustls::RootCertStore> = std::sync::OnceLock::new();
+    ROOTS.get_or_init(|| {
+        let mut roots = rustls::RootCertStore::empty();
+        roots.add_parsable_certificates(webpki_root_certs::TLS_SERVER_ROOT_CERTS.iter().cloned());
+        roots
+    })
+}
+
 /// Whether the certificate would pass a browser-grade check for `server_name` against the
 /// public roots. Opportunistic TLS goes ahead either way; the log records which it was.
 fn certificate_verdict(
@@ -575,10 +628,8 @@ fn certificate_verdict(
     static VERIFIER: std::sync::OnceLock<Option<Arc<rustls::client::WebPkiServerVerifier>>> =
         std::sync::OnceLock::new();
     let verifier = VERIFIER.get_or_init(|| {
-        let mut roots = rustls::RootCertStore::empty();
-        roots.add_parsable_certificates(webpki_root_certs::TLS_SERVER_ROOT_CERTS.iter().cloned());
         rustls::client::WebPkiServerVerifier::builder_with_provider(
-            Arc::new(roots),
+            Arc::new(public_roots().clone()),
             Arc::new(rustls::crypto::ring::default_provider()),
         )
         .build()
@@ -591,6 +642,30 @@ fn certificate_verdict(
         Ok(_) => "certificate verified".into(),
         Err(e) => format!("certificate not verified ({e})"),
     }
+}
+
+/// A TLS 1.2+ client configuration that verifies the server: the public roots, and the
+/// authorities in `ca_file` (read at each connection, so a changed file is picked up).
+pub fn verifying_tls_config(ca_file: Option<&str>) -> Result<Arc<rustls::ClientConfig>, String> {
+    use rustls_pki_types::pem::PemObject;
+    let mut roots = public_roots().clone();
+    if let Some(path) = ca_file {
+        let certs = CertificateDer::pem_file_iter(path)
+            .map_err(|e| format!("relay ca_file {path}: {e}"))?
+            .collect::<Result<Vec<_>, _>>()
+            .map_err(|e| format!("relay ca_file {path}: {e}"))?;
+        let (added, _) = roots.add_parsable_certificates(certs);
+        if added == 0 {
+            return Err(format!("relay ca_file {path}: no usable certificate"));
+        }
+    }
+    let provider = Arc::new(rustls::crypto::ring::default_provider());
+    let config = rustls::ClientConfig::builder_with_provider(provider)
+        .with_protocol_versions(&[&rustls::version::TLS13, &rustls::version::TLS12])
+        .map_err(|e| e.to_string())?
+        .with_root_certificates(roots)
+        .with_no_client_auth();
+    Ok(Arc::new(config))
 }
 
 /// A TLS 1.2+ client configuration for opportunistic TLS (also what the tests use to talk to a

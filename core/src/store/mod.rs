@@ -71,17 +71,19 @@ type Completion = Box<dyn FnOnce(Option<&Error>) + Send>;
 impl Store {
     /// Opens (creating when new) the store in `dir`: folders, database, migrations, writer.
     pub fn open(dir: &Path) -> Result<Store> {
-        std::fs::create_dir_all(dir).map_err(|e| {
+        private_dir(dir).map_err(|e| {
             Error::Storage(format!("cannot create data folder {}: {e}", dir.display()))
         })?;
         let blobs = BlobStore::open(dir)?;
         let db_path = dir.join(DB_FILE);
         let mut conn = open_connection(&db_path)?;
+        make_private(dir, &db_path);
         schema::migrate(&mut conn, &db_path)?;
         let (tx, rx) = mpsc::channel::<Job>();
+        let writer_blobs = blobs.clone();
         let thread = std::thread::Builder::new()
             .name("roost-store-writer".into())
-            .spawn(move || writer_loop(conn, rx))
+            .spawn(move || writer_loop(conn, writer_blobs, rx))
             .map_err(|e| Error::Storage(format!("cannot start the store writer: {e}")))?;
         Ok(Store {
             inner: Arc::new(Inner {
@@ -203,6 +205,30 @@ impl Store {
     }
 }
 
+/// The data folder and the database (password hashes, DKIM keys, everyone's mail) are the
+/// server's user's alone, whatever the umask of whoever made them: existing installations are
+/// mended at every start. SQLite gives its -wal and -shm files the database's own mode.
+fn make_private(dir: &Path, db: &Path) {
+    use std::os::unix::fs::PermissionsExt;
+    let own = |p: &Path, mode: u32| {
+        if let Ok(meta) = std::fs::symlink_metadata(p)
+            && !meta.file_type().is_symlink()
+            && meta.permissions().mode() & 0o777 != mode
+            && let Err(e) = std::fs::set_permissions(p, std::fs::Permissions::from_mode(mode))
+        {
+            tracing::warn!(path = %p.display(), error = %e, "cannot make it private");
+        }
+    };
+    own(dir, 0o700);
+    for name in ["blobs", "tmp", "tls", "search"] {
+        own(&dir.join(name), 0o700);
+    }
+    own(db, 0o600);
+    for suffix in ["-wal", "-shm"] {
+        own(&dir.join(format!("{DB_FILE}{suffix}")), 0o600);
+    }
+}
+
 fn open_connection(path: &Path) -> Result<Connection> {
     let conn = Connection::open(path)
         .map_err(|e| Error::Storage(format!("cannot open database {}: {e}", path.display())))?;
@@ -214,7 +240,8 @@ fn open_connection(path: &Path) -> Result<Connection> {
     Ok(conn)
 }
 
-fn writer_loop(conn: Connection, rx: mpsc::Receiver<Job>) {
+fn writer_loop(conn: Connection, blobs: BlobStore, rx: mpsc::Receiver<Job>) {
+    empty_trash(&conn, &blobs);
     while let Ok(first) = rx.recv() {
         let mut batch = vec![first];
         while batch.len() < MAX_BATCH {
@@ -224,6 +251,45 @@ fn writer_loop(conn: Connection, rx: mpsc::Receiver<Job>) {
             }
         }
         run_batch(&conn, batch);
+        empty_trash(&conn, &blobs);
+    }
+}
+
+/// Removes the files of blobs that the last commit left without a row (schema 7's triggers
+/// list them), then their trash entries. After the commit, never before: a crash in between
+/// leaves a file to remove again, never a row without its file.
+fn empty_trash(conn: &Connection, blobs: &BlobStore) {
+    let ids: Vec<String> = match conn
+        .prepare_cached("SELECT id FROM blob_trash LIMIT 1000")
+        .and_then(|mut s| s.query_map([], |r| r.get(0))?.collect())
+    {
+        Ok(ids) => ids,
+        Err(e) => {
+            tracing::warn!(error = %e, "cannot read the list of message files to remove");
+            return;
+        }
+    };
+    if ids.is_empty() {
+        return;
+    }
+    let mut done = Vec::with_capacity(ids.len());
+    for id in ids {
+        match blobs.remove(&BlobId(id.clone())) {
+            Ok(()) => done.push(id),
+            Err(e) => tracing::warn!(blob = %id, error = %e, "cannot remove a message file"),
+        }
+    }
+    let result = (|| -> rusqlite::Result<()> {
+        conn.execute_batch("BEGIN IMMEDIATE")?;
+        let mut del = conn.prepare_cached("DELETE FROM blob_trash WHERE id = ?1")?;
+        for id in &done {
+            del.execute([id])?;
+        }
+        conn.execute_batch("COMMIT")
+    })();
+    if let Err(e) = result {
+        let _ = conn.execute_batch("ROLLBACK");
+        tracing::warn!(error = %e, "cannot clear the list of removed message files");
     }
 }
 

@@ -246,14 +246,14 @@ pub enum Outcome {
     Deferred { next: i64, error: String },
 }
 
-/// Records the outcome of an attempt; removes the entry when no recipient is left and returns
-/// its blob when nothing else refers to it (the caller deletes the file after the commit).
+/// Records the outcome of an attempt; removes the entry when no recipient is left (its file
+/// goes once nothing else refers to it: schema 7's triggers).
 pub fn record(
     conn: &Connection,
     queue_id: &str,
     outcomes: &[(String, Outcome)],
     warned: &[String],
-) -> Result<Option<BlobId>> {
+) -> Result<()> {
     for (rcpt, outcome) in outcomes {
         match outcome {
             Outcome::Done => {
@@ -282,28 +282,13 @@ pub fn record(
     finish_if_empty(conn, queue_id)
 }
 
-fn finish_if_empty(conn: &Connection, queue_id: &str) -> Result<Option<BlobId>> {
-    let left: i64 = conn.query_row(
-        "SELECT COUNT(*) FROM queue_recipients WHERE queue_id = ?1",
-        [queue_id],
-        |r| r.get(0),
-    )?;
-    if left > 0 {
-        return Ok(None);
-    }
-    let blob: Option<String> = conn
-        .query_row("SELECT blob_id FROM queue WHERE id = ?1", [queue_id], |r| {
-            r.get(0)
-        })
-        .optional()?;
-    conn.execute("DELETE FROM queue WHERE id = ?1", [queue_id])?;
-    let Some(blob) = blob else { return Ok(None) };
-    let removed = conn.execute(
-        "DELETE FROM blobs WHERE id = ?1 AND NOT EXISTS (SELECT 1 FROM messages WHERE blob_id = ?1)
-         AND NOT EXISTS (SELECT 1 FROM queue WHERE blob_id = ?1)",
-        [&blob],
-    )?;
-    Ok((removed > 0).then_some(BlobId(blob)))
+fn finish_if_empty(conn: &Connection, queue_id: &str) -> Result<()> {
+    conn.prepare_cached(
+        "DELETE FROM queue WHERE id = ?1
+         AND NOT EXISTS (SELECT 1 FROM queue_recipients WHERE queue_id = ?1)",
+    )?
+    .execute([queue_id])?;
+    Ok(())
 }
 
 /// What an admin does to queue entries.
@@ -319,14 +304,14 @@ pub enum QueueAction {
 }
 
 /// Applies `action` to the entries `ids` names (or, when empty, every entry `filter` matches);
-/// returns the number of entries and recipients changed and the blobs to delete.
+/// returns the number of entries and recipients changed.
 pub fn apply(
     conn: &Connection,
     ids: &[String],
     filter: &QueueFilter,
     action: QueueAction,
     now: i64,
-) -> Result<(usize, usize, Vec<BlobId>)> {
+) -> Result<(usize, usize)> {
     let entries: Vec<QueueEntry> = if ids.is_empty() {
         list(conn, filter)?
     } else {
@@ -334,7 +319,7 @@ pub fn apply(
             .map(|id| get(conn, id))
             .collect::<Result<Vec<_>>>()?
     };
-    let (mut touched, mut rcpts, mut blobs) = (0, 0, Vec::new());
+    let (mut touched, mut rcpts) = (0, 0);
     for e in &entries {
         let n = match action {
             QueueAction::Retry => conn.execute(
@@ -355,7 +340,7 @@ pub fn apply(
             QueueAction::Delete => {
                 let n =
                     conn.execute("DELETE FROM queue_recipients WHERE queue_id = ?1", [&e.id])?;
-                blobs.extend(finish_if_empty(conn, &e.id)?);
+                finish_if_empty(conn, &e.id)?;
                 n
             }
         };
@@ -364,7 +349,7 @@ pub fn apply(
             rcpts += n;
         }
     }
-    Ok((touched, rcpts, blobs))
+    Ok((touched, rcpts))
 }
 
 /// Counts for the status of the service.

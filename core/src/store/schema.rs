@@ -166,6 +166,27 @@ const MIGRATIONS: &[&str] = &[
     r#"
     CREATE INDEX messages_not_indexed ON messages(mailbox_id, uid) WHERE indexed != 1;
     "#,
+    // 7: a message file goes as soon as no row names it: when its last message (EXPUNGE,
+    // DELE, a deleted mailbox or account) or queue entry is deleted, its blob row goes and
+    // its id waits in blob_trash until the store's writer has removed the file after the
+    // commit. Mail already expunged by older versions is collected at the next start.
+    r#"
+    CREATE TABLE blob_trash (id TEXT PRIMARY KEY);
+    CREATE TRIGGER messages_release_blob AFTER DELETE ON messages
+    WHEN NOT EXISTS (SELECT 1 FROM messages WHERE blob_id = OLD.blob_id)
+     AND NOT EXISTS (SELECT 1 FROM queue WHERE blob_id = OLD.blob_id)
+    BEGIN
+        DELETE FROM blobs WHERE id = OLD.blob_id;
+        INSERT OR IGNORE INTO blob_trash (id) VALUES (OLD.blob_id);
+    END;
+    CREATE TRIGGER queue_release_blob AFTER DELETE ON queue
+    WHEN NOT EXISTS (SELECT 1 FROM messages WHERE blob_id = OLD.blob_id)
+     AND NOT EXISTS (SELECT 1 FROM queue WHERE blob_id = OLD.blob_id)
+    BEGIN
+        DELETE FROM blobs WHERE id = OLD.blob_id;
+        INSERT OR IGNORE INTO blob_trash (id) VALUES (OLD.blob_id);
+    END;
+    "#,
 ];
 
 pub fn migrate(conn: &mut Connection, db_path: &Path) -> Result<()> {
