@@ -11,6 +11,15 @@ use std::process::{Command, Output};
 const USER: &str = "roostpkg";
 const NAS_IP: &str = "10.77.0.1";
 const CLIENT_IP: &str = "10.77.0.2";
+const OUTSIDE_IP: &str = "10.78.0.2";
+/// Another mail server beyond the NAS: it greets as "outside".
+const OUTSIDE_MX: &str = r#"
+import socket, threading
+s = socket.socket(); s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+s.bind(("0.0.0.0", 25)); s.listen(); print("up", flush=True)
+while True:
+    c, _ = s.accept(); c.sendall(b"220 outside ESMTP\r\n"); c.close()
+"#;
 const ACCOUNT: &str = "owner@family.test";
 const PASSWORD: &str = "wizard-password-1";
 
@@ -34,6 +43,8 @@ struct Nas {
     root: PathBuf,
     ns: String,
     client: String,
+    /// A host beyond the NAS (the internet, as far as the LAN knows), once made.
+    outside: Option<String>,
     made_user: bool,
 }
 
@@ -46,6 +57,9 @@ impl Drop for Nas {
         let _ = Command::new("ip")
             .args(["netns", "del", &self.client])
             .status();
+        if let Some(o) = &self.outside {
+            let _ = Command::new("ip").args(["netns", "del", o]).status();
+        }
         if self.made_user {
             let _ = Command::new("userdel").arg(USER).status();
         }
@@ -83,6 +97,7 @@ impl Nas {
             root,
             ns: format!("roost-nas{tag}-{id}"),
             client: format!("roost-lan{tag}-{id}"),
+            outside: None,
             made_user,
         };
         for ns in [&nas.ns, &nas.client] {
@@ -203,13 +218,97 @@ impl Nas {
             .arg(self.target()));
     }
 
-    fn roost_root(&self, args: &[&str]) -> Output {
+    fn roost_root_env(&self, env: &[(&str, &str)], args: &[&str]) -> Output {
         sh(Command::new("ip")
-            .args(["netns", "exec", &self.ns])
+            .args(["netns", "exec", &self.ns, "env"])
+            .args(env.iter().map(|(k, v)| format!("{k}={v}")))
             .arg(self.target().join("bin/roost"))
             .arg("--config")
             .arg(self.var().join("roost.toml"))
             .args(args))
+    }
+
+    /// `roost ARGS` as the package user, as DSM's scripts and control panel run it.
+    fn roost_as_package_user(&self, args: &[&str]) -> String {
+        ok(Command::new("ip")
+            .args(["netns", "exec", &self.ns, "setpriv"])
+            .arg(format!("--reuid={USER}"))
+            .arg(format!("--regid={USER}"))
+            .arg("--clear-groups")
+            .arg(self.target().join("bin/roost"))
+            .arg("--config")
+            .arg(self.var().join("roost.toml"))
+            .args(args))
+    }
+
+    /// A host on a second network behind the NAS, which routes between it and the LAN (as a
+    /// NAS does for its containers, VMs and VPN clients); it listens on port 25 itself.
+    /// Returns the listener, to be killed.
+    fn add_outside(&mut self, tag: &str) -> std::process::Child {
+        let id = std::process::id();
+        let outside = format!("roost-out{tag}-{id}");
+        ok(Command::new("ip").args(["netns", "add", &outside]));
+        self.outside = Some(outside.clone());
+        ok(Command::new("ip").args(["-n", &outside, "link", "set", "lo", "up"]));
+        let (a, b) = (format!("ro{tag}{id}"), format!("rp{tag}{id}"));
+        let (a, b) = (&a[..a.len().min(15)], &b[..b.len().min(15)]);
+        ok(Command::new("ip").args(["link", "add", a, "type", "veth", "peer", "name", b]));
+        ok(Command::new("ip").args(["link", "set", a, "netns", &self.ns]));
+        ok(Command::new("ip").args(["link", "set", b, "netns", &outside]));
+        ok(Command::new("ip").args(["-n", &self.ns, "addr", "add", "10.78.0.1/24", "dev", a]));
+        ok(Command::new("ip").args([
+            "-n",
+            &outside,
+            "addr",
+            "add",
+            &format!("{OUTSIDE_IP}/24"),
+            "dev",
+            b,
+        ]));
+        ok(Command::new("ip").args(["-n", &self.ns, "link", "set", a, "up"]));
+        ok(Command::new("ip").args(["-n", &outside, "link", "set", b, "up"]));
+        ok(Command::new("ip").args([
+            "-n",
+            &outside,
+            "route",
+            "add",
+            "default",
+            "via",
+            "10.78.0.1",
+        ]));
+        ok(Command::new("ip").args(["-n", &self.client, "route", "add", "default", "via", NAS_IP]));
+        ok(Command::new("ip").args([
+            "netns",
+            "exec",
+            &self.ns,
+            "sysctl",
+            "-q",
+            "-w",
+            "net.ipv4.ip_forward=1",
+        ]));
+        let mut child = Command::new("ip")
+            .args(["netns", "exec", &outside, "/usr/bin/python3", "-c"])
+            .arg(OUTSIDE_MX)
+            .stdout(std::process::Stdio::piped())
+            .spawn()
+            .unwrap();
+        let mut line = String::new();
+        std::io::BufRead::read_line(
+            &mut std::io::BufReader::new(child.stdout.take().unwrap()),
+            &mut line,
+        )
+        .unwrap();
+        assert_eq!(line.trim(), "up");
+        child
+    }
+
+    /// What a LAN computer reads first from `ip`:25.
+    fn lan_greeting(&self, ip: &str) -> String {
+        let o = self.lan_python(&format!(
+            "import socket\ns = socket.create_connection(('{ip}', 25), timeout=5)\n\
+             print(s.makefile('rb').readline().decode().strip())"
+        ));
+        String::from_utf8_lossy(&o.stdout).trim().to_string()
     }
 
     /// A script on the LAN computer (system Python).
@@ -413,21 +512,50 @@ fn spk_installs_upgrades_and_uninstalls_in_a_nas_namespace() {
     assert_eq!(nas.ctl(&scripts, "status"), 0);
     assert_eq!(daemon_user(&nas.var()), USER, "runs as the package user");
 
-    // DSM's port-config worker, played by the harness as root.
-    let reg = nas.roost_root(&["firewall", "register"]);
+    // Before any rule, the standard ports do not reach Roost, and `roost status` says so.
+    let st = nas.roost_as_package_user(&["status"]);
+    assert!(st.contains("Firewall: missing: port 25"), "{st}");
+    // DSM has iptables, not nft: the boot-up task README describes (a root task in DSM's
+    // Task Scheduler), played by the harness as root.
+    let dsm = [("ROOST_FIREWALL", "iptables")];
+    let reg = nas.roost_root_env(&dsm, &["firewall", "register"]);
     assert!(
         reg.status.success(),
         "{}",
         String::from_utf8_lossy(&reg.stderr)
     );
     let rules = ok(Command::new("ip").args([
-        "netns", "exec", &nas.ns, "nft", "list", "table", "inet", "roost",
+        "netns", "exec", &nas.ns, "iptables", "-w", "-t", "nat", "-S", "ROOST",
     ]));
     assert!(
-        rules.contains("tcp dport 25 redirect to :10025")
-            && rules.contains("tcp dport 143 redirect to :10143"),
+        rules.contains("--dport 25 -j REDIRECT --to-ports 10025")
+            && rules.contains("--dport 143 -j REDIRECT --to-ports 10143"),
         "{rules}"
     );
+    let jumps = ok(Command::new("ip").args([
+        "netns",
+        "exec",
+        &nas.ns,
+        "iptables",
+        "-w",
+        "-t",
+        "nat",
+        "-S",
+        "PREROUTING",
+    ]));
+    assert!(jumps.contains("--dst-type LOCAL -j ROOST"), "{jumps}");
+    // Registering again (every boot) leaves one set of rules.
+    assert!(
+        nas.roost_root_env(&dsm, &["firewall", "register"])
+            .status
+            .success()
+    );
+    let again = ok(Command::new("ip").args([
+        "netns", "exec", &nas.ns, "iptables", "-w", "-t", "nat", "-S",
+    ]));
+    assert_eq!(again.matches("-j ROOST").count(), 2, "{again}");
+    let st = nas.roost_as_package_user(&["status"]);
+    assert!(st.contains("Firewall: ok"), "{st}");
 
     // A computer on the LAN: SMTP on 25 and IMAP on 143 reach Roost.
     let o = nas.lan_python(SEND);
@@ -491,7 +619,7 @@ fn spk_installs_upgrades_and_uninstalls_in_a_nas_namespace() {
     assert_eq!(nas.ctl(&scripts2, "stop"), 0);
     nas.run_ok(&scripts2, "preuninst", &un);
     nas.run_ok(&scripts2, "postuninst", &un);
-    let unreg = nas.roost_root(&["firewall", "unregister"]);
+    let unreg = nas.roost_root_env(&dsm, &["firewall", "unregister"]);
     assert!(
         unreg.status.success(),
         "{}",
@@ -499,9 +627,13 @@ fn spk_installs_upgrades_and_uninstalls_in_a_nas_namespace() {
     );
     std::fs::remove_dir_all(nas.target()).unwrap();
     let gone = sh(Command::new("ip").args([
-        "netns", "exec", &nas.ns, "nft", "list", "table", "inet", "roost",
+        "netns", "exec", &nas.ns, "iptables", "-w", "-t", "nat", "-S", "ROOST",
     ]));
     assert!(!gone.status.success(), "the rules are gone");
+    let left = ok(Command::new("ip").args([
+        "netns", "exec", &nas.ns, "iptables", "-w", "-t", "nat", "-S",
+    ]));
+    assert!(!left.contains("ROOST"), "no jump left behind: {left}");
     assert!(nas.var().join("data/roost.db").exists(), "mail kept");
     assert!(nas.var().join("roost.toml").exists(), "settings kept");
 
@@ -531,14 +663,15 @@ fn arch() -> &'static str {
 /// that its nftables rules and its daemon live there), checked the same way.
 #[test]
 fn deb_installs_upgrades_and_removes_in_a_nas_namespace() {
-    let nas = Nas::new("d", false);
+    let mut nas = Nas::new("d", false);
     let _purge = Purge(nas.ns.clone());
     let dist = dist_dir();
     build("0.1.0-1");
     let deb = |v: &str| dist.join(format!("roost_{v}_{}.deb", debarch()));
+    let ns = nas.ns.clone();
     let dpkg = |args: &[&str], file: Option<&Path>| {
         let mut cmd = Command::new("ip");
-        cmd.args(["netns", "exec", &nas.ns, "env"])
+        cmd.args(["netns", "exec", &ns, "env"])
             .arg("ROOST_INIT=script")
             .arg("ROOST_INSECURE_FAST_HASH=1")
             .arg("ROOST_DOMAIN=family.test")
@@ -555,6 +688,11 @@ fn deb_installs_upgrades_and_removes_in_a_nas_namespace() {
     dpkg(&["-i"], Some(&deb("0.1.0-1")));
     let var = Path::new("/var/packages/roost/var");
     assert!(var.join("data/roost.db").exists());
+    use std::os::unix::fs::PermissionsExt;
+    let mode = |p: &Path| std::fs::metadata(p).unwrap().permissions().mode() & 0o777;
+    assert_eq!(mode(var), 0o700, "var is the package user's alone");
+    assert_eq!(mode(&var.join("data")), 0o700);
+    assert_eq!(mode(&var.join("data/roost.db")), 0o600);
     let rules = ok(Command::new("ip").args([
         "netns", "exec", &nas.ns, "nft", "list", "table", "inet", "roost",
     ]));
@@ -567,6 +705,55 @@ fn deb_installs_upgrades_and_removes_in_a_nas_namespace() {
         String::from_utf8_lossy(&o.stderr)
     );
     assert_mail_readable(&nas);
+
+    // A connection the NAS routes to another server's port 25 keeps its destination; one to
+    // the NAS's own port 25 reaches Roost.
+    let mut outside = nas.add_outside("d");
+    assert_eq!(nas.lan_greeting(OUTSIDE_IP), "220 outside ESMTP");
+    assert!(
+        nas.lan_greeting(NAS_IP).contains("ESMTP Roost"),
+        "{}",
+        nas.lan_greeting(NAS_IP)
+    );
+    let status = |nas: &Nas| {
+        ok(Command::new("ip").args([
+            "netns",
+            "exec",
+            &nas.ns,
+            "/usr/bin/roost",
+            "--config",
+            "/var/packages/roost/var/roost.toml",
+            "status",
+        ]))
+    };
+    assert!(status(&nas).contains("Firewall: ok"), "{}", status(&nas));
+    // The rules come back after a flush of the whole ruleset and a start of the package.
+    ok(Command::new("ip").args(["netns", "exec", &nas.ns, "nft", "flush", "ruleset"]));
+    assert_eq!(
+        nas.lan_greeting(NAS_IP),
+        "",
+        "no redirect: port 25 is closed"
+    );
+    assert!(
+        status(&nas).contains("Firewall: missing"),
+        "{}",
+        status(&nas)
+    );
+    ok(Command::new("ip").args([
+        "netns",
+        "exec",
+        &nas.ns,
+        "env",
+        "ROOST_INIT=script",
+        "ROOST_INSECURE_FAST_HASH=1",
+        "/etc/init.d/roost",
+        "restart",
+    ]));
+    assert!(nas.lan_greeting(NAS_IP).contains("ESMTP Roost"));
+    assert_eq!(nas.lan_greeting(OUTSIDE_IP), "220 outside ESMTP");
+    assert!(status(&nas).contains("Firewall: ok"), "{}", status(&nas));
+    let _ = outside.kill();
+    let _ = outside.wait();
 
     build("0.1.0-2");
     dpkg(&["-i"], Some(&deb("0.1.0-2")));

@@ -461,7 +461,7 @@ impl Admin {
                     None => None,
                 };
                 let n = s.write(move |c| store::search::reset(c, account))?;
-                let running = status::read(&self.config.data_dir, s)?.running;
+                let running = status::running(&self.config.data_dir);
                 if account.is_none() && !running {
                     // A full rebuild with no server holding the index: start from nothing.
                     let _ = std::fs::remove_dir_all(self.config.data_dir.join("search"));
@@ -498,7 +498,7 @@ impl Admin {
                     format!("CJK indexing off for {target}; CJK text is found by reading the mail")
                 }))
             }
-            Status => status::read(&self.config.data_dir, s).map(Response::Status),
+            Status => status::read(&self.config, s).map(Response::Status),
             SettingsGet => settings::get(&self.config).map(Response::Settings),
             SettingsSet { settings: changes } => self.settings_set(&changes),
         }

@@ -29,6 +29,18 @@ pub struct Status {
     pub started: Option<i64>,
     pub listeners: Vec<String>,
     pub queue: QueueCounts,
+    pub mail: MailUsage,
+    /// Whether the standard mail ports reach Roost.
+    pub firewall: crate::firewall::Check,
+}
+
+/// The message files of the store: freed space shows here as soon as mail is expunged.
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+pub struct MailUsage {
+    pub files: u64,
+    pub bytes: u64,
+    /// Files whose last message went, about to be removed.
+    pub removing: u64,
 }
 
 #[derive(Debug, Clone, Default, Serialize, Deserialize)]
@@ -63,7 +75,8 @@ fn run_info(data_dir: &Path) -> Option<RunInfo> {
         .and_then(|t| serde_json::from_str(&t).ok())
 }
 
-pub fn read(data_dir: &Path, store: &Store) -> Result<Status> {
+pub fn read(cfg: &crate::config::Config, store: &Store) -> Result<Status> {
+    let data_dir = cfg.data_dir.as_path();
     let info = run_info(data_dir);
     let running = info.as_ref().is_some_and(|i| alive(i.pid));
     let mut queue = QueueCounts::default();
@@ -75,7 +88,14 @@ pub fn read(data_dir: &Path, store: &Store) -> Result<Status> {
             QueueState::Held => queue.held = n,
         }
     }
+    let (files, bytes, removing) = store.read(store::blob_usage)?;
     Ok(Status {
+        firewall: crate::firewall::check(cfg, running),
+        mail: MailUsage {
+            files,
+            bytes,
+            removing,
+        },
         running,
         pid: info.as_ref().map(|i| i.pid),
         version: match (&info, running) {
@@ -89,6 +109,11 @@ pub fn read(data_dir: &Path, store: &Store) -> Result<Status> {
             .unwrap_or_default(),
         queue,
     })
+}
+
+/// Whether the daemon of this data folder runs.
+pub fn running(data_dir: &Path) -> bool {
+    run_info(data_dir).is_some_and(|i| alive(i.pid))
 }
 
 /// Whether a process with this id exists (EPERM: it does, as another user).

@@ -414,6 +414,11 @@ fn parse_state(s: &str) -> Result<QueueState, String> {
 
 /// Runs the command line; returns the process exit code.
 pub fn main() -> i32 {
+    // Whatever roost writes (mail, the database, keys, settings) is its user's alone.
+    // SAFETY: umask only sets this process's file creation mask.
+    unsafe {
+        libc::umask(0o077);
+    }
     let cli = Cli::parse();
     let config = match Config::load(cli.config.as_deref(), cli.data.as_deref()) {
         Ok(c) => c,

@@ -218,6 +218,20 @@ pub fn render(resp: &Response) -> String {
                 "Queue: {} waiting, {} being delivered, {} deferred, {} held.\n",
                 st.queue.queued, st.queue.active, st.queue.deferred, st.queue.held
             ));
+            out.push_str(&format!(
+                "Mail: {} in {} message files{}.\n",
+                human_size(st.mail.bytes),
+                st.mail.files,
+                if st.mail.removing > 0 {
+                    format!(", {} being removed", st.mail.removing)
+                } else {
+                    String::new()
+                }
+            ));
+            out.push_str(&format!(
+                "Firewall: {}: {}.\n",
+                st.firewall.state, st.firewall.detail
+            ));
             out
         }
         Response::SearchStatus(st) => format!(

@@ -17,9 +17,7 @@ pub fn reindex(store: &Store, config: &Config) -> i32 {
         ProgressStyle::with_template("{bar:40} {pos}/{len} messages  {per_sec}  {eta} left")
             .unwrap_or_else(|_| ProgressStyle::default_bar()),
     );
-    let running = crate::admin::status::read(&config.data_dir, store)
-        .map(|s| s.running)
-        .unwrap_or(false);
+    let running = crate::admin::status::running(&config.data_dir);
     let local = (!running).then(|| crate::search::Search::open(config, store));
     loop {
         if let Some(search) = &local {

@@ -307,4 +307,30 @@ mod tests {
         );
         assert!(e.body.contains("original topic"), "{}", e.body);
     }
+
+    /// Messages nested as deep as a sender likes (multiparts in multiparts, messages in
+    /// messages) are extracted on a thread with the runtime's 2 MiB stack.
+    #[test]
+    fn deep_nesting_on_a_small_stack() {
+        let mut multipart = String::new();
+        for i in 0..5_000 {
+            multipart.push_str(&format!(
+                "Content-Type: multipart/mixed; boundary=b{i}\r\n\r\n--b{i}\r\n"
+            ));
+        }
+        multipart.push_str("\r\ninnermost\r\n");
+        let mut rfc822 = String::new();
+        for _ in 0..5_000 {
+            rfc822.push_str("Content-Type: message/rfc822\r\n\r\n");
+        }
+        rfc822.push_str("Subject: inner\r\n\r\ntext\r\n");
+        for m in [multipart, rfc822] {
+            std::thread::Builder::new()
+                .stack_size(2 << 20)
+                .spawn(move || extract(m.as_bytes()))
+                .unwrap()
+                .join()
+                .expect("no stack overflow");
+        }
+    }
 }

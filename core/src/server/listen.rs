@@ -161,12 +161,26 @@ pub fn drop_privileges(cfg: &Config) -> Result<()> {
     Ok(())
 }
 
-fn chown_tree(path: &std::path::Path, uid: nix::unistd::Uid, gid: nix::unistd::Gid) -> Result<()> {
-    nix::unistd::chown(path, Some(uid), Some(gid))
+/// Gives the data folder and everything in it to `uid`, without following symbolic links
+/// (a link planted in the folder must not hand over a file elsewhere), walking with a stack.
+fn chown_tree(root: &std::path::Path, uid: nix::unistd::Uid, gid: nix::unistd::Gid) -> Result<()> {
+    use nix::fcntl::AtFlags;
+    use nix::unistd::fchownat;
+    let mut todo = vec![root.to_path_buf()];
+    while let Some(path) = todo.pop() {
+        fchownat(
+            nix::fcntl::AT_FDCWD,
+            &path,
+            Some(uid),
+            Some(gid),
+            AtFlags::AT_SYMLINK_NOFOLLOW,
+        )
         .map_err(|e| Error::Storage(format!("chown {}: {e}", path.display())))?;
-    if path.is_dir() && !path.is_symlink() {
-        for entry in std::fs::read_dir(path)? {
-            chown_tree(&entry?.path(), uid, gid)?;
+        let meta = std::fs::symlink_metadata(&path)?;
+        if meta.is_dir() {
+            for entry in std::fs::read_dir(&path)? {
+                todo.push(entry?.path());
+            }
         }
     }
     Ok(())

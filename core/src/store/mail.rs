@@ -244,3 +244,15 @@ pub fn blob_known(conn: &Connection, id: &BlobId) -> Result<bool> {
         .optional()?
         .is_some())
 }
+
+/// What the message files take: (files, bytes) of the blobs rows name, and the files waiting to
+/// be removed after their last message went.
+pub fn blob_usage(conn: &Connection) -> Result<(u64, u64, u64)> {
+    let (files, bytes): (i64, i64) = conn
+        .prepare_cached("SELECT COUNT(*), COALESCE(SUM(size), 0) FROM blobs")?
+        .query_row([], |r| Ok((r.get(0)?, r.get(1)?)))?;
+    let trash: i64 = conn
+        .prepare_cached("SELECT COUNT(*) FROM blob_trash")?
+        .query_row([], |r| r.get(0))?;
+    Ok((files as u64, bytes as u64, trash as u64))
+}

@@ -85,13 +85,10 @@ pub fn delete(conn: &Connection, account_id: i64, name: &str) -> Result<()> {
     }
     let id = mailbox_id(conn, account_id, &name)?
         .ok_or_else(|| Error::NotFound(format!("mailbox {name} does not exist")))?;
+    let (low, high) = children_range(&name);
     let children: i64 = conn.query_row(
-        "SELECT COUNT(*) FROM mailboxes WHERE account_id = ?1 AND substr(name, 1, ?2) = ?3",
-        params![
-            account_id,
-            name.len() as i64 + 1,
-            format!("{name}{DELIMITER}")
-        ],
+        "SELECT COUNT(*) FROM mailboxes WHERE account_id = ?1 AND name >= ?2 AND name < ?3",
+        params![account_id, low, high],
         |r| r.get(0),
     )?;
     if children > 0 {
@@ -143,18 +140,14 @@ pub fn rename(conn: &Connection, account_id: i64, from: &str, to: &str) -> Resul
     {
         create(conn, account_id, parent)?;
     }
+    let (low, high) = children_range(&from);
     let children: Vec<(i64, String)> = conn
         .prepare(
-            "SELECT id, name FROM mailboxes WHERE account_id = ?1 AND substr(name, 1, ?2) = ?3",
+            "SELECT id, name FROM mailboxes WHERE account_id = ?1 AND name >= ?2 AND name < ?3",
         )?
-        .query_map(
-            params![
-                account_id,
-                from.len() as i64 + 1,
-                format!("{from}{DELIMITER}")
-            ],
-            |r| Ok((r.get(0)?, r.get(1)?)),
-        )?
+        .query_map(params![account_id, low, high], |r| {
+            Ok((r.get(0)?, r.get(1)?))
+        })?
         .collect::<Result<Vec<_>, _>>()?;
     // The messages are the same ones under a new name: UIDs and UIDVALIDITY stay.
     conn.execute(
@@ -171,6 +164,14 @@ pub fn rename(conn: &Connection, account_id: i64, from: &str, to: &str) -> Resul
     Ok(())
 }
 
+/// The names of `name`'s descendants are exactly those from "name/" up to (not including)
+/// "name0" in SQLite's byte order ('0' follows '/'): a range the (account_id, name) index
+/// answers, right for names in any script. (substr() counts characters, not bytes, so a
+/// prefix test by byte length missed the children of non-ASCII names.)
+fn children_range(name: &str) -> (String, String) {
+    (format!("{name}{DELIMITER}"), format!("{name}0"))
+}
+
 pub fn set_subscribed(conn: &Connection, account_id: i64, name: &str, on: bool) -> Result<()> {
     let name = validate_name(name)?;
     let n = conn.execute(
@@ -181,4 +182,57 @@ pub fn set_subscribed(conn: &Connection, account_id: i64, name: &str, on: bool) 
         return Err(Error::NotFound(format!("mailbox {name} does not exist")));
     }
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn account() -> (Connection, i64) {
+        let mut c = Connection::open_in_memory().unwrap();
+        super::super::schema::migrate(&mut c, std::path::Path::new("/nonexistent/roost.db"))
+            .unwrap();
+        c.execute_batch(
+            "INSERT INTO domains (id, name, created) VALUES (1, 'example.test', 0);
+             INSERT INTO accounts (id, domain_id, localpart, password, created)
+             VALUES (1, 1, 'alice', 'x', 0);",
+        )
+        .unwrap();
+        (c, 1)
+    }
+
+    fn names(c: &Connection, account: i64) -> Vec<String> {
+        let mut n: Vec<String> = list(c, account)
+            .unwrap()
+            .into_iter()
+            .map(|m| m.name)
+            .collect();
+        n.sort();
+        n
+    }
+
+    #[test]
+    fn non_ascii_parents_take_their_children_along() {
+        let (c, a) = account();
+        create(&c, a, "Büro/Rechnungen").unwrap();
+        create(&c, a, "Büro/Rechnungen/2026").unwrap();
+        create(&c, a, "Bürokratie").unwrap();
+        create(&c, a, "邮件/工作").unwrap();
+        rename(&c, a, "Büro", "Archiv").unwrap();
+        assert_eq!(
+            names(&c, a),
+            [
+                "Archiv",
+                "Archiv/Rechnungen",
+                "Archiv/Rechnungen/2026",
+                "Bürokratie",
+                "邮件",
+                "邮件/工作"
+            ]
+        );
+        assert!(matches!(delete(&c, a, "邮件"), Err(Error::Conflict(_))));
+        delete(&c, a, "邮件/工作").unwrap();
+        delete(&c, a, "邮件").unwrap();
+        assert!(!names(&c, a).iter().any(|n| n.starts_with('邮')));
+    }
 }

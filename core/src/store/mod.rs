@@ -18,9 +18,9 @@ mod schema;
 pub mod search;
 pub mod spool;
 
-pub use blob::{BlobId, BlobStore, private_dir};
+pub use blob::{BlobId, BlobStore, private_dir, sync_dir};
 pub use mail::{
-    DEFAULT_MAILBOXES, Delivery, DeliveryTarget, MessageRow, StoredMessage, blob_known,
+    DEFAULT_MAILBOXES, Delivery, DeliveryTarget, MessageRow, StoredMessage, blob_known, blob_usage,
     cached_header, create_default_mailboxes, create_mailbox, deliver, flags, header_of,
     list_messages, mailbox_id, unreferenced_blobs,
 };
