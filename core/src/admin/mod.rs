@@ -628,3 +628,24 @@ impl Admin {
         value.to_string()
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::Request;
+
+    /// Found by fuzzing (fuzz/artifacts/admin_json): JSON numbers must read back exactly, or
+    /// a setting passed through the admin layer twice changes on the way.
+    #[test]
+    fn requests_print_back_to_themselves() {
+        for input in [
+            r#"["settings_set",6e46]"#,
+            r#"{"op":"settings_set","settings":{"limits":{"x":0.1}}}"#,
+            r#"{"op":"domain_add","name":"example.test"}"#,
+        ] {
+            let req: Request = serde_json::from_str(input).unwrap();
+            let text = serde_json::to_string(&req).unwrap();
+            let again: Request = serde_json::from_str(&text).unwrap();
+            assert_eq!(serde_json::to_string(&again).unwrap(), text, "{input}");
+        }
+    }
+}
