@@ -36,8 +36,16 @@ async fn store_message(
     let Some(tx) = st.tx.as_ref() else {
         return Err("503 5.5.1 Send MAIL first".into());
     };
-    let head = match body.head(HEAD) {
-        Ok(h) => h.into_owned(),
+    // The message's own header block, and whether all of it is there (a header larger than
+    // HEAD is only ever a stranger's trick).
+    let (own_header, complete) = match body.head(HEAD) {
+        Ok(head) => {
+            let h = store::header_of(&head);
+            (
+                h.to_vec(),
+                h.len() < head.len() || head.len() as u64 == body.len(),
+            )
+        }
         Err(e) => {
             tracing::error!(error = %e, "cannot read an arriving message back");
             return Err("451 4.3.0 Local error in processing, try again later".into());
@@ -46,15 +54,14 @@ async fn store_message(
     // What a signed-in user sends must come from one of their own addresses: checked on the
     // whole header block, so a header too large to read at once is refused.
     if let Some(user) = &st.auth {
-        let header = store::header_of(&head);
-        if header.len() == head.len() && (head.len() as u64) < body.len() {
+        if !complete {
             return Err("552 5.3.4 Message header too large".into());
         }
         let (shared2, cfg2, user2, header2) = (
             shared.clone(),
             shared.config(),
             user.clone(),
-            header.to_vec(),
+            own_header.clone(),
         );
         let checked = tokio::task::spawn_blocking(move || {
             super::sender::header_allowed(&shared2, &cfg2, &user2, &header2)
@@ -65,7 +72,7 @@ async fn store_message(
             return Err(refusal.reply());
         }
     }
-    let hops = count_received(&head);
+    let hops = count_received(&own_header);
     if hops >= cfg.smtp.max_received_headers {
         return Err(format!(
             "554 5.4.6 Mail loop: the message has passed {hops} servers"
@@ -105,12 +112,11 @@ async fn store_message(
 
     let return_path = format!("Return-Path: <{}>\r\n", tx.from.0);
     // The header block is cached beside the blob only when all of it was read.
-    let own_header = store::header_of(&head);
-    let header = (own_header.len() < head.len() || head.len() as u64 == body.len()).then(|| {
+    let header = complete.then(|| {
         let mut h = Vec::with_capacity(return_path.len() + received.len() + own_header.len());
         h.extend_from_slice(return_path.as_bytes());
         h.extend_from_slice(received.as_bytes());
-        h.extend_from_slice(own_header);
+        h.extend_from_slice(&own_header);
         h
     });
     let targets: Vec<DeliveryTarget> = accounts
@@ -126,7 +132,7 @@ async fn store_message(
     // Mail that leaves is signed for the domain of its From: when that domain has a key and
     // a signed-in user sent it (never for mail merely passing through an alias).
     let signature = match (&st.auth, want_queue) {
-        (Some(_), true) => sign(shared, &head, &body).await,
+        (Some(_), true) => sign(shared, &own_header, &body).await,
         _ => None,
     };
     // Local copies carry Return-Path (RFC 5321 4.4: added at final delivery); the copy that
@@ -222,8 +228,8 @@ async fn store_message(
 /// The DKIM-Signature for mail a signed-in user sends, for the domain of its From: when that
 /// domain has a key. A message that arrived in a file is read into memory for it, within the
 /// message memory budget (waiting for room).
-async fn sign(shared: &Arc<Shared>, head: &[u8], body: &Body) -> Option<String> {
-    let domain = crate::outbound::dkim::from_domain(store::header_of(head))?;
+async fn sign(shared: &Arc<Shared>, header: &[u8], body: &Body) -> Option<String> {
+    let domain = crate::outbound::dkim::from_domain(header)?;
     let held = shared.memory.hold(body.len()).await;
     let bytes = match body.bytes() {
         Ok(b) => b.into_owned(),

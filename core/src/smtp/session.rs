@@ -539,7 +539,7 @@ async fn data<S: AsyncRead + AsyncWrite + Unpin + Send>(
     let mut rx = DataReceiver::new(cfg.smtp.max_message_size.0 as usize);
     let mut spool = new_spool(shared, cfg);
     let mut broken = false;
-    let mut chunk = Vec::with_capacity(16 * 1024);
+    let mut chunk = Vec::new();
     let timeout = Duration::from_secs(cfg.smtp.data_timeout_secs);
     loop {
         chunk.clear();
@@ -639,7 +639,7 @@ async fn bdat<S: AsyncRead + AsyncWrite + Unpin + Send>(
         broken: false,
     });
     let mut left = size;
-    let mut chunk = Vec::with_capacity(16 * 1024);
+    let mut chunk = Vec::new();
     let timeout = Duration::from_secs(cfg.smtp.data_timeout_secs);
     loop {
         let take = (conn.buffered().len() as u64).min(left) as usize;

@@ -4,16 +4,19 @@
 
 use crate::memory::{Held, MessageMemory};
 use std::fs::File;
-use std::io::{self, BufWriter, Write};
+use std::io::{self, Write};
 use std::os::unix::fs::FileExt;
 use std::path::{Path, PathBuf};
 
+/// Pieces read back from a spool file.
 const FILE_BUFFER: usize = 64 * 1024;
 
 pub struct Spool {
     mem: Vec<u8>,
     held: Held,
-    file: Option<BufWriter<File>>,
+    /// Written unbuffered: what arrives comes in network-sized pieces already, and a buffer
+    /// per slow sender is memory held for nothing.
+    file: Option<File>,
     len: u64,
     keep_in_memory: usize,
     memory: MessageMemory,
@@ -79,7 +82,7 @@ impl Spool {
                 return Ok(());
             }
         }
-        let mut f = BufWriter::with_capacity(FILE_BUFFER, anonymous_file(&self.dir)?);
+        let mut f = anonymous_file(&self.dir)?;
         f.write_all(&self.mem)?;
         f.write_all(bytes)?;
         self.mem = Vec::new();
@@ -90,10 +93,7 @@ impl Spool {
 
     pub fn into_body(self) -> io::Result<Body> {
         match self.file {
-            Some(f) => {
-                let file = f.into_inner().map_err(|e| e.into_error())?;
-                Ok(Body::File(file, self.len))
-            }
+            Some(file) => Ok(Body::File(file, self.len)),
             None => Ok(Body::Memory(self.mem, self.held)),
         }
     }
