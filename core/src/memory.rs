@@ -9,6 +9,10 @@ use tokio::sync::{OwnedSemaphorePermit, Semaphore};
 /// Bytes are counted in KiB, so that a permit count (u32) covers any message.
 const UNIT: u64 = 1024;
 
+/// How long a reader or an APPEND waits for room before it is told to try again later: no
+/// client holding the budget can make another wait for ever.
+pub const WAIT: std::time::Duration = std::time::Duration::from_secs(30);
+
 #[derive(Clone)]
 pub struct MessageMemory {
     sem: Arc<Semaphore>,
@@ -56,6 +60,11 @@ impl MessageMemory {
             // Never closed; an unbudgeted hold is the safe fallback.
             Err(_) => Held(None),
         }
+    }
+
+    /// As `hold`, waiting at most `WAIT`; None when the budget stayed full.
+    pub async fn hold_a_while(&self, bytes: u64) -> Option<Held> {
+        tokio::time::timeout(WAIT, self.hold(bytes)).await.ok()
     }
 
     /// Adds `bytes` to what `held` holds, if the budget has room.

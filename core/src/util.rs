@@ -1,5 +1,19 @@
 //! Small helpers with no better home.
 
+/// Writes `text` to `path` readable by this user only, and on disk before it returns.
+pub fn write_private(path: &std::path::Path, text: &str) -> std::io::Result<()> {
+    use std::io::Write;
+    use std::os::unix::fs::OpenOptionsExt;
+    let mut f = std::fs::OpenOptions::new()
+        .write(true)
+        .create(true)
+        .truncate(true)
+        .mode(0o600)
+        .open(path)?;
+    f.write_all(text.as_bytes())?;
+    f.sync_all()
+}
+
 /// An RFC 5322 date-time in UTC, e.g. "Sat, 28 Nov 2026 07:50:12 +0000".
 pub fn rfc5322_date(unix: i64) -> String {
     let days = unix.div_euclid(86_400);

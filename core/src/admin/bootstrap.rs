@@ -42,26 +42,12 @@ pub fn bootstrap(store: &Store, config: &Config) -> Result<Option<FirstAdmin>> {
         )
     })?;
     let password_file = store.dir().join("admin-password.txt");
-    write_private(&password_file, &format!("{address}\n{password}\n"))?;
+    crate::util::write_private(&password_file, &format!("{address}\n{password}\n"))?;
     Ok(Some(FirstAdmin {
         address,
         password,
         password_file,
     }))
-}
-
-fn write_private(path: &std::path::Path, text: &str) -> Result<()> {
-    use std::io::Write;
-    use std::os::unix::fs::OpenOptionsExt;
-    let mut f = std::fs::OpenOptions::new()
-        .write(true)
-        .create(true)
-        .truncate(true)
-        .mode(0o600)
-        .open(path)?;
-    f.write_all(text.as_bytes())?;
-    f.sync_all()?;
-    Ok(())
 }
 
 /// 20 characters from an alphabet without look-alikes (no 0/O, 1/l/I).

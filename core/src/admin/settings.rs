@@ -39,7 +39,9 @@ pub fn set(path: &Path, data_dir: &Path, changes: &serde_json::Value) -> Result<
         toml::to_string_pretty(&table).map_err(|e| Error::Invalid(format!("settings: {e}")))?;
     // Validate exactly as the server will load it.
     let tmp = path.with_extension("toml.new");
-    write_synced(&tmp, &text)
+    // Readable by Roost's user only (settings may name password files), and on disk before
+    // they replace the old ones.
+    crate::util::write_private(&tmp, &text)
         .map_err(|e| Error::Storage(format!("cannot write {}: {e}", tmp.display())))?;
     let loaded = Config::load(Some(&tmp), Some(data_dir));
     let config = match loaded {
@@ -58,21 +60,6 @@ pub fn set(path: &Path, data_dir: &Path, changes: &serde_json::Value) -> Result<
             .map_err(|e| Error::Storage(format!("cannot sync {}: {e}", dir.display())))?;
     }
     Ok(config)
-}
-
-/// Writes the new settings readable by Roost's user only (they may name password files) and
-/// on disk before they replace the old ones.
-fn write_synced(path: &std::path::Path, text: &str) -> std::io::Result<()> {
-    use std::io::Write;
-    use std::os::unix::fs::OpenOptionsExt;
-    let mut f = std::fs::OpenOptions::new()
-        .write(true)
-        .create(true)
-        .truncate(true)
-        .mode(0o600)
-        .open(path)?;
-    f.write_all(text.as_bytes())?;
-    f.sync_all()
 }
 
 /// JSON null removes a key (back to its default); objects merge; anything else replaces.

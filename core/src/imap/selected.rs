@@ -579,7 +579,11 @@ async fn fetch_cmd<S: AsyncRead + AsyncWrite + Unpin>(
             chunk.extend(rest.next());
         }
         // Whole messages are read within the message memory budget, waiting for room.
-        let held = shared.memory.hold(bytes).await;
+        let Some(held) = shared.memory.hold_a_while(bytes).await else {
+            return conn.reply(&format!(
+                "{tag} NO [UNAVAILABLE] the server is short of memory for messages; try again later"
+            ));
+        };
         // Reading and rendering (MIME structure, ENVELOPE) are disk and CPU work: off the
         // async threads every session shares.
         let (shared2, items2) = (shared.clone(), items.clone());

@@ -22,8 +22,6 @@ const MAX_ERRORS: u32 = 20;
 const MAX_BEFORE_LOGIN: u32 = 50;
 /// Literals up to this size are not worth counting against the message memory budget.
 const LITERAL_UNBUDGETED: u64 = 64 * 1024;
-/// How long an APPEND waits for room in the message memory budget.
-const MEMORY_WAIT: Duration = Duration::from_secs(30);
 /// RFC 3501 5.4: at least 30 minutes once logged in; strangers get less.
 const IDLE_AUTHENTICATED: Duration = Duration::from_secs(30 * 60);
 const IDLE_LOGIN: Duration = Duration::from_secs(180);
@@ -230,15 +228,15 @@ async fn read_command<S: AsyncRead + AsyncWrite + Unpin>(
         // A large literal (an APPEND) is held against the message memory budget; when the
         // budget is spent it waits for room a while, then is refused.
         if n > LITERAL_UNBUDGETED {
-            match tokio::time::timeout(MEMORY_WAIT, shared.memory.hold(n)).await {
-                Ok(h) => held.push(h),
-                Err(_) if sync => {
+            match shared.memory.hold_a_while(n).await {
+                Some(h) => held.push(h),
+                None if sync => {
                     conn.reply(&format!(
                         "{tag} NO [UNAVAILABLE] the server is short of memory for messages; try again later"
                     ));
                     return Read::Refused;
                 }
-                Err(_) => {
+                None => {
                     conn.reply("* BYE [UNAVAILABLE] the server is short of memory for messages; try again later");
                     return Read::Close;
                 }

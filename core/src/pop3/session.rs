@@ -379,7 +379,10 @@ async fn transaction<S: AsyncRead + AsyncWrite + Unpin>(
                 }
             };
             // The message and its dot-stuffed copy, within the message memory budget.
-            let held = shared.memory.hold(size.saturating_mul(2)).await;
+            let Some(held) = shared.memory.hold_a_while(size.saturating_mul(2)).await else {
+                conn.reply("-ERR [SYS/TEMP] the server is short of memory; try again later");
+                return Flow::Continue;
+            };
             let blobs = shared.store.blobs().clone();
             match tokio::task::spawn_blocking(move || blobs.read(&blob)).await {
                 Ok(Ok(data)) => {

@@ -132,7 +132,7 @@ async fn store_message(
     // Mail that leaves is signed for the domain of its From: when that domain has a key and
     // a signed-in user sent it (never for mail merely passing through an alias).
     let signature = match (&st.auth, want_queue) {
-        (Some(_), true) => sign(shared, &own_header, &body).await,
+        (Some(_), true) => sign(shared, &own_header, &body).await?,
         _ => None,
     };
     // Local copies carry Return-Path (RFC 5321 4.4: added at final delivery); the copy that
@@ -228,14 +228,21 @@ async fn store_message(
 /// The DKIM-Signature for mail a signed-in user sends, for the domain of its From: when that
 /// domain has a key. A message that arrived in a file is read into memory for it, within the
 /// message memory budget (waiting for room).
-async fn sign(shared: &Arc<Shared>, header: &[u8], body: &Body) -> Option<String> {
-    let domain = crate::outbound::dkim::from_domain(header)?;
-    let held = shared.memory.hold(body.len()).await;
+async fn sign(shared: &Arc<Shared>, header: &[u8], body: &Body) -> Result<Option<String>, String> {
+    let Some(domain) = crate::outbound::dkim::from_domain(header) else {
+        return Ok(None);
+    };
+    let busy = || "451 4.3.1 Insufficient system resources, try again later".to_string();
+    let held = shared
+        .memory
+        .hold_a_while(body.len())
+        .await
+        .ok_or_else(busy)?;
     let bytes = match body.bytes() {
         Ok(b) => b.into_owned(),
         Err(e) => {
             tracing::error!(error = %e, "cannot read the message to sign it");
-            return None;
+            return Err(busy());
         }
     };
     let (store2, signers) = (shared.store.clone(), shared.outbound.signers.clone());
@@ -244,7 +251,7 @@ async fn sign(shared: &Arc<Shared>, header: &[u8], body: &Body) -> Option<String
         .ok()
         .flatten();
     drop(held);
-    signed
+    Ok(signed)
 }
 
 /// Received headers in the header section: each server adds one, so too many means a loop.
