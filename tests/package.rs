@@ -497,6 +497,15 @@ fn spk_installs_upgrades_and_uninstalls_in_a_nas_namespace() {
         nas.var().join("data/roost.db").exists(),
         "store initialised in var"
     );
+    let shown = std::fs::read_to_string(nas.pkg().join("tmp/install.log")).unwrap_or_default();
+    assert!(
+        shown.contains("boot-up task") && shown.contains("firewall register"),
+        "the installer tells how to map the standard ports: {shown}"
+    );
+    use std::os::unix::fs::PermissionsExt;
+    let mode = |p: &Path| std::fs::metadata(p).unwrap().permissions().mode() & 0o777;
+    assert_eq!(mode(&nas.var()), 0o700, "var is the package user's alone");
+    assert_eq!(mode(&nas.var().join("data/roost.db")), 0o600);
     let sc = std::fs::read_to_string(nas.target().join("roost.sc")).unwrap();
     assert!(
         sc.contains("dst.ports=\"25/tcp\"") && sc.contains("port_forward=\"yes\""),
