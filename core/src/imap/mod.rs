@@ -5,6 +5,7 @@
 pub mod command;
 pub mod date;
 pub mod fetch;
+mod fetch_command;
 mod link_cut;
 mod list;
 mod mailboxes;

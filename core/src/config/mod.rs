@@ -3,7 +3,13 @@
 //! Every key lives here with its default; `conf/roost.toml` documents the same keys. Unknown keys
 //! are refused so that a typo never silently leaves a default in force.
 
-use serde::{Deserialize, Deserializer, Serialize};
+mod relay;
+mod size;
+
+pub use relay::{RelayConfig, RelayHost, RelayRule};
+pub use size::ByteSize;
+
+use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
 use std::fmt;
 use std::net::SocketAddr;
@@ -147,90 +153,6 @@ pub struct DnsConfig {
     pub public_ip: String,
 }
 
-/// Where outbound mail goes: a relay host (smarthost), another server that takes the mail and
-/// delivers it, for when the provider blocks port 25; or, with an empty host, directly to each
-/// domain's MX hosts.
-#[derive(Debug, Clone, Default, PartialEq, Eq, Hash)]
-pub struct RelayHost {
-    pub host: String,
-    pub port: u16,
-    pub security: String,
-    pub username: String,
-    pub password_file: String,
-    pub ca_file: String,
-    pub verify_certificate: bool,
-}
-
-/// `[relay]`: the default route, and exceptions to it (`[[relay.rules]]`). The keys are those
-/// of `RelayHost`, written out in both tables because TOML tables cannot be merged with
-/// `deny_unknown_fields`.
-#[derive(Debug, Clone, Serialize, Deserialize)]
-#[serde(deny_unknown_fields, default)]
-pub struct RelayConfig {
-    pub host: String,
-    /// 0: the usual port for `security` (465 for "tls", 587 for "starttls", 25 for "none").
-    pub port: u16,
-    /// "tls" (implicit TLS), "starttls" (required) or "none".
-    pub security: String,
-    pub username: String,
-    /// A file holding the password (first line), readable by Roost only.
-    pub password_file: String,
-    /// PEM certificates of authorities to trust for the relay, besides the public ones.
-    pub ca_file: String,
-    /// The relay's certificate must be valid for its name (else the password would go to
-    /// whoever sits in between). Off only on purpose: every connection then logs a warning.
-    pub verify_certificate: bool,
-    /// Exceptions, first match wins: mail whose sender or recipient matches goes through the
-    /// rule's relay (or directly by MX when the rule's host is empty).
-    pub rules: Vec<RelayRule>,
-}
-
-impl Default for RelayConfig {
-    fn default() -> Self {
-        RelayConfig {
-            host: String::new(),
-            port: 0,
-            security: String::new(),
-            username: String::new(),
-            password_file: String::new(),
-            ca_file: String::new(),
-            verify_certificate: true,
-            rules: Vec::new(),
-        }
-    }
-}
-
-#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq)]
-#[serde(deny_unknown_fields, default)]
-pub struct RelayRule {
-    /// An address ("boss@example.com") or a domain ("example.com" or "@example.com").
-    pub sender: String,
-    pub recipient: String,
-    pub host: String,
-    pub port: u16,
-    pub security: String,
-    pub username: String,
-    pub password_file: String,
-    pub ca_file: String,
-    pub verify_certificate: bool,
-}
-
-impl Default for RelayRule {
-    fn default() -> Self {
-        RelayRule {
-            sender: String::new(),
-            recipient: String::new(),
-            host: String::new(),
-            port: 0,
-            security: String::new(),
-            username: String::new(),
-            password_file: String::new(),
-            ca_file: String::new(),
-            verify_certificate: true,
-        }
-    }
-}
-
 #[derive(Debug, Clone, Serialize, Deserialize)]
 #[serde(deny_unknown_fields, default)]
 pub struct LimitsConfig {
@@ -289,117 +211,6 @@ impl Default for LimitsConfig {
             literal_before_login: ByteSize(8 << 10),
             connections_per_minute: 60,
             rate_exempt: vec!["127.0.0.0/8".into(), "::1".into()],
-        }
-    }
-}
-
-impl RelayHost {
-    pub fn is_direct(&self) -> bool {
-        self.host.is_empty()
-    }
-
-    pub fn security(&self) -> crate::smtp::client::Security {
-        use crate::smtp::client::Security;
-        match self.security.as_str() {
-            "tls" => Security::Tls,
-            "none" => Security::None,
-            _ => Security::StartTls,
-        }
-    }
-
-    pub fn port(&self) -> u16 {
-        match (self.port, self.security.as_str()) {
-            (0, "tls") => 465,
-            (0, "none") => 25,
-            (0, _) => 587,
-            (p, _) => p,
-        }
-    }
-
-    fn validate(&self, key: &str) -> Result<(), ConfigError> {
-        if !["", "tls", "starttls", "none"].contains(&self.security.as_str()) {
-            return Err(ConfigError(format!(
-                "{key}.security '{}': use \"tls\", \"starttls\" or \"none\"",
-                self.security
-            )));
-        }
-        if self.host.is_empty() && !(self.username.is_empty() && self.password_file.is_empty()) {
-            return Err(ConfigError(format!(
-                "{key}: username and password_file need a host"
-            )));
-        }
-        if self.username.is_empty() != self.password_file.is_empty() {
-            return Err(ConfigError(format!(
-                "{key}: username and password_file go together"
-            )));
-        }
-        if !self.username.is_empty() && self.security == "none" {
-            return Err(ConfigError(format!(
-                "{key}: security = \"none\" would send the relay password in clear text; use \"starttls\" or \"tls\""
-            )));
-        }
-        if !self.ca_file.is_empty() {
-            use rustls_pki_types::CertificateDer;
-            use rustls_pki_types::pem::PemObject;
-            let certs = CertificateDer::pem_file_iter(&self.ca_file)
-                .map(|it| it.filter(|c| c.is_ok()).count())
-                .map_err(|e| ConfigError(format!("{key}.ca_file {}: {e}", self.ca_file)))?;
-            if certs == 0 {
-                return Err(ConfigError(format!(
-                    "{key}.ca_file {}: no PEM certificate in the file",
-                    self.ca_file
-                )));
-            }
-        }
-        Ok(())
-    }
-}
-
-impl RelayRule {
-    pub fn relay(&self) -> RelayHost {
-        RelayHost {
-            host: self.host.clone(),
-            port: self.port,
-            security: self.security.clone(),
-            username: self.username.clone(),
-            password_file: self.password_file.clone(),
-            ca_file: self.ca_file.clone(),
-            verify_certificate: self.verify_certificate,
-        }
-    }
-
-    /// Whether the rule applies to mail from `sender` to `recipient`.
-    pub fn matches(&self, sender: &str, recipient: &str) -> bool {
-        fn hit(pattern: &str, address: &str) -> bool {
-            if pattern.is_empty() {
-                return false;
-            }
-            let p = pattern.trim_start_matches('@');
-            if pattern.contains('@') && !pattern.starts_with('@') {
-                return p.eq_ignore_ascii_case(address);
-            }
-            address
-                .rsplit_once('@')
-                .is_some_and(|(_, d)| d.eq_ignore_ascii_case(p))
-        }
-        hit(&self.sender, sender) || hit(&self.recipient, recipient)
-    }
-}
-
-impl RelayConfig {
-    /// The relay for mail from `sender` to `recipient`: a rule's, else the default.
-    pub fn choose(&self, sender: &str, recipient: &str) -> RelayHost {
-        match self.rules.iter().find(|r| r.matches(sender, recipient)) {
-            Some(r) => r.relay(),
-            None => RelayHost {
-                host: self.host.clone(),
-                port: self.port,
-                security: self.security.clone(),
-                username: self.username.clone(),
-                password_file: self.password_file.clone(),
-                ca_file: self.ca_file.clone(),
-                verify_certificate: self.verify_certificate,
-            },
         }
     }
 }
@@ -464,80 +275,6 @@ impl Default for LogConfig {
     fn default() -> Self {
         LogConfig {
             level: "info".into(),
-        }
-    }
-}
-
-/// A size in bytes, written in the file as a number or as "50M", "1G", "512K".
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct ByteSize(pub u64);
-
-impl ByteSize {
-    pub fn parse(text: &str) -> Result<ByteSize, String> {
-        let t = text.trim();
-        let (digits, unit) = match t.find(|c: char| !c.is_ascii_digit()) {
-            Some(i) => (&t[..i], t[i..].trim()),
-            None => (t, ""),
-        };
-        let n: u64 = digits
-            .parse()
-            .map_err(|_| format!("'{text}' is not a size (try 50M or 1G)"))?;
-        let mult: u64 = match unit
-            .to_ascii_uppercase()
-            .trim_end_matches("IB")
-            .trim_end_matches('B')
-        {
-            "" => 1,
-            "K" => 1 << 10,
-            "M" => 1 << 20,
-            "G" => 1 << 30,
-            "T" => 1 << 40,
-            _ => {
-                return Err(format!(
-                    "'{text}': unknown unit '{unit}' (use K, M, G or T)"
-                ));
-            }
-        };
-        n.checked_mul(mult)
-            .map(ByteSize)
-            .ok_or_else(|| format!("'{text}' is too large"))
-    }
-}
-
-impl fmt::Display for ByteSize {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        const UNITS: [(&str, u64); 4] = [
-            ("T", 1 << 40),
-            ("G", 1 << 30),
-            ("M", 1 << 20),
-            ("K", 1 << 10),
-        ];
-        for (name, size) in UNITS {
-            if self.0 >= size && self.0.is_multiple_of(size) {
-                return write!(f, "{}{name}", self.0 / size);
-            }
-        }
-        write!(f, "{}", self.0)
-    }
-}
-
-impl serde::Serialize for ByteSize {
-    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
-        s.serialize_u64(self.0)
-    }
-}
-
-impl<'de> Deserialize<'de> for ByteSize {
-    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
-        #[derive(Deserialize)]
-        #[serde(untagged)]
-        enum Raw {
-            Int(u64),
-            Text(String),
-        }
-        match Raw::deserialize(d)? {
-            Raw::Int(n) => Ok(ByteSize(n)),
-            Raw::Text(s) => ByteSize::parse(&s).map_err(serde::de::Error::custom),
         }
     }
 }
@@ -818,7 +555,7 @@ mod tests {
     /// what no file at all means.
     #[test]
     fn shipped_configuration_is_the_defaults() {
-        let text = include_str!("../../conf/roost.toml");
+        let text = include_str!("../../../conf/roost.toml");
         let shipped = Config::parse(text).unwrap();
         let default = Config::default();
         assert_eq!(shipped.listen_addrs(), default.listen_addrs());
