@@ -223,3 +223,25 @@ fn append_larger_than_the_memory_budget() {
     assert!(r.untagged[0].contains(&big[big.len() - 1000..]));
     another_session_answers(&s);
 }
+
+/// Searching and sorting messages far larger than the message memory budget: read a chunk at
+/// a time within the budget, and SORT keeps only headers of what matched.
+#[test]
+fn search_and_sort_over_messages_larger_than_the_budget() {
+    let s = server_with_users("[limits]\nmessage_memory = \"1M\"\nmessage_in_memory = \"256K\"\n");
+    for (i, word) in ["apple", "needle", "pear", "needle"].iter().enumerate() {
+        let filler = "lorem ipsum dolor sit amet\r\n".repeat(80_000);
+        send(
+            &s,
+            "alice@example.test",
+            &format!("Subject: m{i}\r\n\r\n{filler}the word is {word}\r\n"),
+        );
+    }
+    let mut a = Imap::login(s.imaps, "alice@example.test");
+    assert!(a.cmd("SELECT INBOX").ok());
+    let r = a.cmd("SEARCH BODY needle");
+    assert_eq!(r.untagged, ["* SEARCH 2 4"], "{}", r.tagged);
+    let r = a.cmd("SORT (REVERSE SUBJECT) UTF-8 TEXT needle");
+    assert_eq!(r.untagged, ["* SORT 4 2"], "{}", r.tagged);
+    another_session_answers(&s);
+}

@@ -115,14 +115,40 @@ pub struct Matched {
     pub message: Option<Vec<u8>>,
 }
 
-/// Messages checked per blocking task.
+/// Why a check did not finish.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum CheckError {
+    /// This message (its sequence number) could not be read.
+    Unreadable(u32),
+    /// The message memory budget stayed full: try again later.
+    Busy,
+    /// A check itself failed.
+    Failed,
+}
+
+impl CheckError {
+    /// The tagged NO for it.
+    pub fn reply(&self, tag: &str) -> String {
+        match self {
+            CheckError::Unreadable(seq) => {
+                format!("{tag} NO [SERVERBUG] cannot read message {seq}")
+            }
+            CheckError::Busy => format!(
+                "{tag} NO [UNAVAILABLE] the server is short of memory for messages; try again later"
+            ),
+            CheckError::Failed => format!("{tag} NO [SERVERBUG] search failed"),
+        }
+    }
+}
+
+/// Messages checked per blocking task, and the bytes of them read whole for one task.
 const CHUNK: usize = 512;
+const CHUNK_BYTES: u64 = 16 * 1024 * 1024;
 
 /// Checks candidates against the program on blocking threads, a chunk at a time: reading and
 /// decoding messages is disk and CPU work that must not hold up the async threads every
 /// session shares. With `keep_header`, each match comes with at least its header (SORT and
-/// THREAD need it), and a message that cannot be read is an error (its sequence number; 0
-/// when a check itself failed).
+/// THREAD need it), and a message that cannot be read is an error.
 pub async fn check(
     shared: &Arc<Shared>,
     plan: Plan,
@@ -131,7 +157,7 @@ pub async fn check(
     recent: &HashSet<u32>,
     (max_seq, max_uid): (u32, u32),
     keep_header: bool,
-) -> Result<Vec<Matched>, u32> {
+) -> Result<Vec<Matched>, CheckError> {
     let (plan, key) = (Arc::new(plan), Arc::new(key.clone()));
     let mut out = Vec::new();
     let mut rest = metas
@@ -143,7 +169,22 @@ pub async fn check(
         })
         .peekable();
     while rest.peek().is_some() {
-        let chunk: Vec<Candidate> = rest.by_ref().take(CHUNK).collect();
+        // Whole messages read for their text count against the message memory budget (twice:
+        // the message and its decoded text), in chunks of bounded size.
+        let mut chunk: Vec<Candidate> = Vec::new();
+        let mut bytes = 0u64;
+        while let Some(c) = rest.peek() {
+            let k = plan.key_for(c.meta.uid, &key).unwrap_or(&key);
+            let size = if needs_text(k) { c.meta.size * 2 } else { 0 };
+            if !chunk.is_empty() && (chunk.len() >= CHUNK || bytes + size > CHUNK_BYTES) {
+                break;
+            }
+            bytes += size;
+            chunk.extend(rest.next());
+        }
+        let Some(held) = shared.memory.hold_a_while(bytes).await else {
+            return Err(CheckError::Busy);
+        };
         let (shared, plan, key) = (shared.clone(), plan.clone(), key.clone());
         let checked = tokio::task::spawn_blocking(move || {
             let mut matched = Vec::new();
@@ -151,7 +192,7 @@ pub async fn check(
                 let k = plan.key_for(c.meta.uid, &key).unwrap_or(&key);
                 let message = read_for(&shared, &c.meta, k, keep_header);
                 if keep_header && message.is_none() {
-                    return Err(c.seq);
+                    return Err(CheckError::Unreadable(c.seq));
                 }
                 let extracted = extract_for(k, message.as_deref());
                 let ctx = Ctx {
@@ -164,7 +205,11 @@ pub async fn check(
                     extracted: extracted.as_ref(),
                 };
                 if matches(k, &ctx) {
-                    let message = if keep_header { message } else { None };
+                    // SORT and THREAD need the header only: never keep whole messages.
+                    let message = match message {
+                        Some(m) if keep_header => Some(store::header_of(&m).to_vec()),
+                        _ => None,
+                    };
                     matched.push(Matched {
                         seq: c.seq,
                         meta: c.meta,
@@ -175,7 +220,8 @@ pub async fn check(
             Ok(matched)
         })
         .await
-        .map_err(|_| 0u32)?;
+        .map_err(|_| CheckError::Failed)?;
+        drop(held);
         out.extend(checked?);
     }
     Ok(out)

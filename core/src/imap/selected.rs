@@ -619,11 +619,11 @@ async fn search_cmd<S: AsyncRead + AsyncWrite + Unpin>(
     .await
     {
         Ok(m) => m,
-        Err(_) => {
+        Err(e) => {
             if save {
                 sel.saved.clear();
             }
-            return conn.reply(&format!("{tag} NO [SERVERBUG] search failed"));
+            return conn.reply(&e.reply(tag));
         }
     };
     found.extend(matched.iter().map(|m| (m.seq, m.meta.uid, m.meta.modseq)));
@@ -750,9 +750,7 @@ async fn sort_cmd<S: AsyncRead + AsyncWrite + Unpin>(
     .await
     {
         Ok(m) => m,
-        Err(seq) => {
-            return conn.reply(&format!("{tag} NO [SERVERBUG] cannot read message {seq}"));
-        }
+        Err(e) => return conn.reply(&e.reply(tag)),
     };
     // Facts from every header, then the sort or the threads: CPU work over what senders
     // wrote, done on a blocking thread.
