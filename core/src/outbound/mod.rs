@@ -230,24 +230,12 @@ async fn worker(shared: Arc<Shared>, dest: Destination, queue: Arc<Mutex<VecDequ
         Ok(mut session) => {
             while let Some(job) = next(&queue) {
                 let results = match read_message(&shared, &job.entry).await {
-                    Ok(message) => {
+                    Ok((message, _held)) => {
                         let r = session.deliver(&job, &message).await;
                         finish(&shared, &cfg, &job, r, Some(&message), Vec::new()).await;
                         continue;
                     }
-                    Err(e) => job
-                        .rcpts
-                        .iter()
-                        .map(|r| {
-                            (
-                                r.clone(),
-                                attempt::Result::Deferred {
-                                    diagnostic: format!("cannot read the queued message: {e}"),
-                                    host: None,
-                                },
-                            )
-                        })
-                        .collect(),
+                    Err(e) => unreadable(&job, &e),
                 };
                 finish(&shared, &cfg, &job, results, None, Vec::new()).await;
             }
@@ -299,11 +287,12 @@ fn worker_done(
 
 /// Each recipient into its mailbox through the directory, as if it had arrived by SMTP.
 async fn deliver_locally(shared: &Arc<Shared>, cfg: &Arc<Config>, job: Job) {
-    let message = match read_message(shared, &job.entry).await {
+    let (message, _held) = match read_message(shared, &job.entry).await {
         Ok(m) => m,
         Err(e) => {
             tracing::error!(queue_id = %job.entry.id, error = %e, "cannot read a queued message");
-            return;
+            let results = unreadable(&job, &e);
+            return finish(shared, cfg, &job, results, None, Vec::new()).await;
         }
     };
     let (store2, cfg2, sender, rcpts, msg) = (
@@ -350,15 +339,42 @@ async fn deliver_locally(shared: &Arc<Shared>, cfg: &Arc<Config>, job: Job) {
     finish(shared, cfg, &job, results, Some(&message), injections).await;
 }
 
-async fn read_message(shared: &Arc<Shared>, entry: &QueueEntry) -> crate::error::Result<Vec<u8>> {
+/// Every recipient of a job whose message could not be read (or not now): tried again later.
+fn unreadable(job: &Job, e: &crate::error::Error) -> Vec<(String, attempt::Result)> {
+    job.rcpts
+        .iter()
+        .map(|r| {
+            let result = attempt::Result::Deferred {
+                diagnostic: format!("cannot read the queued message: {e}"),
+                host: None,
+            };
+            (r.clone(), result)
+        })
+        .collect()
+}
+
+/// A queued message, read within the message memory budget (twice its size: sending makes
+/// a dot-stuffed copy); the budget is held until the returned guard goes.
+async fn read_message(
+    shared: &Arc<Shared>,
+    entry: &QueueEntry,
+) -> crate::error::Result<(Vec<u8>, crate::memory::Held)> {
     let blob = entry
         .blob
         .clone()
         .ok_or_else(|| crate::error::Error::NotFound("queue entry without message".into()))?;
-    let blobs = shared.store.blobs().clone();
-    tokio::task::spawn_blocking(move || blobs.read(&blob))
+    let held = shared
+        .memory
+        .hold_a_while(entry.size.saturating_mul(2))
         .await
-        .map_err(|e| crate::error::Error::Storage(e.to_string()))?
+        .ok_or_else(|| {
+            crate::error::Error::Storage("the server is short of memory for messages".into())
+        })?;
+    let blobs = shared.store.blobs().clone();
+    let message = tokio::task::spawn_blocking(move || blobs.read(&blob))
+        .await
+        .map_err(|e| crate::error::Error::Storage(e.to_string()))??;
+    Ok((message, held))
 }
 
 /// The wait before attempt number `attempts + 1`: retry_min doubling up to retry_max.
@@ -459,7 +475,10 @@ async fn finish(
     let original: &[u8] = match message {
         Some(m) => m,
         None if reporting => {
-            read = read_message(shared, entry).await.unwrap_or_default();
+            read = read_message(shared, entry)
+                .await
+                .map(|(m, _)| m)
+                .unwrap_or_default();
             &read
         }
         None => b"",
