@@ -5,7 +5,7 @@
 mod common;
 
 use common::{PASSWORD, server_with_users};
-use roost_core::smtp::client::{Client, Security, Timeouts, Verification};
+use roost_core::outbound::client::{Client, Security, Timeouts, Verification};
 
 /// A broken exchange fails the test in seconds, not after RFC 5321's minutes.
 fn short() -> Timeouts {

@@ -1,10 +1,14 @@
 //! Roost: a complete mail server for a NAS. Every behaviour lives in this library; the `roost`
 //! binary, the C ABI and the admin console are front ends over `admin`.
 
+pub mod accept;
+pub mod address;
 pub mod admin;
 pub mod cli;
 pub mod config;
+pub mod context;
 pub mod directory;
+pub mod dkim;
 pub mod dns;
 pub mod error;
 pub mod firewall;

@@ -284,17 +284,21 @@ pub fn mailboxes(data: &Path, address: &str) -> Vec<(String, Option<String>, i64
     let id = store
         .read(|c| roost_core::directory::account_id(c, address))
         .unwrap();
-    let rows = store
-        .read(|c| {
-            let mut stmt = c.prepare(
-                "SELECT name, special_use, uidvalidity, uidnext, highestmodseq FROM mailboxes WHERE account_id = ?1 ORDER BY id",
-            )?;
-            let rows = stmt.query_map([id], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?, r.get(4)?)))?;
-            Ok(rows.collect::<Result<Vec<_>, _>>()?)
-        })
-        .unwrap();
     store.close();
-    rows
+    // The rows themselves, read straight from the database file (the store's interface has
+    // no call that returns UIDNEXT and HIGHESTMODSEQ of every mailbox at once).
+    let db = rusqlite::Connection::open(data.join("roost.db")).unwrap();
+    let mut stmt = db
+        .prepare(
+            "SELECT name, special_use, uidvalidity, uidnext, highestmodseq FROM mailboxes WHERE account_id = ?1 ORDER BY id",
+        )
+        .unwrap();
+    stmt.query_map([id], |r| {
+        Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?, r.get(4)?))
+    })
+    .unwrap()
+    .collect::<Result<Vec<_>, _>>()
+    .unwrap()
 }
 
 pub fn read_inbox(data: &Path, address: &str) -> Vec<Vec<u8>> {

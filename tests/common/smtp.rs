@@ -284,7 +284,7 @@ impl Client {
 
 fn tls_wrap(s: TcpStream) -> StreamOwned<ClientConnection, TcpStream> {
     // The server's certificate is self-signed: tests check the protocol, not the PKI.
-    let config = roost_core::smtp::client::opportunistic_tls_config().unwrap();
+    let config = roost_core::outbound::client::opportunistic_tls_config().unwrap();
     let conn =
         ClientConnection::new(config, ServerName::try_from("mx.test.example").unwrap()).unwrap();
     StreamOwned::new(conn, s)

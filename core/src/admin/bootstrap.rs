@@ -5,8 +5,8 @@
 use crate::config::Config;
 use crate::directory::{self, NewAccount, password};
 use crate::error::Result;
-use crate::store::{self, Store};
-use std::time::{Duration, SystemTime};
+use crate::store::Store;
+use std::time::SystemTime;
 
 #[derive(Debug, Clone)]
 pub struct FirstAdmin {
@@ -68,39 +68,4 @@ fn random_password() -> String {
         .iter()
         .map(|b| ALPHABET[*b as usize % ALPHABET.len()] as char)
         .collect()
-}
-
-/// Removes blob rows and files that no message or queue entry names, and blob files that no row
-/// names (older than an hour, so a delivery between its rename and its commit is left alone).
-pub fn collect_garbage(store: &Store) -> Result<usize> {
-    let dead = store.read(store::unreferenced_blobs)?;
-    let mut removed = 0;
-    if !dead.is_empty() {
-        let ids = dead.clone();
-        // Rows first: a file without a row is harmless, a row without a file is not.
-        store.write(move |c| {
-            let mut stmt = c.prepare_cached(
-                "DELETE FROM blobs WHERE id = ?1 AND NOT EXISTS (SELECT 1 FROM messages WHERE blob_id = ?1)
-                 AND NOT EXISTS (SELECT 1 FROM queue WHERE blob_id = ?1)",
-            )?;
-            for id in &ids {
-                stmt.execute([&id.0])?;
-            }
-            Ok(())
-        })?;
-        for id in &dead {
-            if !store.read(|c| store::blob_known(c, id))? {
-                store.blobs().remove(id)?;
-                removed += 1;
-            }
-        }
-    }
-    let cutoff = SystemTime::now() - Duration::from_secs(3600);
-    for (id, modified) in store.blobs().list()? {
-        if modified < cutoff && !store.read(|c| store::blob_known(c, &id))? {
-            store.blobs().remove(&id)?;
-            removed += 1;
-        }
-    }
-    Ok(removed)
 }

@@ -6,7 +6,8 @@ mod bootstrap;
 pub mod settings;
 pub mod status;
 
-pub use bootstrap::{FirstAdmin, bootstrap, collect_garbage};
+pub use crate::store::collect_garbage;
+pub use bootstrap::{FirstAdmin, bootstrap};
 
 use crate::config::{ByteSize, Config};
 use crate::directory::{self, AliasInfo, DomainInfo, GroupInfo, NewAccount, UserInfo, password};
@@ -215,7 +216,7 @@ pub struct DkimInfo {
 
 impl From<&store::dkim::DkimKey> for DkimInfo {
     fn from(k: &store::dkim::DkimKey) -> Self {
-        use crate::outbound::dkim::{record_name, record_text, zone_line};
+        use crate::dkim::{record_name, record_text, zone_line};
         DkimInfo {
             domain: k.domain.clone(),
             selector: k.selector.clone(),
@@ -425,7 +426,7 @@ impl Admin {
                         "{d} is not one of this server's domains: roost domain add {d}"
                     )));
                 }
-                let key = crate::outbound::dkim::generate(
+                let key = crate::dkim::generate(
                     &d,
                     selector.as_deref().unwrap_or(DEFAULT_SELECTOR),
                     bits.unwrap_or(2048),

@@ -6,13 +6,13 @@
 mod relay;
 mod size;
 
-pub use relay::{RelayConfig, RelayHost, RelayRule};
+pub use relay::{RelayConfig, RelayHost, RelayRule, Security};
 pub use size::ByteSize;
 
 use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
 use std::fmt;
-use std::net::SocketAddr;
+use std::net::{IpAddr, SocketAddr};
 use std::path::{Path, PathBuf};
 
 /// The listener names Roost knows, as IANA service names, with their unprivileged default port
@@ -388,8 +388,7 @@ impl Config {
             r.relay().validate(&format!("relay.rules[{i}]"))?;
         }
         for ns in &self.dns.nameservers {
-            crate::dns::parse_nameserver(ns)
-                .map_err(|e| ConfigError(format!("dns.nameservers: {e}")))?;
+            parse_nameserver(ns).map_err(|e| ConfigError(format!("dns.nameservers: {e}")))?;
         }
         if !self.dns.public_ip.is_empty() && self.dns.public_ip.parse::<std::net::IpAddr>().is_err()
         {
@@ -509,6 +508,16 @@ fn detect_hostname() -> String {
         }
     }
     node
+}
+
+/// "192.0.2.1", "192.0.2.1:5353", "::1", "[::1]:53".
+pub fn parse_nameserver(text: &str) -> Result<SocketAddr, String> {
+    if let Ok(a) = text.parse::<SocketAddr>() {
+        return Ok(a);
+    }
+    text.parse::<IpAddr>()
+        .map(|ip| SocketAddr::new(ip, 53))
+        .map_err(|_| format!("'{text}' is not addr or addr:port"))
 }
 
 #[cfg(test)]

@@ -93,8 +93,7 @@ impl RelayHost {
         self.host.is_empty()
     }
 
-    pub fn security(&self) -> crate::smtp::client::Security {
-        use crate::smtp::client::Security;
+    pub fn security(&self) -> Security {
         match self.security.as_str() {
             "tls" => Security::Tls,
             "none" => Security::None,
@@ -197,4 +196,17 @@ impl RelayConfig {
             },
         }
     }
+}
+
+/// How the SMTP client secures a connection.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Security {
+    /// Plain text only.
+    None,
+    /// STARTTLS when offered, plain text otherwise (delivery to MX hosts).
+    Opportunistic,
+    /// STARTTLS or fail (relay hosts).
+    StartTls,
+    /// TLS from the first byte (port 465).
+    Tls,
 }

@@ -578,7 +578,7 @@ fn spf_word(r: SpfResult) -> &'static str {
 }
 
 async fn dkim(dns: &Dns, domain: &str, key: Option<&DkimKey>) -> Check {
-    use crate::outbound::dkim::{record_name, zone_line};
+    use crate::dkim::{record_name, zone_line};
     let Some(key) = key else {
         let mut c = check(
             "DKIM",

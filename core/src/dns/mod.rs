@@ -12,7 +12,7 @@ use hickory_resolver::net::{DnsError, NetError};
 use hickory_resolver::proto::op::ResponseCode;
 use hickory_resolver::proto::rr::{RData, RecordType};
 use mail_auth::MessageAuthenticator;
-use std::net::{IpAddr, SocketAddr};
+use std::net::IpAddr;
 use std::time::Duration;
 
 /// Why a look-up gave no records.
@@ -51,15 +51,7 @@ pub struct Dns {
     auth: MessageAuthenticator,
 }
 
-/// "192.0.2.1", "192.0.2.1:5353", "::1", "[::1]:53".
-pub fn parse_nameserver(text: &str) -> Result<SocketAddr, String> {
-    if let Ok(a) = text.parse::<SocketAddr>() {
-        return Ok(a);
-    }
-    text.parse::<IpAddr>()
-        .map(|ip| SocketAddr::new(ip, 53))
-        .map_err(|_| format!("'{text}' is not addr or addr:port"))
-}
+pub use crate::config::parse_nameserver;
 
 impl Dns {
     /// The resolver delivery uses: 5 s per try, two tries.

@@ -3,8 +3,8 @@
 //! mailboxes, and no LIST may hold up another session.
 
 use super::pattern::Pattern;
+use crate::context::Shared;
 use crate::error::Result;
-use crate::server::Shared;
 use crate::store::mailboxes::{self as boxes, DELIMITER, MailboxInfo};
 use std::collections::HashSet;
 use std::sync::Arc;

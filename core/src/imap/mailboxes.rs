@@ -6,9 +6,10 @@ use super::list;
 use super::pattern::Pattern;
 use super::selected::{self, Selected};
 use super::session::Session;
+use crate::accept::{self, Content, Filing, Incoming, Local};
+use crate::context::Shared;
 use crate::error::Error;
 use crate::net::Conn;
-use crate::server::Shared;
 use crate::store::mailboxes as boxes;
 use crate::store::{self, messages};
 use std::sync::Arc;
@@ -302,31 +303,34 @@ async fn append<S: AsyncRead + AsyncWrite + Unpin>(
         }
         Err(e) => return conn.reply(&no(tag, &e)),
     };
-    let header = store::header_of(&message).to_vec();
-    let blobs = shared.store.blobs().clone();
-    let written = tokio::task::spawn_blocking(move || blobs.write(&[&message])).await;
-    let (blob, size, dir) = match written {
-        Ok(Ok(w)) => w,
-        _ => return conn.reply(&format!("{tag} NO [SERVERBUG] cannot store the message")),
-    };
-    let result = shared
-        .store
-        .write_async(vec![dir], move |c| {
-            let new = messages::NewMessage {
-                blob: &blob,
-                size,
+    let incoming = Incoming {
+        queue_id: accept::new_queue_id(),
+        return_path: None,
+        trace: String::new(),
+        header: Some(store::header_of(&message).to_vec()),
+        local: vec![Local {
+            account_id: account,
+            into: Filing::Mailbox {
+                id: mailbox_id,
                 flags: system,
-                keywords: &keywords,
+                keywords,
                 internal_date: date,
-                header: Some(&header),
-            };
-            let uid = messages::append(c, mailbox_id, &new)?;
-            Ok((uid, messages::mailbox_state(c, mailbox_id)?.uidvalidity))
-        })
-        .await;
-    match result {
-        Ok((uid, uidvalidity)) => {
-            shared.hub.notify(account);
+            },
+        }],
+        remote: None,
+        sent_by: None,
+    };
+    let stored = accept::accept(shared, incoming, Content::Bytes(message.into())).await;
+    match stored.as_deref() {
+        Ok(
+            [
+                accept::Stored {
+                    uid,
+                    uidvalidity: Some(uidvalidity),
+                    ..
+                },
+            ],
+        ) => {
             if s.sel.as_ref().is_some_and(|x| x.id == mailbox_id) {
                 selected::sync(conn, s, shared, true).await;
             }
@@ -334,7 +338,10 @@ async fn append<S: AsyncRead + AsyncWrite + Unpin>(
                 "{tag} OK [APPENDUID {uidvalidity} {uid}] APPEND completed"
             ));
         }
-        Err(e) => conn.reply(&no(tag, &e)),
+        Ok(_) | Err(accept::Failure::Refused(_)) => {
+            conn.reply(&format!("{tag} NO [SERVERBUG] cannot store the message"))
+        }
+        Err(accept::Failure::Failed(e)) => conn.reply(&no(tag, e)),
     }
 }
 
@@ -346,13 +353,9 @@ pub(super) fn status_line(
     let st = shared
         .store
         .read(|c| messages::mailbox_state(c, mailbox_id))?;
-    let deleted = shared.store.read(|c| {
-        Ok(c.query_row(
-            "SELECT COUNT(*) FROM messages WHERE mailbox_id = ?1 AND flags & ?2 != 0",
-            rusqlite::params![mailbox_id, store::flags::DELETED],
-            |r| r.get::<_, i64>(0),
-        )?)
-    })?;
+    let deleted = shared
+        .store
+        .read(|c| messages::deleted_count(c, mailbox_id))?;
     let mut out = Vec::new();
     for item in items {
         let v = match item.as_str() {

@@ -3,9 +3,11 @@
 //! `session` runs the state machine, the command families live in their own files.
 
 pub mod command;
+mod copy_command;
 pub mod date;
 pub mod fetch;
 mod fetch_command;
+mod idle;
 mod link_cut;
 mod list;
 mod mailboxes;
@@ -13,16 +15,18 @@ pub mod mime;
 pub mod mutf7;
 pub mod pattern;
 pub mod search;
+mod search_command;
 mod selected;
 mod session;
 pub mod sort;
+mod store_command;
 mod structure;
 pub mod thread;
 pub mod token;
 mod view;
 
+use crate::context::Shared;
 use crate::net::{Conn, tls_accept, tls_info};
-use crate::server::Shared;
 use session::{Outcome, Session};
 use std::net::SocketAddr;
 use std::sync::Arc;

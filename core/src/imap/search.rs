@@ -3,9 +3,9 @@
 
 use super::command::SearchKey;
 use super::{date, mime};
-use crate::search::Narrowing;
+use crate::context::Shared;
 use crate::search::extract::{Extracted, fold};
-use crate::server::Shared;
+use crate::search::{Narrowing, TextTerm};
 use crate::store::messages::Meta;
 use crate::store::{self, flags, messages};
 use std::collections::HashSet;
@@ -53,7 +53,8 @@ fn decoded_field(name: &str) -> bool {
 /// How one SEARCH program runs in one mailbox: which messages the search index rules out, and
 /// what is left to check of the others.
 pub struct Plan {
-    narrowing: Option<Narrowing>,
+    /// The messages the index allows, and what is left to check of them.
+    narrowing: Option<(HashSet<u32>, SearchKey)>,
     /// Messages the index does not fully hold: checked against the whole program.
     not_indexed: HashSet<u32>,
 }
@@ -75,7 +76,7 @@ impl Plan {
         // answer, or here, or both; never in neither.
         let not_indexed = shared.store.read(|c| messages::not_indexed(c, mailbox))?;
         Ok(Plan {
-            narrowing: shared.search.narrow(mailbox, account, key),
+            narrowing: narrow(shared, mailbox, account, key),
             not_indexed,
         })
     }
@@ -84,12 +85,61 @@ impl Plan {
     /// rules it out.
     pub fn key_for<'a>(&'a self, uid: u32, key: &'a SearchKey) -> Option<&'a SearchKey> {
         match &self.narrowing {
-            Some(n) if !self.not_indexed.contains(&uid) => {
-                n.uids.contains(&uid).then_some(&n.residual)
-            }
+            Some(n) if !self.not_indexed.contains(&uid) => n.0.contains(&uid).then_some(&n.1),
             _ => Some(key),
         }
     }
+}
+
+/// The top-level text keys of a program asked of the search index; the residual is the program
+/// without the keys it answered exactly (`All` when it answered everything).
+fn narrow(
+    shared: &Shared,
+    mailbox: i64,
+    account: i64,
+    key: &SearchKey,
+) -> Option<(HashSet<u32>, SearchKey)> {
+    let items: &[SearchKey] = match key {
+        SearchKey::And(ks) => ks,
+        k => std::slice::from_ref(k),
+    };
+    let mut terms = Vec::new();
+    let mut positions = Vec::new();
+    for (i, item) in items.iter().enumerate() {
+        let term = match item {
+            SearchKey::Body(s) => TextTerm::Body(s.clone()),
+            SearchKey::Text(s) => TextTerm::Text(s.clone()),
+            SearchKey::Header(n, v) => TextTerm::Header(n.clone(), v.clone()),
+            _ => continue,
+        };
+        terms.push(term);
+        positions.push(i);
+    }
+    let Narrowing { uids, exact } = shared.search.narrow(mailbox, account, &terms)?;
+    let answered: HashSet<usize> = positions
+        .iter()
+        .zip(&exact)
+        .filter(|(_, e)| **e)
+        .map(|(p, _)| *p)
+        .collect();
+    let mut residual: Vec<SearchKey> = items
+        .iter()
+        .enumerate()
+        .filter(|(i, _)| !answered.contains(i))
+        .map(|(_, k)| k.clone())
+        .collect();
+    tracing::debug!(
+        mailbox,
+        candidates = uids.len(),
+        checked = !residual.is_empty(),
+        "search narrowed by the index"
+    );
+    let residual = match residual.len() {
+        0 => SearchKey::All,
+        1 => residual.remove(0),
+        _ => SearchKey::And(residual),
+    };
+    Some((uids, residual))
 }
 
 /// The decoded text `key` compares against, when it compares any.

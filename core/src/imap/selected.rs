@@ -1,24 +1,28 @@
 //! The selected mailbox: the session's view of it (sequence numbers to UIDs, the flags the client
-//! was told), keeping that view in step with the store, and the commands that work on messages:
-//! FETCH, STORE, SEARCH, COPY, MOVE, EXPUNGE, CLOSE, UNSELECT, IDLE.
+//! was told), keeping that view in step with the store, and the table of the commands that work
+//! on messages. Each family has its file: FETCH (fetch_command), STORE (store_command), SEARCH,
+//! SORT and THREAD (search_command), COPY and MOVE (copy_command), IDLE (idle); EXPUNGE, CLOSE
+//! and UNSELECT are here.
 //!
 //! Sequence numbers only change when this session says so: an expunge made elsewhere is
 //! announced (and applied to the view) only where RFC 3501 7.4.1 allows, never during FETCH,
 //! STORE or SEARCH.
 
-use super::command::{Cmd, Qresync, SearchKey, SeqSet, StoreOp};
+use super::command::{Cmd, Qresync, SeqSet};
+use super::copy_command::copy_cmd;
 use super::mailboxes::no;
-use super::session::{Flow, Session};
+use super::search_command::{Order, search_cmd, sort_cmd};
+use super::session::Session;
+use super::store_command::store_cmd;
 use super::view::View;
 use super::{fetch, search};
+use crate::context::Shared;
 use crate::error::{Error, Result};
-use crate::net::{Conn, Line};
-use crate::server::Shared;
-use crate::store::messages::{self, FlagOp, MailboxState, Meta};
+use crate::net::Conn;
+use crate::store::messages::{self, MailboxState, Meta};
 use crate::store::{self, flags};
 use std::collections::HashSet;
 use std::sync::Arc;
-use std::time::Duration;
 use tokio::io::{AsyncRead, AsyncWrite};
 
 pub struct Selected {
@@ -26,14 +30,14 @@ pub struct Selected {
     pub name: String,
     pub read_only: bool,
     /// Sequence number - 1 -> (UID, flags as the client last heard them).
-    msgs: View,
-    modseq: u64,
-    recent: HashSet<u32>,
+    pub(super) msgs: View,
+    pub(super) modseq: u64,
+    pub(super) recent: HashSet<u32>,
     /// Expunged elsewhere, not yet announced.
-    pending_expunge: Vec<u32>,
+    pub(super) pending_expunge: Vec<u32>,
     /// UIDs saved by SEARCH RETURN (SAVE), for `$` (RFC 5182).
-    saved: Vec<u32>,
-    show_recent: bool,
+    pub(super) saved: Vec<u32>,
+    pub(super) show_recent: bool,
 }
 
 impl Selected {
@@ -103,7 +107,7 @@ impl Selected {
         self.recent.len()
     }
 
-    fn max_uid(&self) -> u32 {
+    pub(super) fn max_uid(&self) -> u32 {
         self.msgs.max_uid()
     }
 
@@ -130,7 +134,7 @@ impl Selected {
             .collect()
     }
 
-    fn seq_of(&self, uid: u32) -> Option<u32> {
+    pub(super) fn seq_of(&self, uid: u32) -> Option<u32> {
         self.msgs.seq_of(uid)
     }
 }
@@ -474,325 +478,8 @@ pub(super) fn metas_for(
     Ok(out)
 }
 
-#[allow(clippy::too_many_arguments)]
-async fn store_cmd<S: AsyncRead + AsyncWrite + Unpin>(
-    conn: &mut Conn<S>,
-    s: &mut Session,
-    shared: &Arc<Shared>,
-    tag: &str,
-    uid: bool,
-    set: &SeqSet,
-    op: StoreOp,
-    silent: bool,
-    names: &[String],
-    unchanged_since: Option<u64>,
-) {
-    let account = s.user.as_ref().map(|u| u.account_id).unwrap_or(0);
-    if unchanged_since.is_some() {
-        s.condstore = true;
-    }
-    let condstore = s.condstore;
-    let Some(sel) = s.sel.as_mut() else { return };
-    if sel.read_only {
-        return conn.reply(&format!("{tag} NO [READ-ONLY] mailbox is read-only"));
-    }
-    let (bits, kws) = match split_flags(names) {
-        Ok(f) => f,
-        Err(why) => return conn.reply(&format!("{tag} BAD {why}")),
-    };
-    let wanted = sel.resolve(set, uid);
-    let uids: Vec<u32> = wanted.iter().map(|w| w.1).collect();
-    let op = match op {
-        StoreOp::Add => FlagOp::Add,
-        StoreOp::Remove => FlagOp::Remove,
-        StoreOp::Replace => FlagOp::Replace,
-    };
-    let id = sel.id;
-    let result = shared
-        .store
-        .write_async(Vec::new(), move |c| {
-            messages::store_flags(c, id, &uids, op, bits, &kws, unchanged_since)
-        })
-        .await;
-    let (changed, failed) = match result {
-        Ok(r) => r,
-        Err(e) => return conn.reply(&no(tag, &e)),
-    };
-    if !changed.is_empty() {
-        shared.hub.notify(account);
-    }
-    for m in &changed {
-        let Some(seq) = sel.seq_of(m.uid) else {
-            continue;
-        };
-        let shown = m.flags & !flags::RECENT;
-        sel.msgs.update(seq, shown, &m.keywords);
-        if silent && !condstore {
-            continue;
-        }
-        let recent = sel.show_recent && sel.recent.contains(&m.uid);
-        let mut parts = Vec::new();
-        if uid {
-            parts.push(format!("UID {}", m.uid));
-        }
-        if !silent {
-            parts.push(format!("FLAGS {}", fetch::flag_list(m, recent)));
-        }
-        if condstore {
-            parts.push(format!("MODSEQ ({})", m.modseq));
-        }
-        conn.reply(&format!("* {seq} FETCH ({})", parts.join(" ")));
-    }
-    if failed.is_empty() {
-        conn.reply(&format!("{tag} OK STORE completed"));
-    } else {
-        let list: Vec<String> = failed
-            .iter()
-            .filter_map(|u| {
-                if uid {
-                    Some(u.to_string())
-                } else {
-                    sel.seq_of(*u).map(|s| s.to_string())
-                }
-            })
-            .collect();
-        conn.reply(&format!(
-            "{tag} OK [MODIFIED {}] conditional STORE failed for some",
-            list.join(",")
-        ));
-    }
-}
-
-async fn search_cmd<S: AsyncRead + AsyncWrite + Unpin>(
-    conn: &mut Conn<S>,
-    s: &mut Session,
-    shared: &Arc<Shared>,
-    tag: &str,
-    uid: bool,
-    key: &SearchKey,
-    esearch: Option<Vec<String>>,
-) {
-    let rev2 = s.rev2;
-    let account = s.user.as_ref().map(|u| u.account_id);
-    let Some(sel) = s.sel.as_mut() else { return };
-    let key = &with_saved(key, &sel.saved);
-    let save = esearch
-        .as_ref()
-        .is_some_and(|o| o.iter().any(|x| x == "SAVE"));
-    let uses_modseq = format!("{key:?}").contains("ModSeq");
-    let max_seq = sel.msgs.len() as u32;
-    let max_uid = sel.max_uid();
-    let plan = search::Plan::new(shared, sel.id, account, key);
-    let checked = plan.and_then(|plan| {
-        // Messages the index answered are hits as they stand; only the others are read.
-        let mut found = Vec::new();
-        let mut check = Vec::new();
-        for (seq, uid) in sel.msgs.all() {
-            match plan.key_for(uid, key) {
-                None => {}
-                Some(SearchKey::All) if !uses_modseq => found.push((seq, uid, 0)),
-                Some(_) => check.push((seq, uid)),
-            }
-        }
-        Ok((plan, found, metas_for(shared, sel.id, &check)?))
-    });
-    let (plan, mut found, metas) = match checked {
-        Ok(c) => c,
-        Err(e) => {
-            if save {
-                sel.saved.clear();
-            }
-            return conn.reply(&no(tag, &e));
-        }
-    };
-    // Without keep_header an unreadable message is simply not a match; an error here is a
-    // check that failed (a panic on its thread), never an answer with messages missing.
-    let matched = match search::check(
-        shared,
-        plan,
-        key,
-        metas,
-        &sel.recent,
-        (max_seq, max_uid),
-        false,
-    )
-    .await
-    {
-        Ok(m) => m,
-        Err(e) => {
-            if save {
-                sel.saved.clear();
-            }
-            return conn.reply(&e.reply(tag));
-        }
-    };
-    found.extend(matched.iter().map(|m| (m.seq, m.meta.uid, m.meta.modseq)));
-    found.sort_unstable();
-    let hits: Vec<u32> = found
-        .iter()
-        .map(|&(seq, u, _)| if uid { u } else { seq })
-        .collect();
-    let saved_uids: Vec<u32> = found.iter().map(|&(_, u, _)| u).collect();
-    let max_modseq = found.iter().map(|&(_, _, m)| m).max().unwrap_or(0);
-    if save {
-        sel.saved = saved_uids;
-    }
-    match esearch.or_else(|| rev2.then(|| vec!["ALL".to_string()])) {
-        // SAVE alone answers nothing but the tagged OK (RFC 5182 2.4).
-        Some(opts) if opts.len() == 1 && save => {}
-        Some(opts) => {
-            let mut line = format!("* ESEARCH (TAG \"{tag}\")");
-            if uid {
-                line.push_str(" UID");
-            }
-            for o in &opts {
-                match o.as_str() {
-                    "MIN" if !hits.is_empty() => line.push_str(&format!(" MIN {}", hits[0])),
-                    "MAX" if !hits.is_empty() => {
-                        line.push_str(&format!(" MAX {}", hits[hits.len() - 1]))
-                    }
-                    "COUNT" => line.push_str(&format!(" COUNT {}", hits.len())),
-                    "ALL" if !hits.is_empty() => {
-                        line.push_str(&format!(" ALL {}", compress(&hits)))
-                    }
-                    _ => {}
-                }
-            }
-            if uses_modseq && !hits.is_empty() {
-                line.push_str(&format!(" MODSEQ {max_modseq}"));
-            }
-            conn.reply(&line);
-        }
-        None => {
-            let mut line = String::from("* SEARCH");
-            for h in &hits {
-                line.push_str(&format!(" {h}"));
-            }
-            if uses_modseq && !hits.is_empty() {
-                line.push_str(&format!(" (MODSEQ {max_modseq})"));
-            }
-            conn.reply(&line);
-        }
-    }
-    conn.reply(&format!("{tag} OK SEARCH completed"));
-}
-
-/// `$` in a search program stands for the saved result's UIDs.
-fn with_saved(key: &SearchKey, saved: &[u32]) -> SearchKey {
-    use super::command::SeqNum;
-    let set = || {
-        SearchKey::Uid(SeqSet(
-            saved
-                .iter()
-                .map(|&u| (SeqNum::Num(u), SeqNum::Num(u)))
-                .collect(),
-        ))
-    };
-    match key {
-        SearchKey::Seq(s) | SearchKey::Uid(s) if s.is_saved() => {
-            if saved.is_empty() {
-                SearchKey::Not(Box::new(SearchKey::All))
-            } else {
-                set()
-            }
-        }
-        SearchKey::And(ks) => SearchKey::And(ks.iter().map(|k| with_saved(k, saved)).collect()),
-        SearchKey::Or(a, b) => SearchKey::Or(
-            Box::new(with_saved(a, saved)),
-            Box::new(with_saved(b, saved)),
-        ),
-        SearchKey::Not(a) => SearchKey::Not(Box::new(with_saved(a, saved))),
-        other => other.clone(),
-    }
-}
-
-enum Order {
-    Sort(Vec<(bool, super::sort::SortKey)>),
-    Thread { references: bool },
-}
-
-/// SORT and THREAD: the messages the search program matches, ordered or threaded.
-async fn sort_cmd<S: AsyncRead + AsyncWrite + Unpin>(
-    conn: &mut Conn<S>,
-    s: &mut Session,
-    shared: &Arc<Shared>,
-    tag: &str,
-    uid: bool,
-    key: &SearchKey,
-    order: Order,
-) {
-    let account = s.user.as_ref().map(|u| u.account_id);
-    let Some(sel) = s.sel.as_ref() else { return };
-    let key = &with_saved(key, &sel.saved);
-    let (max_seq, max_uid) = (sel.msgs.len() as u32, sel.max_uid());
-    let planned = search::Plan::new(shared, sel.id, account, key).and_then(|plan| {
-        let check: Vec<(u32, u32)> = sel
-            .msgs
-            .all()
-            .filter(|&(_, uid)| plan.key_for(uid, key).is_some())
-            .collect();
-        Ok((plan, metas_for(shared, sel.id, &check)?))
-    });
-    let (plan, metas) = match planned {
-        Ok(p) => p,
-        Err(e) => return conn.reply(&no(tag, &e)),
-    };
-    // Sorting needs the header even when the index answered the program.
-    let matched = match search::check(
-        shared,
-        plan,
-        key,
-        metas,
-        &sel.recent,
-        (max_seq, max_uid),
-        true,
-    )
-    .await
-    {
-        Ok(m) => m,
-        Err(e) => return conn.reply(&e.reply(tag)),
-    };
-    // Facts from every header, then the sort or the threads: CPU work over what senders
-    // wrote, done on a blocking thread.
-    let answer = tokio::task::spawn_blocking(move || {
-        let facts: Vec<_> = matched
-            .iter()
-            .map(|m| {
-                let id = if uid { m.meta.uid } else { m.seq };
-                let message = m.message.as_deref().unwrap_or_default();
-                super::sort::facts(id, m.seq, m.meta.internal_date, m.meta.size, message)
-            })
-            .collect();
-        match order {
-            Order::Sort(criteria) => {
-                let mut line = String::from("* SORT");
-                for id in super::sort::sort(facts, &criteria) {
-                    line.push_str(&format!(" {id}"));
-                }
-                (line, "SORT")
-            }
-            Order::Thread { references } => {
-                let threads = if references {
-                    super::thread::references(facts)
-                } else {
-                    super::thread::ordered_subject(facts)
-                };
-                (format!("* THREAD {}", threads.render()), "THREAD")
-            }
-        }
-    })
-    .await;
-    match answer {
-        Ok((line, verb)) => {
-            conn.reply(&line);
-            conn.reply(&format!("{tag} OK {verb} completed"));
-        }
-        Err(_) => conn.reply(&format!("{tag} NO [SERVERBUG] sorting failed")),
-    }
-}
-
 /// 1,2,3,5 -> "1:3,5".
-fn compress(nums: &[u32]) -> String {
+pub(super) fn compress(nums: &[u32]) -> String {
     let mut out: Vec<String> = Vec::new();
     let mut i = 0;
     while i < nums.len() {
@@ -808,150 +495,6 @@ fn compress(nums: &[u32]) -> String {
         i = j + 1;
     }
     out.join(",")
-}
-
-#[allow(clippy::too_many_arguments)]
-async fn copy_cmd<S: AsyncRead + AsyncWrite + Unpin>(
-    conn: &mut Conn<S>,
-    s: &mut Session,
-    shared: &Arc<Shared>,
-    tag: &str,
-    uid: bool,
-    set: &SeqSet,
-    mailbox: &str,
-    is_move: bool,
-    account: i64,
-) {
-    let dest_name = match s
-        .decode_name(mailbox)
-        .and_then(|n| store::mailboxes::validate_name(&n).map_err(|e| e.to_string()))
-    {
-        Ok(n) => n,
-        Err(why) => return conn.reply(&format!("{tag} BAD {why}")),
-    };
-    let Some(sel) = s.sel.as_ref() else { return };
-    if is_move && sel.read_only {
-        return conn.reply(&format!("{tag} NO [READ-ONLY] mailbox is read-only"));
-    }
-    let uids: Vec<u32> = sel.resolve(set, uid).into_iter().map(|(_, u)| u).collect();
-    let from = sel.id;
-    let dest = match shared
-        .store
-        .read(|c| store::mailbox_id(c, account, &dest_name))
-    {
-        Ok(Some(d)) => d,
-        Ok(None) => {
-            return conn.reply(&format!(
-                "{tag} NO [TRYCREATE] mailbox {dest_name} does not exist"
-            ));
-        }
-        Err(e) => return conn.reply(&no(tag, &e)),
-    };
-    let result = shared
-        .store
-        .write_async(Vec::new(), move |c| {
-            let (quota, used) = crate::directory::usage(c, account)?;
-            let pairs = messages::copy(c, from, dest, &uids)?;
-            if is_move {
-                let moved: Vec<u32> = pairs.iter().map(|p| p.0).collect();
-                messages::remove_uids(c, from, &moved)?;
-            } else {
-                let (_, now_used) = crate::directory::usage(c, account)?;
-                if quota > 0 && now_used > quota && now_used > used {
-                    return Err(Error::Conflict("over quota".into()));
-                }
-            }
-            Ok((pairs, messages::mailbox_state(c, dest)?.uidvalidity))
-        })
-        .await;
-    match result {
-        Ok((pairs, validity)) => {
-            shared.hub.notify(account);
-            let code = if pairs.is_empty() {
-                String::new()
-            } else {
-                let src: Vec<u32> = pairs.iter().map(|p| p.0).collect();
-                let dst: Vec<u32> = pairs.iter().map(|p| p.1).collect();
-                format!(
-                    "[COPYUID {validity} {} {}] ",
-                    compress(&src),
-                    compress(&dst)
-                )
-            };
-            if is_move {
-                conn.reply(&format!("* OK {code}moved"));
-                sync(conn, s, shared, true).await;
-                conn.reply(&format!("{tag} OK MOVE completed"));
-            } else {
-                conn.reply(&format!("{tag} OK {code}COPY completed"));
-            }
-        }
-        Err(Error::Conflict(_)) => conn.reply(&format!("{tag} NO [OVERQUOTA] the mailbox is full")),
-        Err(e) => conn.reply(&no(tag, &e)),
-    }
-}
-
-/// IDLE (RFC 2177): changes are pushed as they happen (within a second) until DONE.
-pub async fn idle<S: AsyncRead + AsyncWrite + Unpin>(
-    conn: &mut Conn<S>,
-    s: &mut Session,
-    shared: &Arc<Shared>,
-    tag: &str,
-) -> Flow {
-    let Some(account) = s.user.as_ref().map(|u| u.account_id) else {
-        return Flow::Close;
-    };
-    let mut changes = shared.hub.subscribe(account);
-    let mut shutdown = shared.shutdown_receiver();
-    conn.reply("+ idling");
-    if conn.flush().await.is_err() {
-        return Flow::Close;
-    }
-    // Changes made by other processes (the admin CLI) have no notification: look now and then.
-    let mut poll = tokio::time::interval(Duration::from_secs(1));
-    let deadline = tokio::time::Instant::now() + Duration::from_secs(30 * 60);
-    loop {
-        if s.sel.is_some() {
-            sync(conn, s, shared, true).await;
-        }
-        if conn.flush().await.is_err() {
-            return Flow::Close;
-        }
-        if conn.has_line() {
-            break;
-        }
-        tokio::select! {
-            r = conn.fill(Duration::from_secs(30 * 60), None) => {
-                if r.is_err() {
-                    return Flow::Close;
-                }
-                if conn.has_line() {
-                    break;
-                }
-            }
-            _ = changes.changed() => {}
-            _ = poll.tick() => {}
-            _ = shutdown.changed() => {
-                conn.reply("* BYE server shutting down");
-                return Flow::Close;
-            }
-            _ = tokio::time::sleep_until(deadline) => {
-                conn.reply("* BYE idle for too long");
-                return Flow::Close;
-            }
-        }
-    }
-    match conn.read_line(1024, Duration::from_secs(1), None).await {
-        Ok(Line::Complete(l)) if l.eq_ignore_ascii_case(b"DONE") => {
-            conn.reply(&format!("{tag} OK IDLE terminated"));
-            Flow::Continue
-        }
-        Ok(_) => {
-            conn.reply(&format!("{tag} BAD expected DONE"));
-            Flow::Continue
-        }
-        Err(_) => Flow::Close,
-    }
 }
 
 #[cfg(test)]

@@ -5,9 +5,9 @@ use super::command::{self, Cmd};
 use super::selected::Selected;
 use super::token::{self, Segment};
 use super::{mailboxes, selected};
+use crate::context::{AuthUser, Login, Shared};
 use crate::memory::Held;
 use crate::net::{Conn, Line, ReadError};
-use crate::server::{AuthUser, Login, Shared};
 use std::net::SocketAddr;
 use std::sync::Arc;
 use std::time::Duration;
@@ -411,7 +411,7 @@ async fn dispatch<S: AsyncRead + AsyncWrite + Unpin + Send>(
         | Cmd::List { .. }
         | Cmd::Status(..)
         | Cmd::Append { .. } => mailboxes::handle(conn, s, shared, tag, cmd).await,
-        Cmd::Idle => return selected::idle(conn, s, shared, tag).await,
+        Cmd::Idle => return super::idle::idle(conn, s, shared, tag).await,
         Cmd::GetQuota(_) | Cmd::GetQuotaRoot(_) | Cmd::SetQuota => quota(conn, s, shared, tag, cmd),
         _ if s.sel.is_none() => conn.reply(&format!("{tag} BAD select a mailbox first")),
         _ => selected::handle(conn, s, shared, tag, cmd).await,
@@ -473,7 +473,7 @@ async fn log_in<S: AsyncRead + AsyncWrite + Unpin>(
     mechanism: &str,
 ) -> Flow {
     let ip = s.peer.ip().to_canonical();
-    match crate::server::login(shared, ip, user, pass, s.service, mechanism).await {
+    match crate::context::login(shared, ip, user, pass, s.service, mechanism).await {
         Login::Ok(u) => {
             s.user = Some(u);
             conn.reply(&format!(

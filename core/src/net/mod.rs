@@ -5,7 +5,7 @@ pub mod sasl;
 
 pub use conn::{Conn, Line, ReadError};
 
-use crate::server::Shared;
+use crate::context::Shared;
 use std::net::SocketAddr;
 use std::time::Duration;
 use tokio::net::TcpStream;

@@ -5,7 +5,7 @@
 use super::route::{Destination, Host, NoRoute};
 use crate::config::Config;
 use crate::dns::Dns;
-use crate::smtp::client::{Client, ClientError, Reply, Security, Timeouts};
+use crate::outbound::client::{Client, ClientError, Reply, Security, Timeouts};
 use crate::store::QueueEntry;
 use std::net::{IpAddr, SocketAddr};
 use std::sync::Arc;

@@ -4,22 +4,19 @@
 //! bounce or delay warning it causes, so a crash loses nothing and tells no one twice.
 
 mod attempt;
-pub mod dkim;
+pub mod client;
 pub mod dsn;
-pub mod inject;
 pub mod route;
 
 use crate::config::Config;
-use crate::dns::Dns;
-use crate::server::Shared;
+use crate::context::Shared;
 use crate::store::{self, Outcome, QueueEntry};
 use attempt::{Job, Session};
 use route::Destination;
 use std::collections::{HashMap, HashSet, VecDeque};
-use std::sync::atomic::{AtomicUsize, Ordering};
-use std::sync::{Arc, Mutex, RwLock};
+use std::sync::{Arc, Mutex};
 use std::time::Duration;
-use tokio::sync::{Notify, Semaphore};
+use tokio::sync::Semaphore;
 
 /// How often the queue is looked at when nothing wakes the runner (admin commands from another
 /// process change it without telling).
@@ -27,56 +24,20 @@ const POLL: Duration = Duration::from_secs(2);
 /// Recipients picked up per pass.
 const BATCH: usize = 5000;
 
-/// The runner's state, shared with the SMTP sessions that fill the queue.
-pub struct Outbound {
-    wake: Notify,
-    dns: RwLock<Arc<Dns>>,
-    pub signers: dkim::Signers,
+/// The runner's own state: connections in use, workers per destination, recipients in flight.
+struct Runner {
     connections: Arc<Semaphore>,
     busy: Mutex<HashMap<Destination, usize>>,
     in_flight: Mutex<HashSet<(String, String)>>,
-    workers: AtomicUsize,
-}
-
-impl Outbound {
-    pub fn new(cfg: &Config) -> Result<Outbound, String> {
-        let dns = Dns::new(&cfg.dns).map_err(|e| format!("DNS resolver: {e}"))?;
-        Ok(Outbound {
-            wake: Notify::new(),
-            dns: RwLock::new(Arc::new(dns)),
-            signers: dkim::Signers::default(),
-            connections: Arc::new(Semaphore::new(cfg.queue.max_connections)),
-            busy: Mutex::new(HashMap::new()),
-            in_flight: Mutex::new(HashSet::new()),
-            workers: AtomicUsize::new(0),
-        })
-    }
-
-    /// New mail is in the queue, or a worker finished.
-    pub fn wake(&self) {
-        self.wake.notify_one();
-    }
-
-    pub fn dns(&self) -> Arc<Dns> {
-        self.dns.read().unwrap_or_else(|p| p.into_inner()).clone()
-    }
-
-    /// After a reload: name servers may have changed.
-    pub fn reconfigure(&self, cfg: &Config) {
-        match Dns::new(&cfg.dns) {
-            Ok(d) => *self.dns.write().unwrap_or_else(|p| p.into_inner()) = Arc::new(d),
-            Err(e) => tracing::error!(error = %e, "DNS settings not applied"),
-        }
-    }
-
-    /// Workers delivering now (shutdown waits for them within the grace period).
-    pub fn active(&self) -> usize {
-        self.workers.load(Ordering::Relaxed)
-    }
 }
 
 /// Runs until shutdown.
 pub async fn run(shared: Arc<Shared>) {
+    let ob = Arc::new(Runner {
+        connections: Arc::new(Semaphore::new(shared.config().queue.max_connections)),
+        busy: Mutex::new(HashMap::new()),
+        in_flight: Mutex::new(HashSet::new()),
+    });
     match shared.store.write(store::queue_reset_active) {
         Ok(0) => {}
         Ok(n) => tracing::info!(recipients = n, "queue: resuming deliveries cut short"),
@@ -87,7 +48,7 @@ pub async fn run(shared: Arc<Shared>) {
         if *stop.borrow() {
             return;
         }
-        let blocked = match dispatch(&shared).await {
+        let blocked = match dispatch(&shared, &ob).await {
             Ok(b) => b,
             Err(e) => {
                 tracing::error!(error = %e, "queue: cannot read the queue");
@@ -103,7 +64,7 @@ pub async fn run(shared: Arc<Shared>) {
                 .max(Duration::from_millis(200))
         };
         tokio::select! {
-            _ = shared.outbound.wake.notified() => {}
+            _ = shared.queue.woken() => {}
             _ = tokio::time::sleep(wait) => {}
             _ = stop.changed() => return,
         }
@@ -111,14 +72,13 @@ pub async fn run(shared: Arc<Shared>) {
 }
 
 /// Starts workers for what is due; true when something due had to wait for a busy destination.
-async fn dispatch(shared: &Arc<Shared>) -> crate::error::Result<bool> {
+async fn dispatch(shared: &Arc<Shared>, ob: &Arc<Runner>) -> crate::error::Result<bool> {
     let cfg = shared.config();
     let now = store::now();
     let due = shared.store.read(|c| store::queue_due(c, now, BATCH))?;
     if due.is_empty() {
         return Ok(false);
     }
-    let ob = &shared.outbound;
     let mut by_entry: HashMap<String, Vec<String>> = HashMap::new();
     {
         let flying = ob.in_flight.lock().unwrap_or_else(|p| p.into_inner());
@@ -195,17 +155,27 @@ async fn dispatch(shared: &Arc<Shared>) -> crate::error::Result<bool> {
             .or_insert(0) += workers;
         let queue = Arc::new(Mutex::new(jobs));
         for _ in 0..workers {
-            ob.workers.fetch_add(1, Ordering::Relaxed);
-            tokio::spawn(worker(shared.clone(), dest.clone(), queue.clone()));
+            shared.queue.started();
+            tokio::spawn(worker(
+                shared.clone(),
+                ob.clone(),
+                dest.clone(),
+                queue.clone(),
+            ));
         }
     }
     Ok(blocked)
 }
 
-async fn worker(shared: Arc<Shared>, dest: Destination, queue: Arc<Mutex<VecDeque<Job>>>) {
-    let permit = shared.outbound.connections.clone().acquire_owned().await;
+async fn worker(
+    shared: Arc<Shared>,
+    ob: Arc<Runner>,
+    dest: Destination,
+    queue: Arc<Mutex<VecDeque<Job>>>,
+) {
+    let permit = ob.connections.clone().acquire_owned().await;
     let cfg = shared.config();
-    let dns = shared.outbound.dns();
+    let dns = shared.dns();
     let next = |q: &Mutex<VecDeque<Job>>| q.lock().unwrap_or_else(|p| p.into_inner()).pop_front();
     let local = match &dest {
         Destination::Mx(d) => {
@@ -222,9 +192,9 @@ async fn worker(shared: Arc<Shared>, dest: Destination, queue: Arc<Mutex<VecDequ
     if local {
         // The domain became one of ours after the mail was queued: it never leaves.
         while let Some(job) = next(&queue) {
-            deliver_locally(&shared, &cfg, job).await;
+            deliver_locally(&shared, &ob, &cfg, job).await;
         }
-        return worker_done(&shared, &dest, permit);
+        return worker_done(&shared, &ob, &dest, permit);
     }
     match Session::open(&dns, &cfg, &dest).await {
         Ok(mut session) => {
@@ -232,12 +202,12 @@ async fn worker(shared: Arc<Shared>, dest: Destination, queue: Arc<Mutex<VecDequ
                 let results = match read_message(&shared, &job.entry).await {
                     Ok((message, _held)) => {
                         let r = session.deliver(&job, &message).await;
-                        finish(&shared, &cfg, &job, r, Some(&message), Vec::new()).await;
+                        finish(&shared, &ob, &cfg, &job, r, Some(&message), Vec::new()).await;
                         continue;
                     }
                     Err(e) => unreadable(&job, &e),
                 };
-                finish(&shared, &cfg, &job, results, None, Vec::new()).await;
+                finish(&shared, &ob, &cfg, &job, results, None, Vec::new()).await;
             }
             session.close().await;
         }
@@ -259,20 +229,20 @@ async fn worker(shared: Arc<Shared>, dest: Destination, queue: Arc<Mutex<VecDequ
                     .iter()
                     .map(|r| (r.clone(), result.clone()))
                     .collect();
-                finish(&shared, &cfg, &job, results, None, Vec::new()).await;
+                finish(&shared, &ob, &cfg, &job, results, None, Vec::new()).await;
             }
         }
     }
-    worker_done(&shared, &dest, permit);
+    worker_done(&shared, &ob, &dest, permit);
 }
 
 fn worker_done(
     shared: &Arc<Shared>,
+    ob: &Runner,
     dest: &Destination,
     permit: Result<tokio::sync::OwnedSemaphorePermit, tokio::sync::AcquireError>,
 ) {
     drop(permit);
-    let ob = &shared.outbound;
     if let Some(n) = ob
         .busy
         .lock()
@@ -281,18 +251,18 @@ fn worker_done(
     {
         *n = n.saturating_sub(1);
     }
-    ob.workers.fetch_sub(1, Ordering::Relaxed);
-    ob.wake();
+    shared.queue.finished();
+    shared.queue.wake();
 }
 
 /// Each recipient into its mailbox through the directory, as if it had arrived by SMTP.
-async fn deliver_locally(shared: &Arc<Shared>, cfg: &Arc<Config>, job: Job) {
+async fn deliver_locally(shared: &Arc<Shared>, ob: &Runner, cfg: &Arc<Config>, job: Job) {
     let (message, _held) = match read_message(shared, &job.entry).await {
         Ok(m) => m,
         Err(e) => {
             tracing::error!(queue_id = %job.entry.id, error = %e, "cannot read a queued message");
             let results = unreadable(&job, &e);
-            return finish(shared, cfg, &job, results, None, Vec::new()).await;
+            return finish(shared, ob, cfg, &job, results, None, Vec::new()).await;
         }
     };
     let (store2, cfg2, sender, rcpts, msg) = (
@@ -306,7 +276,7 @@ async fn deliver_locally(shared: &Arc<Shared>, cfg: &Arc<Config>, job: Job) {
         rcpts
             .into_iter()
             .map(|r| {
-                let p = inject::prepare(&store2, &cfg2, &sender, &r, &msg);
+                let p = crate::accept::prepare_notification(&store2, &cfg2, &sender, &r, &msg);
                 (r, p)
             })
             .collect::<Vec<_>>()
@@ -336,7 +306,7 @@ async fn deliver_locally(shared: &Arc<Shared>, cfg: &Arc<Config>, job: Job) {
         };
         results.push((rcpt, result));
     }
-    finish(shared, cfg, &job, results, Some(&message), injections).await;
+    finish(shared, ob, cfg, &job, results, Some(&message), injections).await;
 }
 
 /// Every recipient of a job whose message could not be read (or not now): tried again later.
@@ -387,12 +357,13 @@ pub fn backoff(cfg: &Config, attempts: u32) -> i64 {
 /// Logs each recipient's outcome, builds bounces and delay warnings, and commits it all at once.
 async fn finish(
     shared: &Arc<Shared>,
+    ob: &Runner,
     cfg: &Config,
     job: &Job,
     results: Vec<(String, attempt::Result)>,
     // The queued message when the caller has read it; read here only if a report needs it.
     message: Option<&[u8]>,
-    mut injections: Vec<inject::Injection>,
+    mut injections: Vec<crate::accept::Prepared>,
 ) {
     let now = store::now();
     let entry = &job.entry;
@@ -508,7 +479,7 @@ async fn finish(
     let mut prepared = tokio::task::spawn_blocking(move || {
         let mut out = Vec::new();
         for note in notes {
-            match inject::prepare(&store2, &cfg2, "", &sender, &note) {
+            match crate::accept::prepare_notification(&store2, &cfg2, "", &sender, &note) {
                 Ok(Some(i)) => out.push(i),
                 Ok(None) => {}
                 Err(e) => tracing::error!(error = %e, "cannot write a delivery notification"),
@@ -520,36 +491,36 @@ async fn finish(
     .unwrap_or_default();
     prepared.append(&mut injections);
     let queued_more = !prepared.is_empty();
-    let dirs: Vec<_> = prepared.iter().flat_map(|i| i.sync_dirs.clone()).collect();
-    let accounts: Vec<i64> = prepared.iter().flat_map(|i| i.accounts.clone()).collect();
+    let dirs: Vec<_> = prepared
+        .iter()
+        .flat_map(|p| p.sync_dirs().to_vec())
+        .collect();
+    let prepared = Arc::new(prepared);
+    let to_apply = prepared.clone();
     let id = entry.id.clone();
     let done: Vec<String> = outcomes.iter().map(|(r, _)| r.clone()).collect();
     let committed = shared
         .store
         .write_async(dirs, move |c| {
-            for p in &prepared {
+            for p in to_apply.iter() {
                 p.apply(c)?;
             }
             store::queue_record(c, &id, &outcomes, &warned)
         })
         .await;
     {
-        let mut flying = shared
-            .outbound
-            .in_flight
-            .lock()
-            .unwrap_or_else(|p| p.into_inner());
+        let mut flying = ob.in_flight.lock().unwrap_or_else(|p| p.into_inner());
         for r in done {
             flying.remove(&(entry.id.clone(), r));
         }
     }
     match committed {
         Ok(()) => {
-            for a in accounts {
-                shared.hub.notify(a);
+            for p in prepared.iter() {
+                p.announce(shared);
             }
             if queued_more {
-                shared.outbound.wake();
+                shared.queue.wake();
             }
         }
         Err(e) => {

@@ -3,7 +3,7 @@
 
 use crate::config::{Config, RelayHost};
 use crate::dns::{Dns, LookupError, Mx};
-use crate::smtp::client::{Security, Verification};
+use crate::outbound::client::{Security, Verification};
 use std::net::IpAddr;
 
 #[derive(Debug, Clone, PartialEq, Eq, Hash)]

@@ -4,8 +4,8 @@
 pub mod command;
 mod session;
 
+use crate::context::Shared;
 use crate::net::{Conn, tls_accept, tls_info};
-use crate::server::Shared;
 use session::{Outcome, State};
 use std::net::SocketAddr;
 use std::sync::Arc;

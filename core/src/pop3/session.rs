@@ -2,9 +2,9 @@
 //! then UPDATE at QUIT, where the messages marked with DELE are removed (RFC 1939 3).
 
 use super::command::{self, Command};
+use crate::context::{AuthUser, Login, Shared};
 use crate::net::sasl;
 use crate::net::{Conn, Line, ReadError};
-use crate::server::{AuthUser, Login, Shared};
 use crate::store::{self, BlobId, messages};
 use std::net::SocketAddr;
 use std::sync::Arc;
@@ -256,7 +256,8 @@ async fn log_in<S: AsyncRead + AsyncWrite + Unpin>(
     mechanism: &str,
 ) -> Flow {
     let ip = st.peer.ip().to_canonical();
-    let user = match crate::server::login(shared, ip, user, password, st.service, mechanism).await {
+    let user = match crate::context::login(shared, ip, user, password, st.service, mechanism).await
+    {
         Login::Ok(u) => u,
         Login::Failed => {
             conn.reply("-ERR [AUTH] authentication failed");

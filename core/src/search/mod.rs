@@ -11,7 +11,6 @@ pub mod tokenizer;
 
 use crate::config::Config;
 use crate::error::Result;
-use crate::imap::command::SearchKey;
 use crate::store::{self, Store};
 use index::{Area, IndexDoc, SearchIndex};
 use std::collections::HashSet;
@@ -22,13 +21,24 @@ use std::time::Duration;
 /// Messages per commit: a burst of deliveries costs one commit per batch, not per message.
 const BATCH: usize = 256;
 
-/// What the index answered for one search in one mailbox.
+/// A text condition the index can answer: what IMAP's BODY, TEXT and header keys (and any
+/// other front end's search) ask of a message's words.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum TextTerm {
+    /// The body (text parts, attached messages, attachment names).
+    Body(String),
+    /// The header block and the body.
+    Text(String),
+    /// One header field by name (From, To, Cc, Bcc, Subject are indexed).
+    Header(String, String),
+}
+
+/// What the index answered for a conjunction of terms in one mailbox.
 pub struct Narrowing {
-    /// The indexed messages that can match; no other indexed message does.
+    /// The indexed messages that can match every term it used; no other indexed message does.
     pub uids: HashSet<u32>,
-    /// What these still have to be checked against: the search key without the parts the
-    /// index answered exactly (`All` when it answered everything).
-    pub residual: SearchKey,
+    /// Per term: true when the index answered it exactly (it needs no other check).
+    pub exact: Vec<bool>,
 }
 
 pub struct Search {
@@ -76,73 +86,45 @@ impl Search {
         cv.notify_one();
     }
 
-    /// What the index says about `key` in `mailbox`: the indexed messages that can match, and
-    /// what is left to check of them. None when the index cannot narrow this search (no text
-    /// key at the top level, or none it can use).
-    pub fn narrow(&self, mailbox: i64, account: i64, key: &SearchKey) -> Option<Narrowing> {
+    /// What the index says about all of `terms` together in `mailbox`: the indexed messages
+    /// that can match, and which terms that answered exactly. None when it can use none of
+    /// them (no index, a header it does not keep, a needle without words).
+    pub fn narrow(&self, mailbox: i64, account: i64, terms: &[TextTerm]) -> Option<Narrowing> {
         let idx = self.index.as_ref()?;
         let cjk = self
             .cjk
             .read()
             .unwrap_or_else(|p| p.into_inner())
             .contains(&account);
-        let items: Vec<SearchKey> = match key {
-            SearchKey::And(ks) => ks.clone(),
-            k => vec![k.clone()],
-        };
         let mut uids: Option<HashSet<u32>> = None;
-        let mut residual = Vec::new();
-        for item in items {
-            let (needle, areas) = match &item {
-                SearchKey::Body(s) => (s, vec![Area::Body]),
-                SearchKey::Text(s) => (s, vec![Area::Header, Area::Body]),
-                SearchKey::Header(name, value) if !value.is_empty() => {
-                    match Area::of_header(name) {
-                        Some(a) => (value, vec![a]),
-                        None => {
-                            residual.push(item);
-                            continue;
-                        }
-                    }
-                }
-                _ => {
-                    residual.push(item);
-                    continue;
-                }
+        let mut exact = vec![false; terms.len()];
+        for (i, term) in terms.iter().enumerate() {
+            let (needle, areas) = match term {
+                TextTerm::Body(s) => (s, vec![Area::Body]),
+                TextTerm::Text(s) => (s, vec![Area::Header, Area::Body]),
+                TextTerm::Header(name, value) if !value.is_empty() => match Area::of_header(name) {
+                    Some(a) => (value, vec![a]),
+                    None => continue,
+                },
+                TextTerm::Header(..) => continue,
             };
             let Some(phrase) = terms::needle_phrase(needle, cjk) else {
-                residual.push(item);
                 continue;
             };
             let found = match idx.matching(mailbox, &areas, &phrase) {
                 Ok(f) => f,
                 Err(e) => {
                     tracing::warn!(error = %e, "search index query failed; reading messages");
-                    residual.push(item);
                     continue;
                 }
             };
-            if !phrase.exact {
-                residual.push(item);
-            }
+            exact[i] = phrase.exact;
             uids = Some(match uids {
                 None => found.into_iter().collect(),
                 Some(prev) => found.into_iter().filter(|u| prev.contains(u)).collect(),
             });
         }
-        let uids = uids?;
-        tracing::debug!(
-            mailbox,
-            candidates = uids.len(),
-            checked = !residual.is_empty(),
-            "search narrowed by the index"
-        );
-        let residual = match residual.len() {
-            0 => SearchKey::All,
-            1 => residual.remove(0),
-            _ => SearchKey::And(residual),
-        };
-        Some(Narrowing { uids, residual })
+        Some(Narrowing { uids: uids?, exact })
     }
 
     /// Indexes one batch of waiting messages and expunges; returns how many messages it indexed.

@@ -1,18 +1,12 @@
 //! The daemon: listeners (bound here, or inherited from the init system), connection limits,
 //! privilege drop, pid file, graceful shutdown on SIGTERM and reload on SIGHUP.
 
-mod hub;
-mod limits;
 mod listen;
-mod login;
 
-pub use hub::Hub;
-pub use limits::ConnLimiter;
-pub use login::{AuthUser, Login, login};
+use crate::context::Shared;
 
 use crate::admin;
 use crate::config::Config;
-use crate::directory::AuthGuard;
 use crate::error::{Error, Result};
 use crate::smtp::{self, Service};
 use crate::store::Store;
@@ -21,7 +15,7 @@ use listen::Bound;
 use std::collections::HashMap;
 use std::net::SocketAddr;
 use std::path::PathBuf;
-use std::sync::{Arc, RwLock};
+use std::sync::Arc;
 use std::time::Duration;
 use tokio::net::TcpListener;
 use tokio::signal::unix::{SignalKind, signal};
@@ -30,42 +24,6 @@ use tokio::sync::watch;
 /// Listeners by (service, configured address): their stop switch, and whether the init system
 /// handed them over (those stay whatever the file says).
 type Running = HashMap<(String, SocketAddr), (watch::Sender<bool>, bool)>;
-
-/// What every connection shares: the configuration in force, the store, TLS, the login guard.
-pub struct Shared {
-    config: RwLock<Arc<Config>>,
-    pub store: Store,
-    pub tls: TlsStore,
-    pub guard: AuthGuard,
-    pub limiter: Arc<ConnLimiter>,
-    /// Message bytes held in memory by every connection together.
-    pub memory: crate::memory::MessageMemory,
-    pub hub: Hub,
-    /// Password checks at once: argon2 costs 19 MiB and a core each, so a burst of logins
-    /// waits its turn instead of multiplying memory.
-    pub logins: tokio::sync::Semaphore,
-    pub login_cache: crate::directory::LoginCache,
-    pub outbound: crate::outbound::Outbound,
-    pub search: Arc<crate::search::Search>,
-    shutdown: watch::Sender<bool>,
-}
-
-impl Shared {
-    pub fn config(&self) -> Arc<Config> {
-        self.config
-            .read()
-            .unwrap_or_else(|p| p.into_inner())
-            .clone()
-    }
-
-    pub fn shutdown_receiver(&self) -> watch::Receiver<bool> {
-        self.shutdown.subscribe()
-    }
-
-    pub fn tls_available(&self) -> bool {
-        true
-    }
-}
 
 /// Which server a listener feeds.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -153,7 +111,8 @@ async fn serve(config: Config, launch: Launch) -> Result<()> {
     }
 
     let (shutdown, _) = watch::channel(false);
-    let outbound = crate::outbound::Outbound::new(&config).map_err(Error::Invalid)?;
+    let dns = crate::dns::Dns::new(&config.dns)
+        .map_err(|e| Error::Invalid(format!("DNS resolver: {e}")))?;
     let search = Arc::new(crate::search::Search::open(&config, &store));
     let indexer_stop = Arc::new(std::sync::atomic::AtomicBool::new(false));
     let indexer = {
@@ -163,33 +122,14 @@ async fn serve(config: Config, launch: Launch) -> Result<()> {
             .spawn(move || search.run(store, stop))
             .map_err(|e| Error::Storage(format!("cannot start the indexer: {e}")))?
     };
-    let shared = Arc::new(Shared {
-        outbound,
-        search: search.clone(),
-        guard: AuthGuard::new(
-            config.auth.max_failures,
-            Duration::from_secs(config.auth.block_window_secs),
-            Duration::from_secs(config.auth.block_secs),
-            crate::directory::AccountPolicy {
-                max_failures: config.auth.account_max_failures,
-                first: Duration::from_secs(config.auth.account_lock_secs),
-                max: Duration::from_secs(config.auth.account_lock_max_secs),
-            },
-        ),
-        memory: crate::memory::MessageMemory::new(config.limits.message_memory.0),
-        limiter: Arc::new(ConnLimiter::default()),
-        hub: Hub::default(),
-        login_cache: crate::directory::LoginCache::new(Duration::from_secs(config.auth.cache_secs)),
-        logins: tokio::sync::Semaphore::new(
-            std::thread::available_parallelism()
-                .map(|n| n.get())
-                .unwrap_or(2),
-        ),
-        config: RwLock::new(Arc::new(config.clone())),
-        store: store.clone(),
-        tls: TlsStore::new(tls_config),
+    let shared = Arc::new(Shared::new(
+        config.clone(),
+        store.clone(),
+        TlsStore::new(tls_config),
+        dns,
+        search.clone(),
         shutdown,
-    });
+    ));
 
     println!(
         "roost {} serving mail for {} (data in {})",
@@ -254,7 +194,7 @@ async fn serve(config: Config, launch: Launch) -> Result<()> {
             _ = term.recv() => break,
             _ = int.recv() => break,
             _ = hup.recv() => reload(&shared, &launch, &mut running),
-            _ = usr1.recv() => shared.outbound.wake(),
+            _ = usr1.recv() => shared.queue.wake(),
         }
     }
 
@@ -262,10 +202,10 @@ async fn serve(config: Config, launch: Launch) -> Result<()> {
     for (stop, _) in running.values() {
         let _ = stop.send(true);
     }
-    let _ = shared.shutdown.send(true);
+    shared.shut_down();
     let grace = Duration::from_secs(shared.config().smtp.shutdown_grace_secs);
     let deadline = tokio::time::Instant::now() + grace;
-    while (shared.limiter.active() > 0 || shared.outbound.active() > 0)
+    while (shared.limiter.active() > 0 || shared.queue.active() > 0)
         && tokio::time::Instant::now() < deadline
     {
         tokio::time::sleep(Duration::from_millis(20)).await;
@@ -430,8 +370,7 @@ fn reload(shared: &Arc<Shared>, launch: &Launch, running: &mut Running) {
             Err(e) => tracing::error!(error = %e, "reload: cannot open listener"),
         }
     }
-    shared.outbound.reconfigure(&new);
-    *shared.config.write().unwrap_or_else(|p| p.into_inner()) = Arc::new(new);
-    shared.outbound.wake();
+    shared.reconfigure(new);
+    shared.queue.wake();
     tracing::info!("configuration reloaded");
 }

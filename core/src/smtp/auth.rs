@@ -3,9 +3,9 @@
 
 use super::session::{Flow, State};
 use crate::config::Config;
+use crate::context::{Login, Shared};
 use crate::net::sasl::{Credentials, decode_plain, decode_text};
 use crate::net::{Conn, Line};
-use crate::server::{Login, Shared};
 use std::sync::Arc;
 use std::time::Duration;
 use tokio::io::{AsyncRead, AsyncWrite};
@@ -98,7 +98,7 @@ pub(super) async fn run<S: AsyncRead + AsyncWrite + Unpin>(
             return Flow::Continue;
         }
     };
-    match crate::server::login(
+    match crate::context::login(
         shared,
         ip,
         &creds.login,

@@ -2,11 +2,11 @@
 //! local recipient, a queue entry for the ones outside, one commit, then the 250.
 
 use super::session::{State, finish_tx};
+use crate::accept::{self, Content, Failure, Filing, Incoming, Local, Remote};
 use crate::config::Config;
-use crate::server::Shared;
-use crate::store::{self, Body, Delivery, DeliveryTarget, QueueEntry, QueueRecipient};
+use crate::context::Shared;
+use crate::store::{self, Body};
 use std::sync::Arc;
-use std::sync::atomic::{AtomicU32, Ordering};
 
 /// Stores the message of the current transaction; returns the reply for DATA or BDAT LAST and
 /// writes the transaction's log line.
@@ -78,7 +78,7 @@ async fn store_message(
             "554 5.4.6 Mail loop: the message has passed {hops} servers"
         ));
     }
-    let queue_id = new_queue_id();
+    let queue_id = accept::new_queue_id();
     let single_rcpt = (tx.rcpts.len() == 1).then(|| tx.rcpts[0].address.as_str());
     let received = received_header(st, cfg, &queue_id, tx.params.smtputf8, single_rcpt);
 
@@ -110,116 +110,39 @@ async fn store_message(
         });
     }
 
-    let return_path = format!("Return-Path: <{}>\r\n", tx.from.0);
-    // The header block is cached beside the blob only when all of it was read.
-    let header = complete.then(|| {
-        let mut h = Vec::with_capacity(return_path.len() + received.len() + own_header.len());
-        h.extend_from_slice(return_path.as_bytes());
-        h.extend_from_slice(received.as_bytes());
-        h.extend_from_slice(&own_header);
-        h
-    });
-    let targets: Vec<DeliveryTarget> = accounts
-        .iter()
-        .map(|a| DeliveryTarget {
-            account_id: a.id,
-            mailbox: "INBOX".into(),
-        })
-        .collect();
-    let blobs = shared.store.blobs().clone();
-    let want_local = !targets.is_empty();
-    let want_queue = !external.is_empty();
     // Mail that leaves is signed for the domain of its From: when that domain has a key and
     // a signed-in user sent it (never for mail merely passing through an alias).
-    let signature = match (&st.auth, want_queue) {
-        (Some(_), true) => sign(shared, &own_header, &body).await?,
+    let signature = match (&st.auth, external.is_empty()) {
+        (Some(_), false) => sign(shared, &own_header, &body).await?,
         _ => None,
     };
-    // Local copies carry Return-Path (RFC 5321 4.4: added at final delivery); the copy that
-    // leaves does not.
-    let written = tokio::task::spawn_blocking(move || -> crate::error::Result<_> {
-        let local = if want_local {
-            Some(blobs.write_body(&[return_path.as_bytes(), received.as_bytes()], &body)?)
-        } else {
-            None
-        };
-        let queued = if want_queue {
-            let dkim = signature.unwrap_or_default();
-            Some(blobs.write_body(&[dkim.as_bytes(), received.as_bytes()], &body)?)
-        } else {
-            None
-        };
-        Ok((local, queued))
-    })
-    .await;
-    let (local, queued) = match written {
-        Ok(Ok(w)) => w,
-        Ok(Err(e)) => {
-            tracing::error!(error = %e, "cannot write message");
-            return Err("451 4.3.0 Local error in processing, try again later".into());
-        }
-        Err(_) => return Err("451 4.3.0 Local error in processing, try again later".into()),
-    };
-
-    let now = store::now();
-    let mut sync_dirs = Vec::new();
-    let delivery = local.map(|(blob, size, dir)| {
-        sync_dirs.push(dir);
-        Delivery {
-            blob,
-            size,
-            header,
-            internal_date: now,
-            targets,
-        }
-    });
-    let entry = queued.map(|(blob, size, dir)| {
-        sync_dirs.push(dir);
-        QueueEntry {
-            id: queue_id.clone(),
-            blob: Some(blob),
+    let incoming = Incoming {
+        queue_id: queue_id.clone(),
+        return_path: Some(tx.from.0.clone()),
+        trace: received,
+        // The header block is cached beside the blob only when all of it was read.
+        header: complete.then_some(own_header),
+        local: accounts
+            .iter()
+            .map(|a| Local {
+                account_id: a.id,
+                into: Filing::Inbox,
+            })
+            .collect(),
+        remote: (!external.is_empty()).then(|| Remote {
             sender: tx.from.0.clone(),
+            recipients: external,
+            signature,
             auth_user: st.auth.as_ref().map(|a| a.address.clone()),
             client_ip: st.peer.ip().to_canonical().to_string(),
-            size,
-            created: now,
-            recipients: external
-                .iter()
-                .map(|e| QueueRecipient::new(e.clone(), now))
-                .collect(),
-        }
-    });
-    let sender_account = st.auth.as_ref().map(|a| a.address.clone());
-    let committed = shared
-        .store
-        .write_async(sync_dirs, move |conn| {
-            if let Some(d) = &delivery {
-                store::deliver(conn, d)?;
-            }
-            if let Some(e) = &entry {
-                store::enqueue(conn, e)?;
-            }
-            if let Some(a) = &sender_account {
-                store::limits::count_sent(conn, a, store::limits::today())?;
-            }
-            Ok(())
-        })
-        .await;
-    match committed {
-        Ok(()) => {
-            for a in &accounts {
-                shared.hub.notify(a.id);
-            }
-            if want_queue {
-                shared.outbound.wake();
-            }
-            if want_local {
-                shared.search.wake();
-            }
-            Ok(queue_id)
-        }
-        Err(e) => {
-            tracing::error!(error = %e, queue_id, "cannot commit message");
+        }),
+        sent_by: st.auth.as_ref().map(|a| a.address.clone()),
+    };
+    match accept::accept(shared, incoming, Content::Arrived(body)).await {
+        Ok(_) => Ok(queue_id),
+        Err(Failure::Refused(why)) => Err(format!("550 5.7.1 {why}")),
+        Err(Failure::Failed(e)) => {
+            tracing::error!(error = %e, queue_id, "cannot store message");
             Err("451 4.3.0 Local error in processing, try again later".into())
         }
     }
@@ -229,7 +152,7 @@ async fn store_message(
 /// domain has a key. A message that arrived in a file is read into memory for it, within the
 /// message memory budget (waiting for room).
 async fn sign(shared: &Arc<Shared>, header: &[u8], body: &Body) -> Result<Option<String>, String> {
-    let Some(domain) = crate::outbound::dkim::from_domain(header) else {
+    let Some(domain) = crate::dkim::from_domain(header) else {
         return Ok(None);
     };
     let busy = || "451 4.3.1 Insufficient system resources, try again later".to_string();
@@ -245,7 +168,7 @@ async fn sign(shared: &Arc<Shared>, header: &[u8], body: &Body) -> Result<Option
             return Err(busy());
         }
     };
-    let (store2, signers) = (shared.store.clone(), shared.outbound.signers.clone());
+    let (store2, signers) = (shared.store.clone(), shared.signers.clone());
     let signed = tokio::task::spawn_blocking(move || signers.sign(&store2, &domain, &bytes))
         .await
         .ok()
@@ -316,17 +239,6 @@ fn received_header(
     h
 }
 
-/// Short, sortable, unique within this machine: seconds and a counter, in upper-case hex.
-pub fn new_queue_id() -> String {
-    static COUNTER: AtomicU32 = AtomicU32::new(0);
-    let micros = std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map(|d| d.as_micros() as u64)
-        .unwrap_or(0);
-    let n = COUNTER.fetch_add(1, Ordering::Relaxed) & 0xfff;
-    format!("{micros:013X}{n:03X}")
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -336,13 +248,5 @@ mod tests {
         let m = b"Received: a\r\nreceived: b\r\nSubject: x\r\n\r\nReceived: in body\r\n";
         assert_eq!(count_received(m), 2);
         assert_eq!(count_received(b"Subject: none\r\n\r\n"), 0);
-    }
-
-    #[test]
-    fn queue_ids_are_unique() {
-        let a = new_queue_id();
-        let b = new_queue_id();
-        assert_ne!(a, b);
-        assert_eq!(a.len(), 16);
     }
 }

@@ -2,17 +2,14 @@
 //! required) and `submissions` (465, implicit TLS, AUTH required).
 
 mod auth;
-pub mod client;
 pub mod command;
 pub mod data;
 mod deliver;
 pub mod sender;
 mod session;
 
-pub use deliver::new_queue_id;
-
+use crate::context::Shared;
 use crate::net::{Conn, tls_accept, tls_info};
-use crate::server::Shared;
 use session::{Outcome, State};
 use std::net::SocketAddr;
 use std::sync::Arc;

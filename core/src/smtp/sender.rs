@@ -5,9 +5,9 @@
 
 use super::command::Path;
 use crate::config::Config;
+use crate::context::{AuthUser, Shared};
 use crate::directory::{self, Address};
 use crate::rfc5322::{FromProblem, from_mailboxes};
-use crate::server::{AuthUser, Shared};
 
 /// An authenticated user may send as their own address (with or without a sub-address), through
 /// their domain's aliases, and as any alias or group that delivers to them; never via a catch-all.

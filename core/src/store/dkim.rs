@@ -2,7 +2,8 @@
 //! domain publishes at SELECTOR._domainkey.DOMAIN.
 
 use crate::error::Result;
-use rusqlite::{Connection, OptionalExtension, params};
+use crate::store::Tx;
+use rusqlite::{OptionalExtension, params};
 use serde::{Deserialize, Serialize};
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -19,7 +20,7 @@ pub struct DkimKey {
     pub created: i64,
 }
 
-pub fn put(conn: &Connection, k: &DkimKey) -> Result<()> {
+pub fn put(conn: &Tx, k: &DkimKey) -> Result<()> {
     conn.execute(
         "INSERT INTO dkim_keys (domain, selector, algorithm, private_key, public_key, created)
          VALUES (?1, ?2, ?3, ?4, ?5, ?6)
@@ -37,7 +38,7 @@ pub fn put(conn: &Connection, k: &DkimKey) -> Result<()> {
     Ok(())
 }
 
-pub fn get(conn: &Connection, domain: &str) -> Result<Option<DkimKey>> {
+pub fn get(conn: &Tx, domain: &str) -> Result<Option<DkimKey>> {
     Ok(conn
         .prepare_cached(
             "SELECT domain, selector, algorithm, private_key, public_key, created FROM dkim_keys
@@ -47,7 +48,7 @@ pub fn get(conn: &Connection, domain: &str) -> Result<Option<DkimKey>> {
         .optional()?)
 }
 
-pub fn list(conn: &Connection) -> Result<Vec<DkimKey>> {
+pub fn list(conn: &Tx) -> Result<Vec<DkimKey>> {
     let mut stmt = conn.prepare(
         "SELECT domain, selector, algorithm, private_key, public_key, created FROM dkim_keys
          ORDER BY domain",
@@ -57,7 +58,7 @@ pub fn list(conn: &Connection) -> Result<Vec<DkimKey>> {
 }
 
 /// When the key of `domain` last changed, to tell a cached key from a stale one cheaply.
-pub fn created(conn: &Connection, domain: &str) -> Result<Option<i64>> {
+pub fn created(conn: &Tx, domain: &str) -> Result<Option<i64>> {
     Ok(conn
         .prepare_cached("SELECT created FROM dkim_keys WHERE domain = ?1")?
         .query_row([domain], |r| r.get(0))

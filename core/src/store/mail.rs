@@ -3,7 +3,8 @@
 
 use super::BlobId;
 use crate::error::{Error, Result};
-use rusqlite::{Connection, OptionalExtension, params};
+use crate::store::Tx;
+use rusqlite::{OptionalExtension, params};
 
 /// The mailboxes every account starts with, with their RFC 6154 special-use attribute.
 pub const DEFAULT_MAILBOXES: &[(&str, Option<&str>)] = &[
@@ -66,12 +67,7 @@ pub struct MessageRow {
 /// Headers larger than this are not cached; readers fall back to the message file.
 const MAX_CACHED_HEADER: usize = 64 * 1024;
 
-pub fn insert_blob(
-    conn: &Connection,
-    blob: &BlobId,
-    size: u64,
-    header: Option<&[u8]>,
-) -> Result<()> {
+pub fn insert_blob(conn: &Tx, blob: &BlobId, size: u64, header: Option<&[u8]>) -> Result<()> {
     let header = header.filter(|h| h.len() <= MAX_CACHED_HEADER);
     conn.prepare_cached(
         "INSERT OR IGNORE INTO blobs (id, size, created, header) VALUES (?1, ?2, ?3, ?4)",
@@ -81,7 +77,7 @@ pub fn insert_blob(
 }
 
 /// The cached header block of a message, when there is one.
-pub fn cached_header(conn: &Connection, blob: &BlobId) -> Result<Option<Vec<u8>>> {
+pub fn cached_header(conn: &Tx, blob: &BlobId) -> Result<Option<Vec<u8>>> {
     Ok(conn
         .prepare_cached("SELECT header FROM blobs WHERE id = ?1")?
         .query_row([&blob.0], |r| r.get::<_, Option<Vec<u8>>>(0))
@@ -111,7 +107,7 @@ pub fn header_of(msg: &[u8]) -> &[u8] {
     msg
 }
 
-pub fn create_default_mailboxes(conn: &Connection, account_id: i64) -> Result<()> {
+pub fn create_default_mailboxes(conn: &Tx, account_id: i64) -> Result<()> {
     for (name, special) in DEFAULT_MAILBOXES {
         create_mailbox(conn, account_id, name, *special)?;
     }
@@ -119,7 +115,7 @@ pub fn create_default_mailboxes(conn: &Connection, account_id: i64) -> Result<()
 }
 
 pub fn create_mailbox(
-    conn: &Connection,
+    conn: &Tx,
     account_id: i64,
     name: &str,
     special_use: Option<&str>,
@@ -145,7 +141,7 @@ pub fn create_mailbox(
     Ok(conn.last_insert_rowid())
 }
 
-pub fn mailbox_id(conn: &Connection, account_id: i64, name: &str) -> Result<Option<i64>> {
+pub fn mailbox_id(conn: &Tx, account_id: i64, name: &str) -> Result<Option<i64>> {
     // INBOX is case-insensitive (RFC 3501 5.1); other names are exact.
     let sql = if name.eq_ignore_ascii_case("INBOX") {
         "SELECT id FROM mailboxes WHERE account_id = ?1 AND name = 'INBOX'"
@@ -165,7 +161,7 @@ pub fn mailbox_id(conn: &Connection, account_id: i64, name: &str) -> Result<Opti
 /// Stores one delivery: the blob row, then a message in each target mailbox with the next UID
 /// and a new modification sequence, and each account's usage. Runs inside the caller's
 /// transaction, so either every copy exists or none does.
-pub fn deliver(conn: &Connection, d: &Delivery) -> Result<Vec<StoredMessage>> {
+pub fn deliver(conn: &Tx, d: &Delivery) -> Result<Vec<StoredMessage>> {
     insert_blob(conn, &d.blob, d.size, d.header.as_deref())?;
     let mut out = Vec::with_capacity(d.targets.len());
     for t in &d.targets {
@@ -206,7 +202,7 @@ pub fn deliver(conn: &Connection, d: &Delivery) -> Result<Vec<StoredMessage>> {
 }
 
 /// The messages of one mailbox in UID order.
-pub fn list_messages(conn: &Connection, account_id: i64, mailbox: &str) -> Result<Vec<MessageRow>> {
+pub fn list_messages(conn: &Tx, account_id: i64, mailbox: &str) -> Result<Vec<MessageRow>> {
     let id = mailbox_id(conn, account_id, mailbox)?
         .ok_or_else(|| Error::NotFound(format!("mailbox {mailbox} does not exist")))?;
     let mut stmt = conn.prepare_cached(
@@ -228,7 +224,7 @@ pub fn list_messages(conn: &Connection, account_id: i64, mailbox: &str) -> Resul
 }
 
 /// Blobs that no message and no queue entry names any more.
-pub fn unreferenced_blobs(conn: &Connection) -> Result<Vec<BlobId>> {
+pub fn unreferenced_blobs(conn: &Tx) -> Result<Vec<BlobId>> {
     let mut stmt = conn.prepare(
         "SELECT id FROM blobs b WHERE NOT EXISTS (SELECT 1 FROM messages m WHERE m.blob_id = b.id)
          AND NOT EXISTS (SELECT 1 FROM queue q WHERE q.blob_id = b.id)",
@@ -237,7 +233,7 @@ pub fn unreferenced_blobs(conn: &Connection) -> Result<Vec<BlobId>> {
     Ok(ids.collect::<Result<Vec<_>, _>>()?)
 }
 
-pub fn blob_known(conn: &Connection, id: &BlobId) -> Result<bool> {
+pub fn blob_known(conn: &Tx, id: &BlobId) -> Result<bool> {
     Ok(conn
         .prepare_cached("SELECT 1 FROM blobs WHERE id = ?1")?
         .query_row([&id.0], |_| Ok(()))
@@ -247,7 +243,7 @@ pub fn blob_known(conn: &Connection, id: &BlobId) -> Result<bool> {
 
 /// What the message files take: (files, bytes) of the blobs rows name, and the files waiting to
 /// be removed after their last message went.
-pub fn blob_usage(conn: &Connection) -> Result<(u64, u64, u64)> {
+pub fn blob_usage(conn: &Tx) -> Result<(u64, u64, u64)> {
     let (files, bytes): (i64, i64) = conn
         .prepare_cached("SELECT COUNT(*), COALESCE(SUM(size), 0) FROM blobs")?
         .query_row([], |r| Ok((r.get(0)?, r.get(1)?)))?;

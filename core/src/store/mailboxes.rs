@@ -3,7 +3,8 @@
 
 use super::mail::{create_mailbox, mailbox_id};
 use crate::error::{Error, Result};
-use rusqlite::{Connection, params};
+use crate::store::Tx;
+use rusqlite::params;
 
 pub const DELIMITER: char = '/';
 
@@ -15,7 +16,7 @@ pub struct MailboxInfo {
     pub subscribed: bool,
 }
 
-pub fn list(conn: &Connection, account_id: i64) -> Result<Vec<MailboxInfo>> {
+pub fn list(conn: &Tx, account_id: i64) -> Result<Vec<MailboxInfo>> {
     let mut stmt = conn.prepare_cached(
         "SELECT id, name, special_use, subscribed FROM mailboxes WHERE account_id = ?1
          ORDER BY CASE WHEN name = 'INBOX' THEN 0 ELSE 1 END, name",
@@ -63,7 +64,7 @@ pub fn validate_name(name: &str) -> Result<String> {
 }
 
 /// Creates the mailbox and any missing parents (RFC 3501 6.3.3).
-pub fn create(conn: &Connection, account_id: i64, name: &str) -> Result<i64> {
+pub fn create(conn: &Tx, account_id: i64, name: &str) -> Result<i64> {
     let name = validate_name(name)?;
     if mailbox_id(conn, account_id, &name)?.is_some() {
         return Err(Error::Exists(format!("mailbox {name} exists already")));
@@ -78,7 +79,7 @@ pub fn create(conn: &Connection, account_id: i64, name: &str) -> Result<i64> {
     create_mailbox(conn, account_id, &name, None)
 }
 
-pub fn delete(conn: &Connection, account_id: i64, name: &str) -> Result<()> {
+pub fn delete(conn: &Tx, account_id: i64, name: &str) -> Result<()> {
     let name = validate_name(name)?;
     if name == "INBOX" {
         return Err(Error::Invalid("INBOX cannot be deleted".into()));
@@ -111,7 +112,7 @@ pub fn delete(conn: &Connection, account_id: i64, name: &str) -> Result<()> {
 
 /// Renames a mailbox and its children. Renaming INBOX moves its messages into a new mailbox
 /// and leaves INBOX empty (RFC 3501 6.3.5).
-pub fn rename(conn: &Connection, account_id: i64, from: &str, to: &str) -> Result<()> {
+pub fn rename(conn: &Tx, account_id: i64, from: &str, to: &str) -> Result<()> {
     let from = validate_name(from)?;
     let to = validate_name(to)?;
     let id = mailbox_id(conn, account_id, &from)?
@@ -172,7 +173,7 @@ fn children_range(name: &str) -> (String, String) {
     (format!("{name}{DELIMITER}"), format!("{name}0"))
 }
 
-pub fn set_subscribed(conn: &Connection, account_id: i64, name: &str, on: bool) -> Result<()> {
+pub fn set_subscribed(conn: &Tx, account_id: i64, name: &str, on: bool) -> Result<()> {
     let name = validate_name(name)?;
     let n = conn.execute(
         "UPDATE mailboxes SET subscribed = ?1 WHERE account_id = ?2 AND name = ?3",
@@ -188,8 +189,8 @@ pub fn set_subscribed(conn: &Connection, account_id: i64, name: &str, on: bool) 
 mod tests {
     use super::*;
 
-    fn account() -> (Connection, i64) {
-        let mut c = Connection::open_in_memory().unwrap();
+    fn account() -> (rusqlite::Connection, i64) {
+        let mut c = rusqlite::Connection::open_in_memory().unwrap();
         super::super::schema::migrate(&mut c, std::path::Path::new("/nonexistent/roost.db"))
             .unwrap();
         c.execute_batch(
@@ -201,7 +202,7 @@ mod tests {
         (c, 1)
     }
 
-    fn names(c: &Connection, account: i64) -> Vec<String> {
+    fn names(c: &Tx, account: i64) -> Vec<String> {
         let mut n: Vec<String> = list(c, account)
             .unwrap()
             .into_iter()
@@ -213,7 +214,8 @@ mod tests {
 
     #[test]
     fn non_ascii_parents_take_their_children_along() {
-        let (c, a) = account();
+        let (conn, a) = account();
+        let c = Tx::new(&conn);
         create(&c, a, "Büro/Rechnungen").unwrap();
         create(&c, a, "Büro/Rechnungen/2026").unwrap();
         create(&c, a, "Bürokratie").unwrap();

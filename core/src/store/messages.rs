@@ -7,7 +7,8 @@
 
 use super::{BlobId, flags, now};
 use crate::error::{Error, Result};
-use rusqlite::{Connection, OptionalExtension, params};
+use crate::store::Tx;
+use rusqlite::{OptionalExtension, params};
 
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct MailboxState {
@@ -41,7 +42,25 @@ pub enum FlagOp {
     Replace,
 }
 
-pub fn mailbox_state(conn: &Connection, mailbox_id: i64) -> Result<MailboxState> {
+/// The account a mailbox belongs to, and its UIDVALIDITY.
+pub fn owner_and_uidvalidity(conn: &Tx, mailbox_id: i64) -> Result<(i64, u32)> {
+    conn.prepare_cached("SELECT account_id, uidvalidity FROM mailboxes WHERE id = ?1")?
+        .query_row([mailbox_id], |r| {
+            Ok((r.get(0)?, r.get::<_, i64>(1)? as u32))
+        })
+        .optional()?
+        .ok_or_else(|| Error::NotFound(format!("mailbox {mailbox_id} does not exist")))
+}
+
+/// Messages of a mailbox marked \\Deleted (STATUS DELETED, RFC 9051).
+pub fn deleted_count(conn: &Tx, mailbox_id: i64) -> Result<u64> {
+    let n: i64 = conn
+        .prepare_cached("SELECT COUNT(*) FROM messages WHERE mailbox_id = ?1 AND flags & ?2 != 0")?
+        .query_row(params![mailbox_id, flags::DELETED], |r| r.get(0))?;
+    Ok(n as u64)
+}
+
+pub fn mailbox_state(conn: &Tx, mailbox_id: i64) -> Result<MailboxState> {
     let (uidvalidity, uidnext, highestmodseq): (i64, i64, i64) = conn
         .prepare_cached("SELECT uidvalidity, uidnext, highestmodseq FROM mailboxes WHERE id = ?1")?
         .query_row([mailbox_id], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)))
@@ -80,7 +99,7 @@ fn meta_row(r: &rusqlite::Row<'_>) -> rusqlite::Result<Meta> {
 const META_COLUMNS: &str = "uid, modseq, flags, keywords, size, internal_date, blob_id";
 
 /// Every message of the mailbox in UID order.
-pub fn messages(conn: &Connection, mailbox_id: i64) -> Result<Vec<Meta>> {
+pub fn messages(conn: &Tx, mailbox_id: i64) -> Result<Vec<Meta>> {
     let mut stmt = conn.prepare_cached(&format!(
         "SELECT {META_COLUMNS} FROM messages WHERE mailbox_id = ?1 ORDER BY uid"
     ))?;
@@ -89,12 +108,7 @@ pub fn messages(conn: &Connection, mailbox_id: i64) -> Result<Vec<Meta>> {
 }
 
 /// The messages with UIDs from `lo` to `hi`, in UID order.
-pub fn messages_in_range(
-    conn: &Connection,
-    mailbox_id: i64,
-    lo: u32,
-    hi: u32,
-) -> Result<Vec<Meta>> {
+pub fn messages_in_range(conn: &Tx, mailbox_id: i64, lo: u32, hi: u32) -> Result<Vec<Meta>> {
     let mut stmt = conn.prepare_cached(&format!(
         "SELECT {META_COLUMNS} FROM messages WHERE mailbox_id = ?1 AND uid BETWEEN ?2 AND ?3 ORDER BY uid"
     ))?;
@@ -104,7 +118,7 @@ pub fn messages_in_range(
 
 /// The given messages of the mailbox (those that exist), in the order asked, one lookup each:
 /// cheaper than a range when they are few and far apart.
-pub fn messages_by_uid(conn: &Connection, mailbox_id: i64, uids: &[u32]) -> Result<Vec<Meta>> {
+pub fn messages_by_uid(conn: &Tx, mailbox_id: i64, uids: &[u32]) -> Result<Vec<Meta>> {
     let mut stmt = conn.prepare_cached(&format!(
         "SELECT {META_COLUMNS} FROM messages WHERE mailbox_id = ?1 AND uid = ?2"
     ))?;
@@ -122,7 +136,7 @@ pub fn messages_by_uid(conn: &Connection, mailbox_id: i64, uids: &[u32]) -> Resu
 
 /// UIDs of the mailbox's messages that SEARCH cannot leave to the index: `indexed` is 1 when a
 /// message is fully in the index, 0 while it waits, 2 when it has words too long to index.
-pub fn not_indexed(conn: &Connection, mailbox_id: i64) -> Result<std::collections::HashSet<u32>> {
+pub fn not_indexed(conn: &Tx, mailbox_id: i64) -> Result<std::collections::HashSet<u32>> {
     let mut stmt =
         conn.prepare_cached("SELECT uid FROM messages WHERE mailbox_id = ?1 AND indexed != 1")?;
     let rows = stmt.query_map([mailbox_id], |r| Ok(r.get::<_, i64>(0)? as u32))?;
@@ -130,11 +144,7 @@ pub fn not_indexed(conn: &Connection, mailbox_id: i64) -> Result<std::collection
 }
 
 /// Messages changed (flags, or new) after `modseq`, and UIDs expunged after it.
-pub fn changes_since(
-    conn: &Connection,
-    mailbox_id: i64,
-    modseq: u64,
-) -> Result<(Vec<Meta>, Vec<u32>)> {
+pub fn changes_since(conn: &Tx, mailbox_id: i64, modseq: u64) -> Result<(Vec<Meta>, Vec<u32>)> {
     let changed = conn
         .prepare_cached(&format!(
             "SELECT {META_COLUMNS} FROM messages WHERE mailbox_id = ?1 AND modseq > ?2 ORDER BY uid"
@@ -153,7 +163,7 @@ pub fn changes_since(
 }
 
 /// Takes the next modification sequence of a mailbox.
-fn next_modseq(conn: &Connection, mailbox_id: i64) -> Result<i64> {
+fn next_modseq(conn: &Tx, mailbox_id: i64) -> Result<i64> {
     Ok(conn
         .prepare_cached("UPDATE mailboxes SET highestmodseq = highestmodseq + 1 WHERE id = ?1 RETURNING highestmodseq")?
         .query_row([mailbox_id], |r| r.get(0))?)
@@ -163,7 +173,7 @@ fn next_modseq(conn: &Connection, mailbox_id: i64) -> Result<i64> {
 /// now. `unchanged_since` (CONDSTORE) skips messages modified after it; their UIDs come back
 /// in the second list.
 pub fn store_flags(
-    conn: &Connection,
+    conn: &Tx,
     mailbox_id: i64,
     uids: &[u32],
     op: FlagOp,
@@ -232,7 +242,7 @@ pub fn store_flags(
 }
 
 /// Removes messages flagged \Deleted (only those in `only`, when given); returns their UIDs.
-pub fn expunge(conn: &Connection, mailbox_id: i64, only: Option<&[u32]>) -> Result<Vec<u32>> {
+pub fn expunge(conn: &Tx, mailbox_id: i64, only: Option<&[u32]>) -> Result<Vec<u32>> {
     let candidates: Vec<(u32, i64)> = conn
         .prepare_cached(
             "SELECT uid, size FROM messages WHERE mailbox_id = ?1 AND flags & ?2 != 0 ORDER BY uid",
@@ -252,7 +262,7 @@ pub fn expunge(conn: &Connection, mailbox_id: i64, only: Option<&[u32]>) -> Resu
 }
 
 /// Removes the given UIDs whatever their flags (POP3 DELE, MOVE).
-pub fn remove_uids(conn: &Connection, mailbox_id: i64, uids: &[u32]) -> Result<Vec<u32>> {
+pub fn remove_uids(conn: &Tx, mailbox_id: i64, uids: &[u32]) -> Result<Vec<u32>> {
     let mut rows = Vec::new();
     let mut get =
         conn.prepare_cached("SELECT size FROM messages WHERE mailbox_id = ?1 AND uid = ?2")?;
@@ -267,7 +277,7 @@ pub fn remove_uids(conn: &Connection, mailbox_id: i64, uids: &[u32]) -> Result<V
     remove(conn, mailbox_id, &rows)
 }
 
-fn remove(conn: &Connection, mailbox_id: i64, rows: &[(u32, i64)]) -> Result<Vec<u32>> {
+fn remove(conn: &Tx, mailbox_id: i64, rows: &[(u32, i64)]) -> Result<Vec<u32>> {
     if rows.is_empty() {
         return Ok(Vec::new());
     }
@@ -302,7 +312,7 @@ pub struct NewMessage<'a> {
 }
 
 /// Adds a message to a mailbox; returns its UID.
-pub fn append(conn: &Connection, mailbox_id: i64, m: &NewMessage<'_>) -> Result<u32> {
+pub fn append(conn: &Tx, mailbox_id: i64, m: &NewMessage<'_>) -> Result<u32> {
     let (blob, size, system, keywords, internal_date) =
         (m.blob, m.size, m.flags, m.keywords, m.internal_date);
     super::mail::insert_blob(conn, blob, size, m.header)?;
@@ -333,7 +343,7 @@ pub fn append(conn: &Connection, mailbox_id: i64, m: &NewMessage<'_>) -> Result<
 
 /// Copies messages to another mailbox (sharing their blobs); returns (source UID, new UID)
 /// pairs in source order, for UIDPLUS's COPYUID.
-pub fn copy(conn: &Connection, from: i64, to: i64, uids: &[u32]) -> Result<Vec<(u32, u32)>> {
+pub fn copy(conn: &Tx, from: i64, to: i64, uids: &[u32]) -> Result<Vec<(u32, u32)>> {
     let mut get = conn.prepare_cached(&format!(
         "SELECT {META_COLUMNS} FROM messages WHERE mailbox_id = ?1 AND uid = ?2"
     ))?;
@@ -362,7 +372,7 @@ pub fn copy(conn: &Connection, from: i64, to: i64, uids: &[u32]) -> Result<Vec<(
 
 /// Clears \Recent on the mailbox's messages and returns the UIDs that had it: the first
 /// session to select a mailbox sees them as recent (RFC 3501 2.3.2), no other does.
-pub fn claim_recent(conn: &Connection, mailbox_id: i64) -> Result<Vec<u32>> {
+pub fn claim_recent(conn: &Tx, mailbox_id: i64) -> Result<Vec<u32>> {
     let uids = conn
         .prepare_cached("UPDATE messages SET flags = flags & ~?2 WHERE mailbox_id = ?1 AND flags & ?2 != 0 RETURNING uid")?
         .query_map(params![mailbox_id, flags::RECENT], |r| r.get::<_, i64>(0).map(|u| u as u32))?

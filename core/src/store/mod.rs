@@ -8,7 +8,9 @@
 //! not ten. Each job runs inside its own savepoint, so one failing job never undoes another.
 
 mod blob;
+pub mod directory;
 pub mod dkim;
+mod garbage;
 pub mod limits;
 mod mail;
 pub mod mailboxes;
@@ -17,8 +19,10 @@ mod queue;
 mod schema;
 pub mod search;
 pub mod spool;
+mod tx;
 
 pub use blob::{BlobId, BlobStore, private_dir, sync_dir};
+pub use garbage::collect_garbage;
 pub use mail::{
     DEFAULT_MAILBOXES, Delivery, DeliveryTarget, MessageRow, StoredMessage, blob_known, blob_usage,
     cached_header, create_default_mailboxes, create_mailbox, deliver, flags, header_of,
@@ -31,6 +35,7 @@ pub use queue::{
     reset_active as queue_reset_active, set_state as queue_set_state,
 };
 pub use spool::{Body, Spool};
+pub use tx::Tx;
 
 use crate::error::{Error, Result};
 use rusqlite::Connection;
@@ -105,7 +110,7 @@ impl Store {
     }
 
     /// Runs `f` on a read connection (a snapshot of committed data).
-    pub fn read<T>(&self, f: impl FnOnce(&Connection) -> Result<T>) -> Result<T> {
+    pub fn read<T>(&self, f: impl FnOnce(&Tx) -> Result<T>) -> Result<T> {
         let conn = {
             let mut pool = self.inner.readers.lock().unwrap_or_else(|p| p.into_inner());
             pool.pop()
@@ -114,7 +119,7 @@ impl Store {
             Some(c) => c,
             None => open_connection(&self.inner.dir.join(DB_FILE))?,
         };
-        let out = f(&conn);
+        let out = f(&Tx::new(&conn));
         let mut pool = self.inner.readers.lock().unwrap_or_else(|p| p.into_inner());
         if pool.len() < MAX_IDLE_READERS {
             pool.push(conn);
@@ -123,7 +128,7 @@ impl Store {
     }
 
     /// Runs `f` on one consistent snapshot (several queries that must agree with each other).
-    pub fn snapshot<T>(&self, f: impl FnOnce(&Connection) -> Result<T>) -> Result<T> {
+    pub fn snapshot<T>(&self, f: impl FnOnce(&Tx) -> Result<T>) -> Result<T> {
         self.read(|c| {
             c.execute_batch("BEGIN DEFERRED")?;
             let out = f(c);
@@ -135,7 +140,7 @@ impl Store {
     /// Runs `f` in a write transaction and waits until it is committed to disk.
     pub fn write<T: Send + 'static>(
         &self,
-        f: impl FnOnce(&Connection) -> Result<T> + Send + 'static,
+        f: impl FnOnce(&Tx) -> Result<T> + Send + 'static,
     ) -> Result<T> {
         let (tx, rx) = mpsc::sync_channel(1);
         self.submit(Vec::new(), f, move |r| {
@@ -149,7 +154,7 @@ impl Store {
     pub async fn write_async<T: Send + 'static>(
         &self,
         sync_dirs: Vec<PathBuf>,
-        f: impl FnOnce(&Connection) -> Result<T> + Send + 'static,
+        f: impl FnOnce(&Tx) -> Result<T> + Send + 'static,
     ) -> Result<T> {
         let (tx, rx) = tokio::sync::oneshot::channel();
         self.submit(sync_dirs, f, move |r| {
@@ -162,12 +167,12 @@ impl Store {
     fn submit<T: Send + 'static>(
         &self,
         sync_dirs: Vec<PathBuf>,
-        f: impl FnOnce(&Connection) -> Result<T> + Send + 'static,
+        f: impl FnOnce(&Tx) -> Result<T> + Send + 'static,
         reply: impl FnOnce(Result<T>) + Send + 'static,
     ) -> Result<()> {
         let run = Box::new(move |conn: Option<&Connection>| {
             let result = match conn {
-                Some(c) => f(c),
+                Some(c) => f(&Tx::new(c)),
                 None => Err(Error::Storage("not run: the batch failed".into())),
             };
             let ok = result.is_ok();
@@ -349,4 +354,9 @@ pub fn now() -> i64 {
         .duration_since(std::time::UNIX_EPOCH)
         .map(|d| d.as_secs() as i64)
         .unwrap_or(0)
+}
+impl From<rusqlite::Error> for Error {
+    fn from(e: rusqlite::Error) -> Self {
+        Error::Storage(format!("database: {e}"))
+    }
 }

@@ -3,7 +3,8 @@
 
 use super::BlobId;
 use crate::error::{Error, Result};
-use rusqlite::{Connection, OptionalExtension, params};
+use crate::store::Tx;
+use rusqlite::{OptionalExtension, params};
 use serde::{Deserialize, Serialize};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
@@ -85,7 +86,7 @@ pub struct QueueFilter {
     pub state: Option<QueueState>,
 }
 
-pub fn enqueue(conn: &Connection, e: &QueueEntry) -> Result<()> {
+pub fn enqueue(conn: &Tx, e: &QueueEntry) -> Result<()> {
     let blob = e
         .blob
         .as_ref()
@@ -104,7 +105,7 @@ pub fn enqueue(conn: &Connection, e: &QueueEntry) -> Result<()> {
     Ok(())
 }
 
-pub fn list(conn: &Connection, filter: &QueueFilter) -> Result<Vec<QueueEntry>> {
+pub fn list(conn: &Tx, filter: &QueueFilter) -> Result<Vec<QueueEntry>> {
     let mut stmt = conn.prepare(
         "SELECT id, blob_id, sender, auth_user, client_ip, size, created FROM queue ORDER BY created, id",
     )?;
@@ -120,7 +121,7 @@ pub fn list(conn: &Connection, filter: &QueueFilter) -> Result<Vec<QueueEntry>> 
     Ok(out)
 }
 
-pub fn get(conn: &Connection, id: &str) -> Result<QueueEntry> {
+pub fn get(conn: &Tx, id: &str) -> Result<QueueEntry> {
     let head = conn
         .query_row(
             "SELECT id, blob_id, sender, auth_user, client_ip, size, created FROM queue WHERE id = ?1",
@@ -148,7 +149,7 @@ fn entry_row(r: &rusqlite::Row<'_>) -> rusqlite::Result<QueueEntry> {
     })
 }
 
-fn recipients(conn: &Connection, id: &str) -> Result<Vec<QueueRecipient>> {
+fn recipients(conn: &Tx, id: &str) -> Result<Vec<QueueRecipient>> {
     let mut stmt = conn.prepare_cached(
         "SELECT recipient, state, attempts, next_attempt, last_error, warned FROM queue_recipients
          WHERE queue_id = ?1 ORDER BY recipient",
@@ -189,7 +190,7 @@ pub struct Due {
 }
 
 /// Recipients waiting (queued or deferred) whose time has come, oldest first.
-pub fn due(conn: &Connection, now: i64, limit: usize) -> Result<Vec<Due>> {
+pub fn due(conn: &Tx, now: i64, limit: usize) -> Result<Vec<Due>> {
     let mut stmt = conn.prepare_cached(
         "SELECT queue_id, recipient, attempts FROM queue_recipients
          WHERE state IN ('queued', 'deferred') AND next_attempt <= ?1
@@ -206,7 +207,7 @@ pub fn due(conn: &Connection, now: i64, limit: usize) -> Result<Vec<Due>> {
 }
 
 /// When the next waiting recipient falls due.
-pub fn next_due(conn: &Connection) -> Result<Option<i64>> {
+pub fn next_due(conn: &Tx) -> Result<Option<i64>> {
     Ok(conn.query_row(
         "SELECT MIN(next_attempt) FROM queue_recipients WHERE state IN ('queued', 'deferred')",
         [],
@@ -215,7 +216,7 @@ pub fn next_due(conn: &Connection) -> Result<Option<i64>> {
 }
 
 pub fn set_state(
-    conn: &Connection,
+    conn: &Tx,
     queue_id: &str,
     recipients: &[String],
     state: QueueState,
@@ -230,7 +231,7 @@ pub fn set_state(
 }
 
 /// Recipients left active by a stop or a crash are tried again at once.
-pub fn reset_active(conn: &Connection) -> Result<usize> {
+pub fn reset_active(conn: &Tx) -> Result<usize> {
     Ok(conn.execute(
         "UPDATE queue_recipients SET state = 'deferred' WHERE state = 'active'",
         [],
@@ -249,7 +250,7 @@ pub enum Outcome {
 /// Records the outcome of an attempt; removes the entry when no recipient is left (its file
 /// goes once nothing else refers to it: schema 7's triggers).
 pub fn record(
-    conn: &Connection,
+    conn: &Tx,
     queue_id: &str,
     outcomes: &[(String, Outcome)],
     warned: &[String],
@@ -282,7 +283,7 @@ pub fn record(
     finish_if_empty(conn, queue_id)
 }
 
-fn finish_if_empty(conn: &Connection, queue_id: &str) -> Result<()> {
+fn finish_if_empty(conn: &Tx, queue_id: &str) -> Result<()> {
     conn.prepare_cached(
         "DELETE FROM queue WHERE id = ?1
          AND NOT EXISTS (SELECT 1 FROM queue_recipients WHERE queue_id = ?1)",
@@ -306,7 +307,7 @@ pub enum QueueAction {
 /// Applies `action` to the entries `ids` names (or, when empty, every entry `filter` matches);
 /// returns the number of entries and recipients changed.
 pub fn apply(
-    conn: &Connection,
+    conn: &Tx,
     ids: &[String],
     filter: &QueueFilter,
     action: QueueAction,
@@ -353,7 +354,7 @@ pub fn apply(
 }
 
 /// Counts for the status of the service.
-pub fn counts(conn: &Connection) -> Result<Vec<(QueueState, u64)>> {
+pub fn counts(conn: &Tx) -> Result<Vec<(QueueState, u64)>> {
     let mut stmt =
         conn.prepare_cached("SELECT state, COUNT(*) FROM queue_recipients GROUP BY state")?;
     let rows = stmt.query_map([], |r| Ok((r.get::<_, String>(0)?, r.get::<_, i64>(1)?)))?;

@@ -3,7 +3,8 @@
 
 use super::BlobId;
 use crate::error::Result;
-use rusqlite::{Connection, OptionalExtension, params};
+use crate::store::Tx;
+use rusqlite::{OptionalExtension, params};
 use std::collections::HashSet;
 
 pub struct Pending {
@@ -14,7 +15,7 @@ pub struct Pending {
     pub account_id: i64,
 }
 
-pub fn unindexed(conn: &Connection, limit: usize) -> Result<Vec<Pending>> {
+pub fn unindexed(conn: &Tx, limit: usize) -> Result<Vec<Pending>> {
     let mut stmt = conn.prepare_cached(
         "SELECT m.id, m.mailbox_id, m.uid, m.blob_id, b.account_id FROM messages m
          JOIN mailboxes b ON b.id = m.mailbox_id WHERE m.indexed = 0 ORDER BY m.id LIMIT ?1",
@@ -31,7 +32,7 @@ pub fn unindexed(conn: &Connection, limit: usize) -> Result<Vec<Pending>> {
     Ok(rows.collect::<Result<Vec<_>, _>>()?)
 }
 
-pub fn unindexed_count(conn: &Connection) -> Result<u64> {
+pub fn unindexed_count(conn: &Tx) -> Result<u64> {
     Ok(
         conn.query_row("SELECT COUNT(*) FROM messages WHERE indexed = 0", [], |r| {
             r.get::<_, i64>(0)
@@ -39,11 +40,11 @@ pub fn unindexed_count(conn: &Connection) -> Result<u64> {
     )
 }
 
-pub fn message_count(conn: &Connection) -> Result<u64> {
+pub fn message_count(conn: &Tx) -> Result<u64> {
     Ok(conn.query_row("SELECT COUNT(*) FROM messages", [], |r| r.get::<_, i64>(0))? as u64)
 }
 
-pub fn mark_indexed(conn: &Connection, ids: &[i64]) -> Result<()> {
+pub fn mark_indexed(conn: &Tx, ids: &[i64]) -> Result<()> {
     let mut stmt = conn.prepare_cached("UPDATE messages SET indexed = 1 WHERE id = ?1")?;
     for id in ids {
         stmt.execute([id])?;
@@ -52,7 +53,7 @@ pub fn mark_indexed(conn: &Connection, ids: &[i64]) -> Result<()> {
 }
 
 /// Indexed, but with words too long for the index: SEARCH always reads these (state 2).
-pub fn mark_incomplete(conn: &Connection, ids: &[i64]) -> Result<()> {
+pub fn mark_incomplete(conn: &Tx, ids: &[i64]) -> Result<()> {
     let mut stmt = conn.prepare_cached("UPDATE messages SET indexed = 2 WHERE id = ?1")?;
     for id in ids {
         stmt.execute([id])?;
@@ -61,7 +62,7 @@ pub fn mark_incomplete(conn: &Connection, ids: &[i64]) -> Result<()> {
 }
 
 /// Every message is to be indexed again (the index was lost or rebuilt).
-pub fn reset(conn: &Connection, account: Option<i64>) -> Result<u64> {
+pub fn reset(conn: &Tx, account: Option<i64>) -> Result<u64> {
     let n = match account {
         Some(a) => conn.execute(
             "UPDATE messages SET indexed = 0 WHERE mailbox_id IN (SELECT id FROM mailboxes WHERE account_id = ?1)",
@@ -75,7 +76,7 @@ pub fn reset(conn: &Connection, account: Option<i64>) -> Result<u64> {
     Ok(n as u64)
 }
 
-pub fn state(conn: &Connection, key: &str) -> Result<i64> {
+pub fn state(conn: &Tx, key: &str) -> Result<i64> {
     Ok(conn
         .prepare_cached("SELECT value FROM search_state WHERE key = ?1")?
         .query_row([key], |r| r.get(0))
@@ -83,7 +84,7 @@ pub fn state(conn: &Connection, key: &str) -> Result<i64> {
         .unwrap_or(0))
 }
 
-pub fn set_state(conn: &Connection, key: &str, value: i64) -> Result<()> {
+pub fn set_state(conn: &Tx, key: &str, value: i64) -> Result<()> {
     conn.prepare_cached(
         "INSERT INTO search_state (key, value) VALUES (?1, ?2)
          ON CONFLICT (key) DO UPDATE SET value = ?2",
@@ -93,11 +94,7 @@ pub fn set_state(conn: &Connection, key: &str, value: i64) -> Result<()> {
 }
 
 /// Expunged (mailbox, uid) after `cursor` in the expunge log, with their log positions.
-pub fn expunged_since(
-    conn: &Connection,
-    cursor: i64,
-    limit: usize,
-) -> Result<Vec<(i64, i64, u32)>> {
+pub fn expunged_since(conn: &Tx, cursor: i64, limit: usize) -> Result<Vec<(i64, i64, u32)>> {
     let mut stmt = conn.prepare_cached(
         "SELECT rowid, mailbox_id, uid FROM expunged WHERE rowid > ?1 ORDER BY rowid LIMIT ?2",
     )?;
@@ -108,7 +105,7 @@ pub fn expunged_since(
 }
 
 /// Accounts that get CJK indexing: named, or members of a named group.
-pub fn cjk_accounts(conn: &Connection) -> Result<HashSet<i64>> {
+pub fn cjk_accounts(conn: &Tx) -> Result<HashSet<i64>> {
     let mut stmt = conn.prepare_cached(
         "SELECT account_id FROM search_cjk WHERE account_id IS NOT NULL
          UNION SELECT gm.account_id FROM search_cjk s JOIN group_members gm ON gm.group_id = s.group_id",
@@ -119,12 +116,7 @@ pub fn cjk_accounts(conn: &Connection) -> Result<HashSet<i64>> {
 
 /// Turns CJK indexing on or off for an account or a group; returns the accounts whose mail must
 /// be indexed again (when turned on).
-pub fn set_cjk(
-    conn: &Connection,
-    account: Option<i64>,
-    group: Option<i64>,
-    on: bool,
-) -> Result<Vec<i64>> {
+pub fn set_cjk(conn: &Tx, account: Option<i64>, group: Option<i64>, on: bool) -> Result<Vec<i64>> {
     let before = cjk_accounts(conn)?;
     // UNIQUE does not compare NULLs: delete first so that a row is never doubled.
     conn.execute(
@@ -150,7 +142,7 @@ pub fn set_cjk(
 }
 
 /// The addresses of the accounts with CJK indexing.
-pub fn cjk_addresses(conn: &Connection) -> Result<Vec<String>> {
+pub fn cjk_addresses(conn: &Tx) -> Result<Vec<String>> {
     let ids = cjk_accounts(conn)?;
     let mut stmt = conn.prepare_cached(
         "SELECT a.id, a.localpart || '@' || d.name FROM accounts a JOIN domains d ON d.id = a.domain_id",
@@ -167,7 +159,7 @@ pub fn cjk_addresses(conn: &Connection) -> Result<Vec<String>> {
     Ok(out)
 }
 
-pub fn group_id(conn: &Connection, name: &str) -> Result<Option<i64>> {
+pub fn group_id(conn: &Tx, name: &str) -> Result<Option<i64>> {
     Ok(conn
         .prepare_cached("SELECT id FROM groups WHERE name = ?1")?
         .query_row([name], |r| r.get(0))

@@ -2,6 +2,7 @@
 //! client that speaks EHLO, STARTTLS (opportunistic or required), AUTH PLAIN/LOGIN, PIPELINING,
 //! SIZE, 8BITMIME and SMTPUTF8 as the server offers them, with RFC 5321 4.5.3.2 timeouts.
 
+pub use crate::config::Security;
 use crate::net::{Conn, Line, ReadError};
 use base64::Engine;
 use base64::engine::general_purpose::STANDARD as B64;
@@ -117,18 +118,6 @@ impl Extensions {
         }
         e
     }
-}
-
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Security {
-    /// Plain text only.
-    None,
-    /// STARTTLS when offered, plain text otherwise (delivery to MX hosts).
-    Opportunistic,
-    /// STARTTLS or fail (relay hosts).
-    StartTls,
-    /// TLS from the first byte (port 465).
-    Tls,
 }
 
 /// How the server's certificate is judged once TLS is up.

@@ -4,7 +4,8 @@
 
 use super::{Address, local_domain};
 use crate::error::Result;
-use rusqlite::{Connection, OptionalExtension, params};
+use crate::store::Tx;
+use rusqlite::{OptionalExtension, params};
 
 const MAX_DEPTH: usize = 8;
 
@@ -40,7 +41,7 @@ pub enum RcptError {
 }
 
 /// Looks up the account an address names directly (its own domain or a domain alias).
-pub fn find_account(conn: &Connection, addr: &Address) -> Result<Option<Account>> {
+pub fn find_account(conn: &Tx, addr: &Address) -> Result<Option<Account>> {
     let Some((domain_id, domain)) = local_domain(conn, &addr.domain)? else {
         return Ok(None);
     };
@@ -63,7 +64,7 @@ pub fn find_account(conn: &Connection, addr: &Address) -> Result<Option<Account>
 }
 
 /// The account a login name (a full address) names, for password checking.
-pub fn authenticate_lookup(conn: &Connection, login: &str) -> Result<Option<Account>> {
+pub fn authenticate_lookup(conn: &Tx, login: &str) -> Result<Option<Account>> {
     match Address::parse(login) {
         Ok(addr) => find_account(conn, &addr),
         Err(_) => Ok(None),
@@ -73,7 +74,7 @@ pub fn authenticate_lookup(conn: &Connection, login: &str) -> Result<Option<Acco
 /// Resolves `addr` to its destinations. `catchall` is false when asking "does this address
 /// belong to the user" (sender checks), where a catch-all must not count.
 pub fn resolve(
-    conn: &Connection,
+    conn: &Tx,
     addr: &Address,
     delimiter: &str,
     catchall: bool,
@@ -102,7 +103,7 @@ pub fn resolve(
 }
 
 struct Walker<'a> {
-    conn: &'a Connection,
+    conn: &'a Tx<'a>,
     delimiter: &'a str,
     out: Resolved,
     saw_disabled: bool,
