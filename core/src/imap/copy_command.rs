@@ -31,7 +31,9 @@ pub(super) async fn copy_cmd<S: AsyncRead + AsyncWrite + Unpin>(
         Ok(n) => n,
         Err(why) => return conn.reply(&format!("{tag} BAD {why}")),
     };
-    let Some(sel) = s.sel.as_ref() else { return };
+    let Some(sel) = s.state.selected() else {
+        return;
+    };
     if is_move && sel.read_only {
         return conn.reply(&format!("{tag} NO [READ-ONLY] mailbox is read-only"));
     }

@@ -64,8 +64,10 @@ pub(super) async fn run<S: AsyncRead + AsyncWrite + Unpin>(
     changed_since: Option<u64>,
 ) {
     let utf8 = s.utf8;
-    let account = s.user.as_ref().map(|u| u.account_id).unwrap_or(0);
-    let Some(sel) = s.sel.as_mut() else { return };
+    let account = s.state.user().map(|u| u.account_id).unwrap_or(0);
+    let Some(sel) = s.state.selected_mut() else {
+        return;
+    };
     let wanted = sel.resolve(set, uid);
     if wanted.is_empty() && !uid {
         return conn.reply(&format!("{tag} BAD no such message"));

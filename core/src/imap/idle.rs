@@ -15,7 +15,7 @@ pub async fn idle<S: AsyncRead + AsyncWrite + Unpin>(
     shared: &Arc<Shared>,
     tag: &str,
 ) -> Flow {
-    let Some(account) = s.user.as_ref().map(|u| u.account_id) else {
+    let Some(account) = s.state.user().map(|u| u.account_id) else {
         return Flow::Close;
     };
     let mut changes = shared.hub.subscribe(account);
@@ -28,7 +28,7 @@ pub async fn idle<S: AsyncRead + AsyncWrite + Unpin>(
     let mut poll = tokio::time::interval(Duration::from_secs(1));
     let deadline = tokio::time::Instant::now() + Duration::from_secs(30 * 60);
     loop {
-        if s.sel.is_some() {
+        if s.state.selected().is_some() {
             sync(conn, s, shared, true).await;
         }
         if conn.flush().await.is_err() {

@@ -34,7 +34,7 @@ pub async fn handle<S: AsyncRead + AsyncWrite + Unpin>(
     tag: &str,
     cmd: Cmd,
 ) {
-    let Some(account) = s.user.as_ref().map(|u| u.account_id) else {
+    let Some(account) = s.state.user().map(|u| u.account_id) else {
         return;
     };
     let name_of = |s: &Session, raw: &str| {
@@ -52,7 +52,7 @@ pub async fn handle<S: AsyncRead + AsyncWrite + Unpin>(
                 return conn.reply(&format!("{tag} BAD ENABLE QRESYNC first"));
             }
             // Selecting (even a mailbox that fails) leaves the previous one (RFC 3501 6.3.1).
-            if s.sel.take().is_some() {
+            if s.state.unselect().is_some() {
                 conn.reply("* OK [CLOSED] previous mailbox closed");
             }
             let name = match name_of(s, &mailbox) {
@@ -104,7 +104,7 @@ pub async fn handle<S: AsyncRead + AsyncWrite + Unpin>(
                     let mode = if read_only { "READ-ONLY" } else { "READ-WRITE" };
                     let what = if read_only { "EXAMINE" } else { "SELECT" };
                     conn.reply(&format!("{tag} OK [{mode}] {what} completed"));
-                    s.sel = Some(sel);
+                    s.state.select(sel);
                 }
                 Err(e) => conn.reply(&no(tag, &e)),
             }
@@ -128,8 +128,8 @@ pub async fn handle<S: AsyncRead + AsyncWrite + Unpin>(
                 Ok(n) => n,
                 Err(why) => return conn.reply(&format!("{tag} BAD {why}")),
             };
-            if s.sel.as_ref().is_some_and(|x| x.name == name) {
-                s.sel = None;
+            if s.state.selected().is_some_and(|x| x.name == name) {
+                s.state.unselect();
             }
             match shared
                 .store
@@ -331,7 +331,7 @@ async fn append<S: AsyncRead + AsyncWrite + Unpin>(
                 },
             ],
         ) => {
-            if s.sel.as_ref().is_some_and(|x| x.id == mailbox_id) {
+            if s.state.selected().is_some_and(|x| x.id == mailbox_id) {
                 selected::sync(conn, s, shared, true).await;
             }
             conn.reply(&format!(

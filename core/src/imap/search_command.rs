@@ -21,8 +21,10 @@ pub(super) async fn search_cmd<S: AsyncRead + AsyncWrite + Unpin>(
     esearch: Option<Vec<String>>,
 ) {
     let rev2 = s.rev2;
-    let account = s.user.as_ref().map(|u| u.account_id);
-    let Some(sel) = s.sel.as_mut() else { return };
+    let account = s.state.user().map(|u| u.account_id);
+    let Some(sel) = s.state.selected_mut() else {
+        return;
+    };
     let key = &with_saved(key, &sel.saved);
     let save = esearch
         .as_ref()
@@ -169,8 +171,10 @@ pub(super) async fn sort_cmd<S: AsyncRead + AsyncWrite + Unpin>(
     key: &SearchKey,
     order: Order,
 ) {
-    let account = s.user.as_ref().map(|u| u.account_id);
-    let Some(sel) = s.sel.as_ref() else { return };
+    let account = s.state.user().map(|u| u.account_id);
+    let Some(sel) = s.state.selected() else {
+        return;
+    };
     let key = &with_saved(key, &sel.saved);
     let (max_seq, max_uid) = (sel.msgs.len() as u32, sel.max_uid());
     let planned = search::Plan::new(shared, sel.id, account, key).and_then(|plan| {

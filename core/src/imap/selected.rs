@@ -148,7 +148,9 @@ pub async fn sync<S: AsyncRead + AsyncWrite + Unpin>(
     allow_expunge: bool,
 ) {
     let (condstore, qresync) = (s.condstore, s.qresync);
-    let Some(sel) = s.sel.as_mut() else { return };
+    let Some(sel) = s.state.selected_mut() else {
+        return;
+    };
     let (id, since) = (sel.id, sel.modseq);
     let snapshot = shared.store.snapshot(|c| {
         let (changed, gone) = messages::changes_since(c, id, since)?;
@@ -303,7 +305,7 @@ pub async fn handle<S: AsyncRead + AsyncWrite + Unpin>(
     tag: &str,
     cmd: Cmd,
 ) {
-    let account = s.user.as_ref().map(|u| u.account_id).unwrap_or(0);
+    let account = s.state.user().map(|u| u.account_id).unwrap_or(0);
     match cmd {
         Cmd::Fetch {
             uid,
@@ -314,7 +316,7 @@ pub async fn handle<S: AsyncRead + AsyncWrite + Unpin>(
         } => {
             sync(conn, s, shared, uid).await;
             if vanished
-                && let (Some(since), Some(sel)) = (changed_since, s.sel.as_ref())
+                && let (Some(since), Some(sel)) = (changed_since, s.state.selected())
                 && let Ok((_, gone)) = shared
                     .store
                     .read(|c| messages::changes_since(c, sel.id, since))
@@ -393,7 +395,9 @@ pub async fn handle<S: AsyncRead + AsyncWrite + Unpin>(
             copy_cmd(conn, s, shared, tag, uid, &set, &mailbox, is_move, account).await;
         }
         Cmd::Expunge(only) => {
-            let Some(sel) = s.sel.as_ref() else { return };
+            let Some(sel) = s.state.selected() else {
+                return;
+            };
             if sel.read_only {
                 return conn.reply(&format!("{tag} NO [READ-ONLY] mailbox is read-only"));
             }
@@ -422,7 +426,9 @@ pub async fn handle<S: AsyncRead + AsyncWrite + Unpin>(
             }
         }
         Cmd::Close | Cmd::Unselect => {
-            let Some(sel) = s.sel.take() else { return };
+            let Some(sel) = s.state.unselect() else {
+                return;
+            };
             if matches!(cmd, Cmd::Close) && !sel.read_only {
                 let id = sel.id;
                 if let Ok(gone) = shared

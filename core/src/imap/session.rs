@@ -1,7 +1,7 @@
 //! The IMAP session: reading commands with their literals, the state machine (not
 //! authenticated, authenticated, selected, logout) and dispatch to the command families.
 
-use super::command::{self, Cmd};
+use super::command::{self, Allowed, Cmd};
 use super::selected::Selected;
 use super::token::{self, Segment};
 use super::{mailboxes, selected};
@@ -30,8 +30,7 @@ pub struct Session {
     pub peer: SocketAddr,
     pub tls: Option<String>,
     pub service: &'static str,
-    pub user: Option<AuthUser>,
-    pub sel: Option<Selected>,
+    pub state: State,
     pub rev2: bool,
     pub utf8: bool,
     pub condstore: bool,
@@ -40,6 +39,63 @@ pub struct Session {
     errors: u32,
     /// Commands so far without a login: a stranger gets MAX_BEFORE_LOGIN.
     before_login: u32,
+}
+
+/// Where a session stands (RFC 9051 3): which commands it may give depends on it, and a
+/// selected mailbox without a logged-in user cannot be written down.
+pub enum State {
+    NotAuthenticated,
+    Authenticated(AuthUser),
+    Selected(AuthUser, Selected),
+}
+
+impl State {
+    pub fn user(&self) -> Option<&AuthUser> {
+        match self {
+            State::NotAuthenticated => None,
+            State::Authenticated(u) | State::Selected(u, _) => Some(u),
+        }
+    }
+
+    pub fn selected(&self) -> Option<&Selected> {
+        match self {
+            State::Selected(_, sel) => Some(sel),
+            _ => None,
+        }
+    }
+
+    pub fn selected_mut(&mut self) -> Option<&mut Selected> {
+        match self {
+            State::Selected(_, sel) => Some(sel),
+            _ => None,
+        }
+    }
+
+    pub fn log_in(&mut self, user: AuthUser) {
+        *self = State::Authenticated(user);
+    }
+
+    /// Selects `sel` (replacing any selected mailbox); nothing when nobody is logged in.
+    pub fn select(&mut self, sel: Selected) {
+        *self = match std::mem::replace(self, State::NotAuthenticated) {
+            State::Authenticated(u) | State::Selected(u, _) => State::Selected(u, sel),
+            State::NotAuthenticated => State::NotAuthenticated,
+        };
+    }
+
+    /// Back to the authenticated state; the mailbox that was selected.
+    pub fn unselect(&mut self) -> Option<Selected> {
+        match std::mem::replace(self, State::NotAuthenticated) {
+            State::Selected(u, sel) => {
+                *self = State::Authenticated(u);
+                Some(sel)
+            }
+            other => {
+                *self = other;
+                None
+            }
+        }
+    }
 }
 
 pub enum Outcome {
@@ -59,8 +115,7 @@ impl Session {
             peer,
             tls,
             service,
-            user: None,
-            sel: None,
+            state: State::NotAuthenticated,
             rev2: false,
             utf8: false,
             condstore: false,
@@ -85,7 +140,7 @@ impl Session {
             "IDLE",
             "NAMESPACE",
         ];
-        if self.user.is_none() {
+        if self.state.user().is_none() {
             if self.tls.is_none() {
                 caps.push("STARTTLS");
             }
@@ -167,7 +222,7 @@ async fn read_command<S: AsyncRead + AsyncWrite + Unpin>(
 ) -> Read {
     // A stranger gets a few KiB per command (as Dovecot does): nobody needs more to log in,
     // and a crowd of idle strangers with open literals then holds next to nothing.
-    let (timeout, max_line, max_literal) = match s.user {
+    let (timeout, max_line, max_literal) = match s.state.user() {
         Some(_) => (IDLE_AUTHENTICATED, MAX_LINE, APPEND_LIMIT),
         None => {
             let before_login = shared.config().limits.literal_before_login.0;
@@ -208,7 +263,7 @@ async fn read_command<S: AsyncRead + AsyncWrite + Unpin>(
             || total + n > max_literal + max_line as u64
             || segs.len() / 2 >= MAX_LITERALS
         {
-            let what = if s.user.is_some() {
+            let what = if s.state.user().is_some() {
                 ""
             } else {
                 " before login"
@@ -304,7 +359,7 @@ pub async fn run<S: AsyncRead + AsyncWrite + Unpin + Send>(
                 continue;
             }
         };
-        if s.user.is_none() {
+        if s.state.user().is_none() {
             s.before_login += 1;
             if s.before_login > MAX_BEFORE_LOGIN {
                 conn.reply("* BYE too many commands without logging in");
@@ -331,19 +386,43 @@ async fn dispatch<S: AsyncRead + AsyncWrite + Unpin + Send>(
     tag: &str,
     cmd: Cmd,
 ) -> Flow {
-    // Commands valid in every state.
-    match &cmd {
+    match (cmd.allowed(), &s.state) {
+        (Allowed::AnyState, _) => any_state(conn, s, shared, tag, cmd).await,
+        (Allowed::NotAuthenticated, State::NotAuthenticated) => {
+            not_authenticated(conn, s, shared, tag, cmd).await
+        }
+        (Allowed::NotAuthenticated, _) => {
+            conn.reply(&format!("{tag} BAD already logged in"));
+            Flow::Continue
+        }
+        (_, State::NotAuthenticated) => {
+            conn.reply(&format!("{tag} BAD log in first"));
+            Flow::Continue
+        }
+        (Allowed::Authenticated, _) => authenticated(conn, s, shared, tag, cmd).await,
+        (Allowed::Selected, State::Selected(..)) => {
+            selected::handle(conn, s, shared, tag, cmd).await;
+            Flow::Continue
+        }
+        (Allowed::Selected, State::Authenticated(_)) => {
+            conn.reply(&format!("{tag} BAD select a mailbox first"));
+            Flow::Continue
+        }
+    }
+}
+
+/// CAPABILITY, NOOP, CHECK, LOGOUT, ID.
+async fn any_state<S: AsyncRead + AsyncWrite + Unpin + Send>(
+    conn: &mut Conn<S>,
+    s: &mut Session,
+    shared: &Arc<Shared>,
+    tag: &str,
+    cmd: Cmd,
+) -> Flow {
+    match cmd {
         Cmd::Capability => {
             conn.reply(&format!("* CAPABILITY {}", s.capabilities(shared)));
             conn.reply(&format!("{tag} OK CAPABILITY completed"));
-            return Flow::Continue;
-        }
-        Cmd::Noop | Cmd::Check => {
-            if s.sel.is_some() {
-                selected::sync(conn, s, shared, true).await;
-            }
-            conn.reply(&format!("{tag} OK NOOP completed"));
-            return Flow::Continue;
         }
         Cmd::Logout => {
             conn.reply("* BYE Roost logging out");
@@ -356,17 +435,26 @@ async fn dispatch<S: AsyncRead + AsyncWrite + Unpin + Send>(
                 env!("CARGO_PKG_VERSION")
             ));
             conn.reply(&format!("{tag} OK ID completed"));
-            return Flow::Continue;
         }
-        _ => {}
+        _ => {
+            if s.state.selected().is_some() {
+                selected::sync(conn, s, shared, true).await;
+            }
+            conn.reply(&format!("{tag} OK NOOP completed"));
+        }
     }
-    if s.user.is_none() {
-        return not_authenticated(conn, s, shared, tag, cmd).await;
-    }
+    Flow::Continue
+}
+
+/// The commands of the authenticated state (valid when a mailbox is selected too).
+async fn authenticated<S: AsyncRead + AsyncWrite + Unpin + Send>(
+    conn: &mut Conn<S>,
+    s: &mut Session,
+    shared: &Arc<Shared>,
+    tag: &str,
+    cmd: Cmd,
+) -> Flow {
     match cmd {
-        Cmd::StartTls | Cmd::Login(..) | Cmd::Authenticate(..) => {
-            conn.reply(&format!("{tag} BAD already logged in"));
-        }
         Cmd::Enable(caps) => {
             let mut on = Vec::new();
             for c in caps {
@@ -402,19 +490,9 @@ async fn dispatch<S: AsyncRead + AsyncWrite + Unpin + Send>(
             conn.reply("* NAMESPACE ((\"\" \"/\")) NIL NIL");
             conn.reply(&format!("{tag} OK NAMESPACE completed"));
         }
-        Cmd::Select { .. }
-        | Cmd::Create(_)
-        | Cmd::Delete(_)
-        | Cmd::Rename(..)
-        | Cmd::Subscribe(_)
-        | Cmd::Unsubscribe(_)
-        | Cmd::List { .. }
-        | Cmd::Status(..)
-        | Cmd::Append { .. } => mailboxes::handle(conn, s, shared, tag, cmd).await,
         Cmd::Idle => return super::idle::idle(conn, s, shared, tag).await,
         Cmd::GetQuota(_) | Cmd::GetQuotaRoot(_) | Cmd::SetQuota => quota(conn, s, shared, tag, cmd),
-        _ if s.sel.is_none() => conn.reply(&format!("{tag} BAD select a mailbox first")),
-        _ => selected::handle(conn, s, shared, tag, cmd).await,
+        _ => mailboxes::handle(conn, s, shared, tag, cmd).await,
     }
     Flow::Continue
 }
@@ -475,7 +553,7 @@ async fn log_in<S: AsyncRead + AsyncWrite + Unpin>(
     let ip = s.peer.ip().to_canonical();
     match crate::context::login(shared, ip, user, pass, s.service, mechanism).await {
         Login::Ok(u) => {
-            s.user = Some(u);
+            s.state.log_in(u);
             conn.reply(&format!(
                 "{tag} OK [CAPABILITY {}] logged in",
                 s.capabilities(shared)
@@ -505,7 +583,7 @@ fn quota<S: AsyncRead + AsyncWrite + Unpin>(
     tag: &str,
     cmd: Cmd,
 ) {
-    let Some(account) = s.user.as_ref().map(|u| u.account_id) else {
+    let Some(account) = s.state.user().map(|u| u.account_id) else {
         return;
     };
     let usage = shared.store.read(|c| crate::directory::usage(c, account));

@@ -25,12 +25,14 @@ pub(super) async fn store_cmd<S: AsyncRead + AsyncWrite + Unpin>(
     names: &[String],
     unchanged_since: Option<u64>,
 ) {
-    let account = s.user.as_ref().map(|u| u.account_id).unwrap_or(0);
+    let account = s.state.user().map(|u| u.account_id).unwrap_or(0);
     if unchanged_since.is_some() {
         s.condstore = true;
     }
     let condstore = s.condstore;
-    let Some(sel) = s.sel.as_mut() else { return };
+    let Some(sel) = s.state.selected_mut() else {
+        return;
+    };
     if sel.read_only {
         return conn.reply(&format!("{tag} NO [READ-ONLY] mailbox is read-only"));
     }
