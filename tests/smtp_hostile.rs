@@ -218,7 +218,7 @@ fn http_on_the_smtp_port() {
 
 #[test]
 fn connections_per_ip_are_limited() {
-    let s = server_with_users("[smtp]\nmax_connections_per_ip = 3\n");
+    let s = server_with_users("[limits]\nmax_connections_per_ip = 3\n");
     let held: Vec<_> = (0..3).map(|_| Client::connect(s.smtp).0).collect();
     let (mut c, r) = Client::connect(s.smtp);
     assert_eq!(r.status(), "421 4.7.0");
@@ -226,6 +226,24 @@ fn connections_per_ip_are_limited() {
     drop(held);
     std::thread::sleep(Duration::from_millis(200));
     healthy(&s);
+}
+
+/// The key of older versions still works (it moved from [smtp] to [limits]), and says so.
+#[test]
+fn the_old_connection_limit_key_still_applies_and_is_logged() {
+    let s = server_with_users("[smtp]\nmax_connections_per_ip = 3\n");
+    let held: Vec<_> = (0..3).map(|_| Client::connect(s.smtp).0).collect();
+    let (mut c, r) = Client::connect(s.smtp);
+    assert_eq!(r.status(), "421 4.7.0");
+    assert!(c.is_closed());
+    drop(held);
+    assert!(
+        s.log().contains(
+            "deprecated setting: smtp.max_connections_per_ip is now limits.max_connections_per_ip"
+        ),
+        "{}",
+        s.log()
+    );
 }
 
 #[test]

@@ -63,6 +63,9 @@ pub struct Config {
     pub relay: RelayConfig,
     pub limits: LimitsConfig,
     pub search: SearchConfig,
+    /// Keys of older versions found in the file, with what replaced them: logged at start.
+    #[serde(skip)]
+    pub deprecated: Vec<String>,
 }
 
 #[derive(Debug, Clone, Default, Serialize, Deserialize)]
@@ -82,16 +85,21 @@ pub struct SmtpConfig {
     pub max_received_headers: usize,
     pub command_timeout_secs: u64,
     pub data_timeout_secs: u64,
-    pub max_connections: usize,
-    pub max_connections_per_ip: usize,
+    /// Moved to `limits.max_connections` (it always covered every service); still read.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub max_connections: Option<usize>,
+    /// Moved to `limits.max_connections_per_ip`; still read.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub max_connections_per_ip: Option<usize>,
     /// Bad commands (syntax, unknown, refused recipients) before the connection is closed.
     pub max_errors: u32,
     /// Wait this long before the greeting; a client that talks first is dropped.
     pub greet_pause_ms: u64,
     /// "user+tag@domain" is delivered to "user@domain". Empty: off.
     pub recipient_delimiter: String,
-    /// Seconds a transaction in progress may take to finish after SIGTERM.
-    pub shutdown_grace_secs: u64,
+    /// Moved to `limits.shutdown_grace_secs`; still read.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub shutdown_grace_secs: Option<u64>,
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -172,6 +180,12 @@ pub struct LimitsConfig {
     pub connections_per_minute: u32,
     /// Networks the connection rate does not apply to ("127.0.0.0/8", "::1", "192.168.1.0/24").
     pub rate_exempt: Vec<String>,
+    /// Connections at once over every listener (SMTP, IMAP, POP3 together).
+    pub max_connections: usize,
+    /// Connections at once from one address (an IPv6 /64 counts as one), over every listener.
+    pub max_connections_per_ip: usize,
+    /// Seconds that transactions and sessions in progress get to finish after SIGTERM.
+    pub shutdown_grace_secs: u64,
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -211,6 +225,9 @@ impl Default for LimitsConfig {
             literal_before_login: ByteSize(8 << 10),
             connections_per_minute: 60,
             rate_exempt: vec!["127.0.0.0/8".into(), "::1".into()],
+            max_connections: 1000,
+            max_connections_per_ip: 50,
+            shutdown_grace_secs: 30,
         }
     }
 }
@@ -233,6 +250,7 @@ impl Default for Config {
             relay: RelayConfig::default(),
             limits: LimitsConfig::default(),
             search: SearchConfig::default(),
+            deprecated: Vec::new(),
         }
     }
 }
@@ -245,12 +263,12 @@ impl Default for SmtpConfig {
             max_received_headers: 50,
             command_timeout_secs: 300,
             data_timeout_secs: 600,
-            max_connections: 1000,
-            max_connections_per_ip: 50,
+            max_connections: None,
+            max_connections_per_ip: None,
             max_errors: 20,
             greet_pause_ms: 0,
             recipient_delimiter: "+".into(),
-            shutdown_grace_secs: 30,
+            shutdown_grace_secs: None,
         }
     }
 }
@@ -331,7 +349,31 @@ impl Config {
     }
 
     pub fn parse(text: &str) -> Result<Config, ConfigError> {
-        toml::from_str(text).map_err(|e| ConfigError(e.to_string()))
+        let mut config: Config = toml::from_str(text).map_err(|e| ConfigError(e.to_string()))?;
+        config.move_deprecated();
+        Ok(config)
+    }
+
+    /// Keys that moved to `[limits]` (they always governed every listener, not only SMTP):
+    /// their values still apply, and the log says where they live now.
+    fn move_deprecated(&mut self) {
+        let mut note = |old: &str, new: &str, value: String| {
+            self.deprecated.push(format!(
+                "smtp.{old} is now limits.{new}: its value {value} applies; move it to [limits]"
+            ));
+        };
+        if let Some(v) = self.smtp.max_connections.take() {
+            note("max_connections", "max_connections", v.to_string());
+            self.limits.max_connections = v;
+        }
+        if let Some(v) = self.smtp.max_connections_per_ip.take() {
+            note("max_connections_per_ip", "max_connections_per_ip", v.to_string());
+            self.limits.max_connections_per_ip = v;
+        }
+        if let Some(v) = self.smtp.shutdown_grace_secs.take() {
+            note("shutdown_grace_secs", "shutdown_grace_secs", v.to_string());
+            self.limits.shutdown_grace_secs = v;
+        }
     }
 
     fn validate(&self) -> Result<(), ConfigError> {
@@ -357,9 +399,9 @@ impl Config {
                 "smtp.max_message_size must be at least 1K".into(),
             ));
         }
-        if self.smtp.max_connections == 0 || self.smtp.max_connections_per_ip == 0 {
+        if self.limits.max_connections == 0 || self.limits.max_connections_per_ip == 0 {
             return Err(ConfigError(
-                "smtp.max_connections and max_connections_per_ip must be at least 1".into(),
+                "limits.max_connections and max_connections_per_ip must be at least 1".into(),
             ));
         }
         if self.tls.cert.is_empty() != self.tls.key.is_empty() {
@@ -581,6 +623,31 @@ mod tests {
         for (name, _) in SERVICES.iter().filter(|(n, _)| SERVED.contains(n)) {
             assert!(text.contains(&format!("\n{name} = ")), "{name} documented");
         }
+    }
+
+    #[test]
+    fn connection_limits_moved_to_limits_and_the_old_keys_still_apply() {
+        let c = Config::parse(
+            "[smtp]\nmax_connections = 7\nmax_connections_per_ip = 3\nshutdown_grace_secs = 5\n",
+        )
+        .unwrap();
+        assert_eq!(c.limits.max_connections, 7);
+        assert_eq!(c.limits.max_connections_per_ip, 3);
+        assert_eq!(c.limits.shutdown_grace_secs, 5);
+        assert_eq!(c.deprecated.len(), 3);
+        assert!(
+            c.deprecated[1].contains("smtp.max_connections_per_ip is now limits.max_connections_per_ip"),
+            "{:?}",
+            c.deprecated
+        );
+        let c = Config::parse("[limits]\nmax_connections_per_ip = 4\n").unwrap();
+        assert_eq!(c.limits.max_connections_per_ip, 4);
+        assert!(c.deprecated.is_empty());
+        // Written back, a moved key is in its new place only.
+        let text = toml::to_string(&Config::parse("[smtp]\nmax_connections = 9\n").unwrap()).unwrap();
+        let again = Config::parse(&text).unwrap();
+        assert_eq!(again.limits.max_connections, 9);
+        assert!(again.deprecated.is_empty(), "{text}");
     }
 
     #[test]

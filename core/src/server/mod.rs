@@ -82,6 +82,7 @@ pub fn run(config: Config, launch: Launch) -> Result<()> {
 }
 
 async fn serve(config: Config, launch: Launch) -> Result<()> {
+    log_deprecated(&config);
     let store = Store::open(&config.data_dir)?;
     let stale = store.blobs().clear_tmp()?;
     if stale > 0 {
@@ -203,7 +204,7 @@ async fn serve(config: Config, launch: Launch) -> Result<()> {
         let _ = stop.send(true);
     }
     shared.shut_down();
-    let grace = Duration::from_secs(shared.config().smtp.shutdown_grace_secs);
+    let grace = Duration::from_secs(shared.config().limits.shutdown_grace_secs);
     let deadline = tokio::time::Instant::now() + grace;
     while (shared.limiter.active() > 0 || shared.queue.active() > 0)
         && tokio::time::Instant::now() < deadline
@@ -273,8 +274,8 @@ async fn accept_loop(
         };
         match shared.limiter.acquire(
             ip,
-            cfg.smtp.max_connections,
-            cfg.smtp.max_connections_per_ip,
+            cfg.limits.max_connections,
+            cfg.limits.max_connections_per_ip,
             per_minute,
         ) {
             Ok(guard) => {
@@ -336,6 +337,7 @@ fn reload(shared: &Arc<Shared>, launch: &Launch, running: &mut Running) {
             return;
         }
     };
+    log_deprecated(&new);
     let old = shared.config();
     if new.data_dir != old.data_dir {
         tracing::warn!("data_dir cannot change while running; restart roost to move the data");
@@ -373,4 +375,11 @@ fn reload(shared: &Arc<Shared>, launch: &Launch, running: &mut Running) {
     shared.reconfigure(new);
     shared.queue.wake();
     tracing::info!("configuration reloaded");
+}
+
+/// One line per key of an older version that the file still uses.
+fn log_deprecated(config: &Config) {
+    for note in &config.deprecated {
+        tracing::warn!("deprecated setting: {note}");
+    }
 }
