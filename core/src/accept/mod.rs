@@ -278,7 +278,10 @@ impl Prepared {
         if self.entry.is_some() {
             shared.queue.wake();
         }
-        if !self.accounts.is_empty() {
+        // Delivered mail is indexed at once; what a client files itself (APPEND) waits for the
+        // indexer's next pass (2 s), so that a client uploading a folder costs one index commit
+        // per batch rather than one per message. SEARCH reads the ones not yet indexed.
+        if self.delivery.is_some() {
             shared.search.wake();
         }
     }

@@ -160,6 +160,14 @@ pub enum Request {
         #[serde(default)]
         address: Option<String>,
     },
+    /// One step of a reindex the CLI watches: with no server running, the caller indexes one
+    /// batch itself; either way the reply says how many messages still wait.
+    SearchIndexStep,
+    /// The mail ports in the system firewall (root): register, unregister, status, or DSM's
+    /// port file.
+    Firewall {
+        action: FirewallAction,
+    },
     /// CJK indexing for a user ("alice@example.com") or a group ("@family").
     SearchCjk {
         target: String,
@@ -174,6 +182,43 @@ pub enum Request {
     SettingsSet {
         settings: serde_json::Value,
     },
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum FirewallAction {
+    Register,
+    Unregister,
+    Status,
+    Sc,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct SearchProgress {
+    /// Messages indexed by this step (0 when the running server's indexer does the work).
+    pub indexed: u64,
+    pub waiting: u64,
+}
+
+/// The firewall operations change the system, not the store: they need no store open (the
+/// package's install scripts run them before the data folder exists).
+pub fn firewall(config: &Config, action: FirewallAction) -> Result<String> {
+    use crate::firewall as fw;
+    match action {
+        FirewallAction::Register => fw::register(config),
+        FirewallAction::Unregister => fw::unregister().map(|removed| {
+            if removed {
+                "firewall: Roost's rules removed".to_string()
+            } else {
+                "firewall: no rules of Roost's were registered".to_string()
+            }
+        }),
+        FirewallAction::Status => fw::status().map(|t| match t {
+            Some(rules) => rules,
+            None => "firewall: no rules of Roost's are registered".to_string(),
+        }),
+        FirewallAction::Sc => Ok(fw::sc_file()),
+    }
 }
 
 /// Which queue entries an operation applies to: these ids, or every entry the filter matches
@@ -249,6 +294,7 @@ pub enum Response {
     DnsCheck(crate::dns::check::Report),
     Status(status::Status),
     SearchStatus(SearchStatus),
+    SearchProgress(SearchProgress),
     Settings(serde_json::Value),
 }
 
@@ -258,6 +304,8 @@ pub struct Admin {
     config: Arc<Config>,
     /// The file `config` was read from, which settings changes rewrite.
     config_path: Option<PathBuf>,
+    /// The index this process opened to reindex while no server runs.
+    local_index: Arc<std::sync::OnceLock<crate::search::Search>>,
 }
 
 impl Admin {
@@ -266,6 +314,7 @@ impl Admin {
             store,
             config,
             config_path: None,
+            local_index: Arc::default(),
         }
     }
 
@@ -474,6 +523,21 @@ impl Admin {
                     address.map(|a| format!(" for {a}")).unwrap_or_default()
                 )))
             }
+            SearchIndexStep => {
+                let mut indexed = 0;
+                if !status::running(&self.config.data_dir) {
+                    let search = self
+                        .local_index
+                        .get_or_init(|| crate::search::Search::open(&self.config, s));
+                    indexed = search.index_batch(s)? as u64;
+                }
+                let waiting = s.read(store::search::unindexed_count)?;
+                Ok(Response::SearchProgress(SearchProgress {
+                    indexed,
+                    waiting,
+                }))
+            }
+            Firewall { action } => firewall(&self.config, action).map(Response::Done),
             SearchCjk { target, enable } => {
                 let t = target.clone();
                 let gained = s.write(move |c| {

@@ -322,24 +322,16 @@ pub enum FirewallCmd {
     Sc,
 }
 
-/// Firewall commands change the system, not the store: they run here, not in the admin layer.
+/// Firewall commands change the system, not the store: the admin layer runs them without one.
 fn firewall(cmd: &FirewallCmd, config: &Config) -> i32 {
-    use crate::firewall;
-    let result = match cmd {
-        FirewallCmd::Register => firewall::register(config),
-        FirewallCmd::Unregister => firewall::unregister().map(|removed| {
-            if removed {
-                "firewall: Roost's rules removed".to_string()
-            } else {
-                "firewall: no rules of Roost's were registered".to_string()
-            }
-        }),
-        FirewallCmd::Status => firewall::status().map(|t| match t {
-            Some(rules) => rules,
-            None => "firewall: no rules of Roost's are registered".to_string(),
-        }),
-        FirewallCmd::Sc => Ok(firewall::sc_file()),
+    use crate::admin::FirewallAction;
+    let action = match cmd {
+        FirewallCmd::Register => FirewallAction::Register,
+        FirewallCmd::Unregister => FirewallAction::Unregister,
+        FirewallCmd::Status => FirewallAction::Status,
+        FirewallCmd::Sc => FirewallAction::Sc,
     };
+    let result = crate::admin::firewall(config, action);
     match result {
         Ok(text) => {
             println!("{}", text.trim_end());
@@ -471,7 +463,7 @@ pub fn main() -> i32 {
             Ok(resp) => {
                 print_response(&resp, cli.json);
                 if reindex && !cli.json {
-                    crate::cli::progress::reindex(&store, &config)
+                    crate::cli::progress::reindex(&admin)
                 } else {
                     0
                 }

@@ -251,6 +251,10 @@ pub fn render(resp: &Response) -> String {
                 st.cjk_accounts.join(", ")
             }
         ),
+        Response::SearchProgress(p) => format!(
+            "{} indexed, {} waiting to be indexed\n",
+            p.indexed, p.waiting
+        ),
         Response::Settings(v) => {
             let as_toml = serde_json::from_value::<toml::Value>(v.clone())
                 .ok()

@@ -1,15 +1,26 @@
-//! `roost search reindex`'s progress bar: the running server's indexer does the work (the CLI
-//! watches the queue of waiting messages); with no server running, the CLI indexes itself.
+//! `roost search reindex`'s progress bar. Each step is an admin request: the running server's
+//! indexer does the work (the step only counts what waits); with no server running, the step
+//! indexes a batch in this process.
 
-use crate::config::Config;
-use crate::store::{self, Store};
+use crate::admin::{Admin, Request, Response};
 use indicatif::{ProgressBar, ProgressStyle};
 use std::time::Duration;
 
-pub fn reindex(store: &Store, config: &Config) -> i32 {
-    let waiting = || store.read(store::search::unindexed_count).unwrap_or(0);
-    let total = waiting();
-    if total == 0 {
+pub fn reindex(admin: &Admin) -> i32 {
+    let step = || match admin.handle(Request::SearchIndexStep) {
+        Ok(Response::SearchProgress(p)) => Ok(p),
+        Ok(_) => Err("unexpected reply to a reindex step".to_string()),
+        Err(e) => Err(e.to_string()),
+    };
+    let first = match step() {
+        Ok(p) => p,
+        Err(e) => {
+            eprintln!("roost: {e}");
+            return 1;
+        }
+    };
+    let total = first.waiting + first.indexed;
+    if first.waiting == 0 {
         return 0;
     }
     let bar = ProgressBar::new(total);
@@ -17,29 +28,23 @@ pub fn reindex(store: &Store, config: &Config) -> i32 {
         ProgressStyle::with_template("{bar:40} {pos}/{len} messages  {per_sec}  {eta} left")
             .unwrap_or_else(|_| ProgressStyle::default_bar()),
     );
-    let running = crate::admin::status::running(&config.data_dir);
-    let local = (!running).then(|| crate::search::Search::open(config, store));
+    bar.set_position(total.saturating_sub(first.waiting));
     loop {
-        if let Some(search) = &local {
-            match search.index_batch(store) {
-                Ok(0) => {}
-                Ok(_) => {
-                    bar.set_position(total.saturating_sub(waiting()));
-                    continue;
-                }
-                Err(e) => {
-                    bar.abandon();
-                    eprintln!("roost: {e}");
-                    return 1;
-                }
+        let p = match step() {
+            Ok(p) => p,
+            Err(e) => {
+                bar.abandon();
+                eprintln!("roost: {e}");
+                return 1;
             }
-        } else {
-            std::thread::sleep(Duration::from_millis(200));
-        }
-        let left = waiting();
-        bar.set_position(total.saturating_sub(left));
-        if left == 0 {
+        };
+        bar.set_position(total.saturating_sub(p.waiting));
+        if p.waiting == 0 {
             break;
+        }
+        if p.indexed == 0 {
+            // The server indexes: look again in a while.
+            std::thread::sleep(Duration::from_millis(200));
         }
     }
     bar.finish_with_message("done");

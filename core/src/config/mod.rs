@@ -367,7 +367,11 @@ impl Config {
             self.limits.max_connections = v;
         }
         if let Some(v) = self.smtp.max_connections_per_ip.take() {
-            note("max_connections_per_ip", "max_connections_per_ip", v.to_string());
+            note(
+                "max_connections_per_ip",
+                "max_connections_per_ip",
+                v.to_string(),
+            );
             self.limits.max_connections_per_ip = v;
         }
         if let Some(v) = self.smtp.shutdown_grace_secs.take() {
@@ -636,7 +640,8 @@ mod tests {
         assert_eq!(c.limits.shutdown_grace_secs, 5);
         assert_eq!(c.deprecated.len(), 3);
         assert!(
-            c.deprecated[1].contains("smtp.max_connections_per_ip is now limits.max_connections_per_ip"),
+            c.deprecated[1]
+                .contains("smtp.max_connections_per_ip is now limits.max_connections_per_ip"),
             "{:?}",
             c.deprecated
         );
@@ -644,7 +649,8 @@ mod tests {
         assert_eq!(c.limits.max_connections_per_ip, 4);
         assert!(c.deprecated.is_empty());
         // Written back, a moved key is in its new place only.
-        let text = toml::to_string(&Config::parse("[smtp]\nmax_connections = 9\n").unwrap()).unwrap();
+        let text =
+            toml::to_string(&Config::parse("[smtp]\nmax_connections = 9\n").unwrap()).unwrap();
         let again = Config::parse(&text).unwrap();
         assert_eq!(again.limits.max_connections, 9);
         assert!(again.deprecated.is_empty(), "{text}");

@@ -152,6 +152,7 @@ pub async fn sync<S: AsyncRead + AsyncWrite + Unpin>(
         return;
     };
     let (id, since) = (sel.id, sel.modseq);
+    // On this thread, after every command: see smtp::session's RCPT for why.
     let snapshot = shared.store.snapshot(|c| {
         let (changed, gone) = messages::changes_since(c, id, since)?;
         Ok((changed, gone, messages::mailbox_state(c, id)?.highestmodseq))

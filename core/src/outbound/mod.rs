@@ -38,7 +38,11 @@ pub async fn run(shared: Arc<Shared>) {
         busy: Mutex::new(HashMap::new()),
         in_flight: Mutex::new(HashSet::new()),
     });
-    match shared.store.write(store::queue_reset_active) {
+    match shared
+        .store
+        .write_async(Vec::new(), store::queue_reset_active)
+        .await
+    {
         Ok(0) => {}
         Ok(n) => tracing::info!(recipients = n, "queue: resuming deliveries cut short"),
         Err(e) => tracing::error!(error = %e, "queue: cannot reset active recipients"),
@@ -58,7 +62,12 @@ pub async fn run(shared: Arc<Shared>) {
         let wait = if blocked {
             POLL
         } else {
-            let next = shared.store.read(store::queue_next_due).ok().flatten();
+            let next = shared
+                .store
+                .read_async(store::queue_next_due)
+                .await
+                .ok()
+                .flatten();
             next.map(|t| Duration::from_secs((t - store::now()).clamp(0, 2) as u64))
                 .unwrap_or(POLL)
                 .max(Duration::from_millis(200))
@@ -75,7 +84,10 @@ pub async fn run(shared: Arc<Shared>) {
 async fn dispatch(shared: &Arc<Shared>, ob: &Arc<Runner>) -> crate::error::Result<bool> {
     let cfg = shared.config();
     let now = store::now();
-    let due = shared.store.read(|c| store::queue_due(c, now, BATCH))?;
+    let due = shared
+        .store
+        .read_async(move |c| store::queue_due(c, now, BATCH))
+        .await?;
     if due.is_empty() {
         return Ok(false);
     }
@@ -90,7 +102,12 @@ async fn dispatch(shared: &Arc<Shared>, ob: &Arc<Runner>) -> crate::error::Resul
     }
     let mut by_dest: HashMap<Destination, VecDeque<Job>> = HashMap::new();
     for (id, rcpts) in by_entry {
-        let entry = match shared.store.read(|c| store::queue_get(c, &id)) {
+        let key = id.clone();
+        let entry = match shared
+            .store
+            .read_async(move |c| store::queue_get(c, &key))
+            .await
+        {
             Ok(e) => Arc::new(e),
             Err(_) => continue, // deleted meanwhile
         };
@@ -134,16 +151,19 @@ async fn dispatch(shared: &Arc<Shared>, ob: &Arc<Runner>) -> crate::error::Resul
             }
         }
         let to_mark = marked.clone();
-        shared.store.write(move |c| {
-            let mut by_id: HashMap<&str, Vec<String>> = HashMap::new();
-            for (id, r) in &to_mark {
-                by_id.entry(id.as_str()).or_default().push(r.clone());
-            }
-            for (id, rcpts) in by_id {
-                store::queue_set_state(c, id, &rcpts, store::QueueState::Active)?;
-            }
-            Ok(())
-        })?;
+        shared
+            .store
+            .write_async(Vec::new(), move |c| {
+                let mut by_id: HashMap<&str, Vec<String>> = HashMap::new();
+                for (id, r) in &to_mark {
+                    by_id.entry(id.as_str()).or_default().push(r.clone());
+                }
+                for (id, rcpts) in by_id {
+                    store::queue_set_state(c, id, &rcpts, store::QueueState::Active)?;
+                }
+                Ok(())
+            })
+            .await?;
         ob.in_flight
             .lock()
             .unwrap_or_else(|p| p.into_inner())
@@ -182,7 +202,8 @@ async fn worker(
             let d = d.clone();
             shared
                 .store
-                .read(|c| crate::directory::local_domain(c, &d))
+                .read_async(move |c| crate::directory::local_domain(c, &d))
+                .await
                 .ok()
                 .flatten()
                 .is_some()

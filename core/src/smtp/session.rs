@@ -464,6 +464,8 @@ fn rcpt_reply(
         return format!("553 5.1.3 <{}> is not a valid mailbox address", path.0);
     };
     let delimiter = cfg.smtp.recipient_delimiter.clone();
+    // On this thread: an indexed read in WAL mode never waits for the writer, and takes less
+    // than the hand-off to the blocking pool would (measured: 30% of SMTP throughput).
     let resolved = match shared
         .store
         .read(|c| directory::resolve(c, &addr, &delimiter, true))

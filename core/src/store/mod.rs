@@ -137,6 +137,29 @@ impl Store {
         })
     }
 
+    /// As `read`, for async callers: the query runs on the blocking pool, never on the threads
+    /// that serve connections.
+    pub async fn read_async<T: Send + 'static>(
+        &self,
+        f: impl FnOnce(&Tx) -> Result<T> + Send + 'static,
+    ) -> Result<T> {
+        let store = self.clone();
+        tokio::task::spawn_blocking(move || store.read(f))
+            .await
+            .map_err(|_| Error::Storage("a store reader stopped".into()))?
+    }
+
+    /// As `snapshot`, for async callers (see `read_async`).
+    pub async fn snapshot_async<T: Send + 'static>(
+        &self,
+        f: impl FnOnce(&Tx) -> Result<T> + Send + 'static,
+    ) -> Result<T> {
+        let store = self.clone();
+        tokio::task::spawn_blocking(move || store.snapshot(f))
+            .await
+            .map_err(|_| Error::Storage("a store reader stopped".into()))?
+    }
+
     /// Runs `f` in a write transaction and waits until it is committed to disk.
     pub fn write<T: Send + 'static>(
         &self,
