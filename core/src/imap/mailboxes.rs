@@ -366,7 +366,7 @@ pub(super) fn status_line(
             "UNSEEN" => st.unseen as u64,
             "HIGHESTMODSEQ" => st.highestmodseq,
             "SIZE" => st.size,
-            "DELETED" => deleted as u64,
+            "DELETED" => deleted,
             other => return Err(Error::Invalid(format!("unknown STATUS item {other}"))),
         };
         out.push(format!("{item} {v}"));

@@ -128,7 +128,9 @@ fn narrow(
         .filter(|(i, _)| !answered.contains(i))
         .map(|(_, k)| k.clone())
         .collect();
+    // Under the search module's target: `log.level = "roost_core::search=debug"` shows it.
     tracing::debug!(
+        target: "roost_core::search",
         mailbox,
         candidates = uids.len(),
         checked = !residual.is_empty(),

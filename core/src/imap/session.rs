@@ -46,7 +46,8 @@ pub struct Session {
 pub enum State {
     NotAuthenticated,
     Authenticated(AuthUser),
-    Selected(AuthUser, Selected),
+    /// Boxed: a selected mailbox's view is large, and most sessions spend time without one.
+    Selected(AuthUser, Box<Selected>),
 }
 
 impl State {
@@ -78,7 +79,7 @@ impl State {
     /// Selects `sel` (replacing any selected mailbox); nothing when nobody is logged in.
     pub fn select(&mut self, sel: Selected) {
         *self = match std::mem::replace(self, State::NotAuthenticated) {
-            State::Authenticated(u) | State::Selected(u, _) => State::Selected(u, sel),
+            State::Authenticated(u) | State::Selected(u, _) => State::Selected(u, Box::new(sel)),
             State::NotAuthenticated => State::NotAuthenticated,
         };
     }
@@ -88,7 +89,7 @@ impl State {
         match std::mem::replace(self, State::NotAuthenticated) {
             State::Selected(u, sel) => {
                 *self = State::Authenticated(u);
-                Some(sel)
+                Some(*sel)
             }
             other => {
                 *self = other;
