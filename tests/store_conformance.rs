@@ -65,13 +65,7 @@ fn deliver(s: &Store, accounts: &[i64], remote: &[&str], msg: &[u8]) -> Vec<acce
         return_path: Some("sender@far.test".into()),
         trace: "Received: by conformance\r\n".into(),
         header: Some(store::header_of(msg).to_vec()),
-        local: accounts
-            .iter()
-            .map(|a| Local {
-                account_id: *a,
-                into: Filing::Inbox,
-            })
-            .collect(),
+        local: accounts.iter().map(|a| Local::inbox(*a)).collect(),
         remote: (!remote.is_empty()).then(|| Remote {
             sender: "sender@far.test".into(),
             recipients: remote.iter().map(|r| r.to_string()).collect(),

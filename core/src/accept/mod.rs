@@ -42,6 +42,16 @@ pub struct Local {
     pub into: Filing,
 }
 
+impl Local {
+    /// A delivered copy for an account: INBOX, unless a rule files it elsewhere.
+    pub fn inbox(account_id: i64) -> Local {
+        Local {
+            account_id,
+            into: Filing::Inbox,
+        }
+    }
+}
+
 /// Where a local copy goes.
 pub enum Filing {
     /// Delivered mail: INBOX, unless a rule files it elsewhere (`hooks::choose_mailbox`).
@@ -342,13 +352,7 @@ pub fn prepare_notification(
         queue_id,
         return_path: Some(from.to_string()),
         header: Some(store::header_of(message).to_vec()),
-        local: accounts
-            .iter()
-            .map(|a| Local {
-                account_id: a.id,
-                into: Filing::Inbox,
-            })
-            .collect(),
+        local: accounts.iter().map(|a| Local::inbox(a.id)).collect(),
         remote: (!external.is_empty()).then(|| Remote {
             sender: from.to_string(),
             recipients: external,

@@ -2,7 +2,7 @@
 //! local recipient, a queue entry for the ones outside, one commit, then the 250.
 
 use super::session::{State, finish_tx};
-use crate::accept::{self, Content, Failure, Filing, Incoming, Local, Remote};
+use crate::accept::{self, Content, Failure, Incoming, Local, Remote};
 use crate::config::Config;
 use crate::context::Shared;
 use crate::store::{self, Body};
@@ -122,13 +122,7 @@ async fn store_message(
         trace: received,
         // The header block is cached beside the blob only when all of it was read.
         header: complete.then_some(own_header),
-        local: accounts
-            .iter()
-            .map(|a| Local {
-                account_id: a.id,
-                into: Filing::Inbox,
-            })
-            .collect(),
+        local: accounts.iter().map(|a| Local::inbox(a.id)).collect(),
         remote: (!external.is_empty()).then(|| Remote {
             sender: tx.from.0.clone(),
             recipients: external,
