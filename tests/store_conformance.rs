@@ -74,6 +74,7 @@ fn deliver(s: &Store, accounts: &[i64], remote: &[&str], msg: &[u8]) -> Vec<acce
             client_ip: "192.0.2.1".into(),
         }),
         sent_by: None,
+        arrival: None,
     };
     let prepared = accept::prepare(s.blobs(), &m, &Content::Bytes(msg.to_vec().into()))
         .unwrap_or_else(|_| panic!("prepared"));
@@ -361,6 +362,7 @@ fn a_chosen_mailbox_gets_the_flags_and_date_given() {
             }],
             remote: None,
             sent_by: None,
+            arrival: None,
         };
         let msg = b"Subject: draft\r\n\r\nhello\r\n";
         let p = std::sync::Arc::new(

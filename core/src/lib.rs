@@ -19,6 +19,7 @@ pub mod net;
 pub mod netaddr;
 pub mod outbound;
 pub mod pop3;
+pub mod protect;
 pub mod rfc5322;
 pub mod search;
 pub mod server;

@@ -69,6 +69,13 @@ pub const NO_DNS: &str = "[dns]\nnameservers = [\"127.0.0.1:9\"]\n";
 /// The configuration every test server starts from; `extra` is appended (TOML tables).
 pub fn base_config(extra: &str) -> String {
     let dns = if extra.contains("[dns]") { "" } else { NO_DNS };
+    // Without a name server the arrival checks could only wait for their time-out: tests
+    // of the checks bring their own DNS.
+    let protection = if extra.contains("[dns]") || extra.contains("[protection]") {
+        ""
+    } else {
+        "[protection]\nauthentication = false\n"
+    };
     format!(
         "hostname = \"mx.test.example\"\n\
          [listeners]\n\
@@ -79,7 +86,7 @@ pub fn base_config(extra: &str) -> String {
          pop3s = [\"127.0.0.1:0\"]\n\
          imap = [\"127.0.0.1:0\"]\n\
          imaps = [\"127.0.0.1:0\"]\n\
-         {extra}\n{dns}"
+         {extra}\n{dns}{protection}"
     )
 }
 
@@ -276,6 +283,10 @@ impl Server {
     pub fn inbox(&self, address: &str) -> Vec<Vec<u8>> {
         read_inbox(&self.data, address)
     }
+
+    pub fn mailbox(&self, address: &str, mailbox: &str) -> Vec<Vec<u8>> {
+        read_mailbox(&self.data, address, mailbox)
+    }
 }
 
 /// (name, special-use, uidvalidity, uidnext, highestmodseq) of each mailbox of an account.
@@ -302,12 +313,17 @@ pub fn mailboxes(data: &Path, address: &str) -> Vec<(String, Option<String>, i64
 }
 
 pub fn read_inbox(data: &Path, address: &str) -> Vec<Vec<u8>> {
+    read_mailbox(data, address, "INBOX")
+}
+
+/// The messages of one mailbox of an account, oldest first.
+pub fn read_mailbox(data: &Path, address: &str, mailbox: &str) -> Vec<Vec<u8>> {
     let store = roost_core::store::Store::open(data).unwrap();
     let id = store
         .read(|c| roost_core::directory::account_id(c, address))
         .unwrap();
     let rows = store
-        .read(|c| roost_core::store::list_messages(c, id, "INBOX"))
+        .read(|c| roost_core::store::list_messages(c, id, mailbox))
         .unwrap();
     let out = rows
         .iter()

@@ -34,6 +34,9 @@ pub struct Incoming {
     pub remote: Option<Remote>,
     /// The signed-in user whose daily sending count this message adds to.
     pub sent_by: Option<String>,
+    /// For mail from outside (SMTP without signing in): the session's facts, which the
+    /// protection checks judge the message by.
+    pub arrival: Option<crate::protect::Arrival>,
 }
 
 /// One local copy.
@@ -56,6 +59,9 @@ impl Local {
 pub enum Filing {
     /// Delivered mail: INBOX, unless a rule files it elsewhere (`hooks::choose_mailbox`).
     Inbox,
+    /// Delivered mail the checks found suspect: the account's Junk mailbox (INBOX when the
+    /// user deleted it).
+    Junk,
     /// A mailbox the client chose, with the flags, keywords and date it gave (APPEND).
     Mailbox {
         id: i64,
@@ -78,8 +84,10 @@ pub struct Remote {
 /// Why a message did not get in.
 #[derive(Debug)]
 pub enum Failure {
-    /// The checks refused it; the reason is for the sender.
+    /// The checks refused it: an enhanced status code and the reason, for the sender.
     Refused(String),
+    /// The checks cannot decide now (DNS did not answer): the sender should try again.
+    Deferred(String),
     /// The disk or the database failed: nothing was committed.
     Failed(Error),
 }
@@ -178,6 +186,10 @@ pub fn prepare(
                     account_id: l.account_id,
                     mailbox: hooks::choose_mailbox(l.account_id, header.as_deref())
                         .unwrap_or_else(|| "INBOX".into()),
+                }),
+                Filing::Junk => targets.push(DeliveryTarget {
+                    account_id: l.account_id,
+                    mailbox: "Junk".into(),
                 }),
                 Filing::Mailbox {
                     id,
@@ -300,9 +312,10 @@ impl Prepared {
 /// Prepares, commits and announces one message.
 pub async fn accept(
     shared: &Arc<Shared>,
-    m: Incoming,
+    mut m: Incoming,
     content: Content<'static>,
 ) -> Result<Vec<Stored>, Failure> {
+    hooks::screen_arrival(shared, &mut m, &content).await?;
     let blobs = shared.store.blobs().clone();
     let prepared = tokio::task::spawn_blocking(move || prepare(&blobs, &m, &content))
         .await
@@ -361,11 +374,12 @@ pub fn prepare_notification(
             client_ip: String::new(),
         }),
         sent_by: None,
+        arrival: None,
     };
     match prepare(store.blobs(), &m, &Content::Bytes(message.into())) {
         Ok(p) => Ok(Some(p)),
         Err(Failure::Failed(e)) => Err(e),
-        Err(Failure::Refused(why)) => {
+        Err(Failure::Refused(why) | Failure::Deferred(why)) => {
             tracing::warn!(to, reason = %why, "notification dropped: refused by the checks");
             Ok(None)
         }

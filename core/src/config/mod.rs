@@ -3,9 +3,11 @@
 //! Every key lives here with its default; `conf/roost.toml` documents the same keys. Unknown keys
 //! are refused so that a typo never silently leaves a default in force.
 
+mod protection;
 mod relay;
 mod size;
 
+pub use protection::{Disposition, ProtectionConfig};
 pub use relay::{RelayConfig, RelayHost, RelayRule, Security};
 pub use size::ByteSize;
 
@@ -63,6 +65,7 @@ pub struct Config {
     pub relay: RelayConfig,
     pub limits: LimitsConfig,
     pub search: SearchConfig,
+    pub protection: ProtectionConfig,
     /// Keys of older versions found in the file, with what replaced them: logged at start.
     #[serde(skip)]
     pub deprecated: Vec<String>,
@@ -250,6 +253,7 @@ impl Default for Config {
             relay: RelayConfig::default(),
             limits: LimitsConfig::default(),
             search: SearchConfig::default(),
+            protection: ProtectionConfig::default(),
             deprecated: Vec::new(),
         }
     }

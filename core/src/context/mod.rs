@@ -40,6 +40,8 @@ pub struct Shared {
     pub queue: QueueSignal,
     dns: RwLock<Arc<Dns>>,
     pub signers: crate::dkim::Signers,
+    /// DNS answers of the arrival checks, kept for their TTL.
+    pub auth_cache: crate::protect::DnsCache,
     pub search: Arc<Search>,
     shutdown: watch::Sender<bool>,
 }
@@ -77,6 +79,7 @@ impl Shared {
             queue: QueueSignal::default(),
             dns: RwLock::new(Arc::new(dns)),
             signers: crate::dkim::Signers::default(),
+            auth_cache: crate::protect::DnsCache::default(),
             search,
             store,
             tls,

@@ -319,6 +319,7 @@ async fn append<S: AsyncRead + AsyncWrite + Unpin>(
         }],
         remote: None,
         sent_by: None,
+        arrival: None,
     };
     let stored = accept::accept(shared, incoming, Content::Bytes(message.into())).await;
     match stored.as_deref() {
@@ -338,7 +339,7 @@ async fn append<S: AsyncRead + AsyncWrite + Unpin>(
                 "{tag} OK [APPENDUID {uidvalidity} {uid}] APPEND completed"
             ));
         }
-        Ok(_) | Err(accept::Failure::Refused(_)) => {
+        Ok(_) | Err(accept::Failure::Refused(_) | accept::Failure::Deferred(_)) => {
             conn.reply(&format!("{tag} NO [SERVERBUG] cannot store the message"))
         }
         Err(accept::Failure::Failed(e)) => conn.reply(&no(tag, e)),

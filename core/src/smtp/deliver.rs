@@ -131,10 +131,17 @@ async fn store_message(
             client_ip: st.peer.ip().to_canonical().to_string(),
         }),
         sent_by: st.auth.as_ref().map(|a| a.address.clone()),
+        // Signed-in users are who they say; mail from outside is checked.
+        arrival: st.auth.is_none().then(|| crate::protect::Arrival {
+            ip: st.peer.ip().to_canonical(),
+            helo: st.helo.clone().unwrap_or_default(),
+            mail_from: tx.from.0.clone(),
+        }),
     };
     match accept::accept(shared, incoming, Content::Arrived(body)).await {
         Ok(_) => Ok(queue_id),
-        Err(Failure::Refused(why)) => Err(format!("550 5.7.1 {why}")),
+        Err(Failure::Refused(why)) => Err(format!("550 {why}")),
+        Err(Failure::Deferred(why)) => Err(format!("451 {why}")),
         Err(Failure::Failed(e)) => {
             tracing::error!(error = %e, queue_id, "cannot store message");
             Err("451 4.3.0 Local error in processing, try again later".into())

@@ -1,0 +1,54 @@
+//! `[protection]`: the checks mail from the internet passes on arrival.
+
+use serde::{Deserialize, Serialize};
+
+/// What to do with a message a check finds against it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Disposition {
+    /// Deliver as usual (the verdict is still in Authentication-Results).
+    Accept,
+    /// Deliver to the recipient's Junk mailbox.
+    Junk,
+    /// Refuse at the end of DATA with 550 5.7.1.
+    Reject,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct ProtectionConfig {
+    /// SPF (MAIL FROM and HELO), DKIM, ARC and DMARC for mail that arrives without signing in,
+    /// with one Authentication-Results header. Off: nothing is checked or added.
+    pub authentication: bool,
+    /// Apply the sender domain's DMARC policy: p=reject refused, p=quarantine to Junk.
+    pub dmarc_policy: bool,
+    /// An SPF fail ("-all") where no DMARC policy decides.
+    pub spf_fail: Disposition,
+    /// Mail from outside that names one of Roost's own domains (MAIL FROM or From:) without
+    /// a DKIM signature of that domain or an SPF pass is refused.
+    pub refuse_forged_own_domains: bool,
+    /// Forwarders (mailing lists, forwarding services) whose ARC seal is trusted: a message
+    /// that fails DMARC only because it was forwarded is accepted when the newest valid seal
+    /// is one of these domains.
+    pub trusted_arc_sealers: Vec<String>,
+    /// When DNS does not answer, so that no verdict is possible for a domain with a policy:
+    /// false delivers (and says "temperror"), true answers 451 so that the sender retries.
+    pub tempfail_on_dns_error: bool,
+    /// The longest the checks of one message may wait for DNS, in seconds: a sender's slow
+    /// name servers must not hold the session (then as if DNS did not answer).
+    pub check_timeout_secs: u64,
+}
+
+impl Default for ProtectionConfig {
+    fn default() -> Self {
+        ProtectionConfig {
+            authentication: true,
+            dmarc_policy: true,
+            spf_fail: Disposition::Junk,
+            refuse_forged_own_domains: true,
+            trusted_arc_sealers: Vec::new(),
+            tempfail_on_dns_error: false,
+            check_timeout_secs: 15,
+        }
+    }
+}

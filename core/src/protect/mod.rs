@@ -1,0 +1,31 @@
+//! Protection of arriving mail: the checks a message from the internet passes before it is
+//! filed. Today: sender authentication (SPF, DKIM, ARC, DMARC) with its DNS answers cached.
+
+pub mod authenticate;
+pub mod cache;
+
+pub use authenticate::{OwnDomains, Verdicts, authenticate, timed_out};
+pub use cache::DnsCache;
+
+use std::net::IpAddr;
+
+/// The SMTP session's facts about a message from outside (not signed in).
+#[derive(Debug, Clone)]
+pub struct Arrival {
+    pub ip: IpAddr,
+    pub helo: String,
+    /// The envelope sender, "" for the null sender.
+    pub mail_from: String,
+}
+
+/// What happens to the message.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Outcome {
+    Deliver,
+    /// Delivered to the recipients' Junk mailboxes, for this reason.
+    Junk(String),
+    /// Refused: an enhanced status code and text, after "550 ".
+    Refuse(String),
+    /// Refused for now: after "451 ".
+    Defer(String),
+}
