@@ -322,7 +322,11 @@ fn checks_can_be_turned_off() {
 fn forwarded_mail_is_accepted_when_a_trusted_forwarder_sealed_it_with_arc() {
     let key = dkim_key();
     let dns = DnsServer::start(&zone(&key));
-    let signed = dkim_sign(&key, "signed.test", &message("billing@signed.test", "invoice"));
+    let signed = dkim_sign(
+        &key,
+        "signed.test",
+        &message("billing@signed.test", "invoice"),
+    );
     let forwarded = forward_through_list(&key, &signed);
 
     // Not trusted: the author's signature is broken and SPF is the list's, so DMARC fails.
@@ -344,4 +348,60 @@ fn forwarded_mail_is_accepted_when_a_trusted_forwarder_sealed_it_with_arc() {
     let h = header_of(&trusting.inbox("alice@example.test")[0]);
     assert!(h.contains("arc=pass"), "{h}");
     assert!(h.contains("dkim=fail"), "{h}");
+}
+
+fn lists_zone() -> Zone {
+    Zone::new()
+        // The test client, 127.0.0.1, on a block list, on a list that refuses to answer (as
+        // Spamhaus does to public resolvers), and on an allow list.
+        .a("1.0.0.127.bl.test", "127.0.0.2")
+        .a("1.0.0.127.refusing.test", "127.255.255.254")
+        .a("1.0.0.127.wl.test", "127.0.0.10")
+}
+
+fn rcpt_with_lists(dns: &DnsServer, lists: &str, exempt: &str) -> (Server, String, String) {
+    let s = server_with_users(&format!(
+        "{}[protection]\ndnsbl = [{lists}]\n{exempt}",
+        dns.config()
+    ));
+    let (mut c, _) = Client::connect(s.smtp);
+    c.ehlo();
+    assert_eq!(c.cmd("MAIL FROM:<x@remote.test>").code, 250);
+    let alice = c.cmd("RCPT TO:<alice@example.test>").text();
+    let postmaster = c.cmd("RCPT TO:<postmaster@example.test>").text();
+    (s, alice, postmaster)
+}
+
+#[test]
+fn a_client_on_a_dns_block_list_is_refused_at_rcpt() {
+    let dns = DnsServer::start(&lists_zone());
+    let none = "dnsbl_exempt_networks = []\n";
+    let (s, alice, postmaster) = rcpt_with_lists(&dns, r#"{ zone = "bl.test" }"#, none);
+    assert!(
+        alice.starts_with("5.7.1 Service unavailable; client [127.0.0.1] blocked using bl.test"),
+        "{alice}"
+    );
+    assert!(
+        !postmaster.contains("blocked"),
+        "postmaster stays reachable: {postmaster}"
+    );
+    let log = s.wait_log("client refused by DNS lists");
+    assert!(log.contains("bl.test=127.0.0.2"), "{log}");
+
+    // A list that refuses the query does not block anyone, and says so.
+    let (s, alice, _) = rcpt_with_lists(&dns, r#"{ zone = "refusing.test" }"#, none);
+    assert!(alice.starts_with("2.1.5"), "{alice}");
+    s.wait_log("the DNS list refused the query");
+
+    // An allow list outweighs the block list.
+    let (_s, alice, _) = rcpt_with_lists(
+        &dns,
+        r#"{ zone = "bl.test" }, { zone = "wl.test", weight = -1.0 }"#,
+        none,
+    );
+    assert!(alice.starts_with("2.1.5"), "{alice}");
+
+    // By default the lists are not asked about the machine's own networks.
+    let (_s, alice, _) = rcpt_with_lists(&dns, r#"{ zone = "bl.test" }"#, "");
+    assert!(alice.starts_with("2.1.5"), "{alice}");
 }

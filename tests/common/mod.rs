@@ -70,7 +70,7 @@ pub const NO_DNS: &str = "[dns]\nnameservers = [\"127.0.0.1:9\"]\n";
 pub fn base_config(extra: &str) -> String {
     let dns = if extra.contains("[dns]") { "" } else { NO_DNS };
     // Without a name server the arrival checks could only wait for their time-out: tests
-    // of the checks bring their own DNS.
+    // of the checks bring their own DNS. (The DNS lists are not asked about loopback.)
     let protection = if extra.contains("[dns]") || extra.contains("[protection]") {
         ""
     } else {

@@ -7,7 +7,7 @@ mod protection;
 mod relay;
 mod size;
 
-pub use protection::{Disposition, ProtectionConfig};
+pub use protection::{Disposition, DnsList, ProtectionConfig};
 pub use relay::{RelayConfig, RelayHost, RelayRule, Security};
 pub use size::ByteSize;
 
@@ -481,6 +481,25 @@ impl Config {
         for net in &l.rate_exempt {
             crate::netaddr::Network::parse(net)
                 .map_err(|e| ConfigError(format!("limits.rate_exempt: '{net}': {e}")))?;
+        }
+        let p = &self.protection;
+        for net in &p.dnsbl_exempt_networks {
+            crate::netaddr::Network::parse(net).map_err(|e| {
+                ConfigError(format!("protection.dnsbl_exempt_networks: '{net}': {e}"))
+            })?;
+        }
+        for l in &p.dnsbl {
+            if l.zone.trim().is_empty() || l.zone.contains(char::is_whitespace) {
+                return Err(ConfigError(format!(
+                    "protection.dnsbl: '{}' is not a DNS zone",
+                    l.zone
+                )));
+            }
+        }
+        if p.dnsbl_threshold <= 0.0 {
+            return Err(ConfigError(
+                "protection.dnsbl_threshold must be above 0".into(),
+            ));
         }
         if self.auth.account_lock_max_secs < self.auth.account_lock_secs {
             return Err(ConfigError(

@@ -14,6 +14,20 @@ pub enum Disposition {
     Reject,
 }
 
+/// One DNS list of client addresses (RFC 5782): a block list (positive weight) or an allow
+/// list (negative weight).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct DnsList {
+    pub zone: String,
+    #[serde(default = "one")]
+    pub weight: f64,
+}
+
+fn one() -> f64 {
+    1.0
+}
+
 #[derive(Debug, Clone, Serialize, Deserialize)]
 #[serde(deny_unknown_fields, default)]
 pub struct ProtectionConfig {
@@ -37,6 +51,14 @@ pub struct ProtectionConfig {
     /// The longest the checks of one message may wait for DNS, in seconds: a sender's slow
     /// name servers must not hold the session (then as if DNS did not answer).
     pub check_timeout_secs: u64,
+    /// DNS block and allow lists asked about every client that does not sign in.
+    pub dnsbl: Vec<DnsList>,
+    /// A client whose lists' weights add up to this is refused at RCPT with 554 5.7.1
+    /// (postmaster still reachable).
+    pub dnsbl_threshold: f64,
+    /// Clients the lists are not asked about: public lists never list these addresses, and
+    /// a query for one only tells the list about your network.
+    pub dnsbl_exempt_networks: Vec<String>,
 }
 
 impl Default for ProtectionConfig {
@@ -49,6 +71,24 @@ impl Default for ProtectionConfig {
             trusted_arc_sealers: Vec::new(),
             tempfail_on_dns_error: false,
             check_timeout_secs: 15,
+            dnsbl: vec![DnsList {
+                zone: "zen.spamhaus.org".into(),
+                weight: 1.0,
+            }],
+            dnsbl_threshold: 1.0,
+            dnsbl_exempt_networks: [
+                "127.0.0.0/8",
+                "10.0.0.0/8",
+                "172.16.0.0/12",
+                "192.168.0.0/16",
+                "169.254.0.0/16",
+                "100.64.0.0/10",
+                "::1/128",
+                "fc00::/7",
+                "fe80::/10",
+            ]
+            .map(String::from)
+            .to_vec(),
         }
     }
 }

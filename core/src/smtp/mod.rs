@@ -5,6 +5,7 @@ mod auth;
 pub mod command;
 pub mod data;
 mod deliver;
+mod screen;
 pub mod sender;
 mod session;
 

@@ -32,6 +32,9 @@ pub struct State {
     pub junk: u32,
     /// BDAT chunks of the current message; BDAT and DATA do not mix in one transaction.
     pub bdat: Option<BdatBuffer>,
+    /// The DNS lists' verdict on the client, asked at the first RCPT: None not asked yet,
+    /// Some(None) not listed, Some(Some(reply)) refused with that reply.
+    pub listed: Option<Option<String>>,
 }
 
 pub struct Transaction {
@@ -74,12 +77,16 @@ impl State {
             errors: 0,
             junk: 0,
             bdat: None,
+            listed: None,
         }
     }
 
     /// After STARTTLS the client starts over with EHLO; nothing learned in clear text is kept.
     pub fn reset_for_tls(&mut self, tls: String) {
+        let listed = self.listed.take();
         *self = State::new(self.service, self.peer, Some(tls));
+        // What the DNS lists say of the address does not change with TLS.
+        self.listed = listed;
     }
 
     fn auth_allowed(&self, cfg: &Config) -> bool {
@@ -266,6 +273,9 @@ async fn dispatch<S: AsyncRead + AsyncWrite + Unpin + Send>(
             Flow::Continue
         }
         Command::Rcpt(path) => {
+            if st.listed.is_none() && st.auth.is_none() && st.tx.is_some() {
+                st.listed = Some(super::screen::dns_lists(shared, cfg, st.peer.ip()).await);
+            }
             rcpt(conn, st, shared, cfg, path);
             if st
                 .tx
@@ -424,7 +434,8 @@ fn rcpt<S: AsyncRead + AsyncWrite + Unpin>(
     let Some(tx) = st.tx.as_mut() else {
         return conn.reply("503 5.5.1 Send MAIL first");
     };
-    let reply = rcpt_reply(tx, shared, cfg, authenticated, &path);
+    let listed = st.listed.as_ref().and_then(|l| l.as_deref());
+    let reply = rcpt_reply(tx, shared, cfg, authenticated, listed, &path);
     tx.log.push((
         path.0.clone(),
         reply.split(' ').take(2).collect::<Vec<_>>().join(" "),
@@ -437,6 +448,7 @@ fn rcpt_reply(
     shared: &Shared,
     cfg: &Config,
     authenticated: bool,
+    listed: Option<&str>,
     path: &Path,
 ) -> String {
     let per_user = cfg.limits.recipients_per_message;
@@ -463,6 +475,12 @@ fn rcpt_reply(
     let Ok(addr) = Address::parse(&target) else {
         return format!("553 5.1.3 <{}> is not a valid mailbox address", path.0);
     };
+    // A listed client may still reach postmaster (RFC 5321 4.5.1), to ask why.
+    if let Some(reply) = listed
+        && !addr.local.eq_ignore_ascii_case("postmaster")
+    {
+        return reply.to_string();
+    }
     let delimiter = cfg.smtp.recipient_delimiter.clone();
     // On this thread: an indexed read in WAL mode never waits for the writer, and takes less
     // than the hand-off to the blocking pool would (measured: 30% of SMTP throughput).
