@@ -10,6 +10,7 @@
 
 mod content;
 pub mod hooks;
+mod screen;
 
 pub use content::Content;
 
@@ -84,7 +85,7 @@ pub struct Remote {
 /// Why a message did not get in.
 #[derive(Debug)]
 pub enum Failure {
-    /// The checks refused it: an enhanced status code and the reason, for the sender.
+    /// The checks refused it: the whole reply for the sender ("550 5.7.1 ...").
     Refused(String),
     /// The checks cannot decide now (DNS did not answer): the sender should try again.
     Deferred(String),

@@ -7,7 +7,7 @@ mod protection;
 mod relay;
 mod size;
 
-pub use protection::{Disposition, DnsList, ProtectionConfig};
+pub use protection::{Disposition, DnsList, Endpoint, ProtectionConfig, Unavailable};
 pub use relay::{RelayConfig, RelayHost, RelayRule, Security};
 pub use size::ByteSize;
 
@@ -495,6 +495,10 @@ impl Config {
                     l.zone
                 )));
             }
+        }
+        if !p.clamav.is_empty() {
+            Endpoint::parse(&p.clamav)
+                .map_err(|e| ConfigError(format!("protection.clamav: {e}")))?;
         }
         if p.dnsbl_threshold <= 0.0 {
             return Err(ConfigError(

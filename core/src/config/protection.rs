@@ -14,6 +14,43 @@ pub enum Disposition {
     Reject,
 }
 
+/// Where an engine (clamd) listens: "unix:/run/clamav/clamd.ctl", "/run/clamav/clamd.ctl" or "host:port".
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Endpoint {
+    Unix(String),
+    Tcp(String),
+}
+
+impl Endpoint {
+    pub fn parse(text: &str) -> Result<Endpoint, String> {
+        let t = text.trim();
+        if let Some(path) = t.strip_prefix("unix:") {
+            return Ok(Endpoint::Unix(path.to_string()));
+        }
+        if t.starts_with('/') {
+            return Ok(Endpoint::Unix(t.to_string()));
+        }
+        match t.rsplit_once(':') {
+            Some((host, port)) if !host.is_empty() && port.parse::<u16>().is_ok() => {
+                Ok(Endpoint::Tcp(t.to_string()))
+            }
+            _ => Err(format!(
+                "'{t}' is neither a socket path (unix:/path) nor host:port"
+            )),
+        }
+    }
+}
+
+/// When an optional engine (clamd) cannot be reached or does not answer in time.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Unavailable {
+    /// Deliver unscanned (and say so in the message's header and in the log).
+    Deliver,
+    /// Answer 451 so that the sender retries later.
+    Tempfail,
+}
+
 /// One DNS list of client addresses (RFC 5782): a block list (positive weight) or an allow
 /// list (negative weight).
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -59,6 +96,13 @@ pub struct ProtectionConfig {
     /// Clients the lists are not asked about: public lists never list these addresses, and
     /// a query for one only tells the list about your network.
     pub dnsbl_exempt_networks: Vec<String>,
+    /// clamd's socket, "unix:/run/clamav/clamd.ctl" or "host:port". Empty: no virus scan.
+    pub clamav: String,
+    /// A message clamd finds a virus in: "reject" (554 5.7.1), "junk" or "accept".
+    pub clamav_infected: Disposition,
+    /// When clamd is configured but does not answer: "deliver" or "tempfail".
+    pub clamav_unavailable: Unavailable,
+    pub clamav_timeout_secs: u64,
 }
 
 impl Default for ProtectionConfig {
@@ -89,6 +133,28 @@ impl Default for ProtectionConfig {
             ]
             .map(String::from)
             .to_vec(),
+            clamav: String::new(),
+            clamav_infected: Disposition::Reject,
+            clamav_unavailable: Unavailable::Deliver,
+            clamav_timeout_secs: 30,
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn endpoints() {
+        assert_eq!(
+            Endpoint::parse("unix:/run/clamav/clamd.ctl"),
+            Ok(Endpoint::Unix("/run/clamav/clamd.ctl".into()))
+        );
+        assert_eq!(
+            Endpoint::parse("127.0.0.1:3310"),
+            Ok(Endpoint::Tcp("127.0.0.1:3310".into()))
+        );
+        assert!(Endpoint::parse("clamd").is_err());
     }
 }

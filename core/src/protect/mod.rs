@@ -1,9 +1,10 @@
 //! Protection of arriving mail: the checks a message from the internet passes before it is
-//! filed. Today: sender authentication (SPF, DKIM, ARC, DMARC) and DNS lists of client
-//! addresses, with their DNS answers cached.
+//! filed. Today: sender authentication (SPF, DKIM, ARC, DMARC), DNS lists of client
+//! addresses (with their DNS answers cached) and ClamAV's virus scan.
 
 pub mod authenticate;
 pub mod cache;
+pub mod clamav;
 pub mod dnsbl;
 
 pub use authenticate::{OwnDomains, Verdicts, authenticate, timed_out};

@@ -140,7 +140,7 @@ async fn store_message(
     };
     match accept::accept(shared, incoming, Content::Arrived(body)).await {
         Ok(_) => Ok(queue_id),
-        Err(Failure::Refused(why)) => Err(format!("550 {why}")),
+        Err(Failure::Refused(reply)) => Err(reply),
         Err(Failure::Deferred(why)) => Err(format!("451 {why}")),
         Err(Failure::Failed(e)) => {
             tracing::error!(error = %e, queue_id, "cannot store message");

@@ -1,0 +1,168 @@
+//! The protection checks of a message from outside, before anything is written: sender
+//! authentication (SPF, DKIM, ARC, DMARC), then the virus scan; their verdicts go into the
+//! message's trace headers, and the message is refused, deferred or filed to Junk.
+
+use super::content::Content;
+use super::{Failure, Filing, Incoming};
+use crate::config::{Config, Disposition, Endpoint, Unavailable};
+use crate::context::Shared;
+use crate::protect::{self, Outcome, OwnDomains, clamav};
+use crate::store::Store;
+use std::sync::Arc;
+use std::time::Duration;
+
+pub async fn screen_arrival(
+    shared: &Arc<Shared>,
+    m: &mut Incoming,
+    content: &Content<'_>,
+) -> Result<(), Failure> {
+    let Some(arrival) = m.arrival.as_ref() else {
+        return Ok(());
+    };
+    let cfg = shared.config();
+    let p = &cfg.protection;
+    if !p.authentication && p.clamav.is_empty() {
+        return Ok(());
+    }
+    let busy = || Failure::Deferred("4.3.1 Insufficient system resources, try again later".into());
+    // DKIM hashes the whole body and clamd reads all of it: the message is read into memory,
+    // within the budget every connection shares.
+    let held = shared
+        .memory
+        .hold_a_while(content.len())
+        .await
+        .ok_or_else(busy)?;
+    let bytes = content.head(usize::MAX).map_err(|e| {
+        tracing::error!(error = %e, "cannot read an arriving message back");
+        busy()
+    })?;
+    let mut headers = String::new();
+    let mut junk: Option<String> = None;
+    if p.authentication {
+        let dns = shared.dns();
+        let own = LocalDomains(&shared.store);
+        let checks = protect::authenticate(
+            dns.authenticator(),
+            &shared.auth_cache,
+            p,
+            &cfg.hostname,
+            &own,
+            arrival,
+            &bytes,
+        );
+        let budget = Duration::from_secs(p.check_timeout_secs.max(1));
+        let verdicts = match tokio::time::timeout(budget, checks).await {
+            Ok(v) => v,
+            Err(_) => protect::timed_out(p, &cfg.hostname, &own, arrival),
+        };
+        let outcome = match &verdicts.outcome {
+            Outcome::Deliver => "deliver",
+            Outcome::Junk(_) => "junk",
+            Outcome::Refuse(_) => "refuse",
+            Outcome::Defer(_) => "defer",
+        };
+        tracing::info!(
+            target: "roost_core::transactions",
+            queue_id = %m.queue_id,
+            client = %arrival.ip,
+            from = %arrival.mail_from,
+            checks = %verdicts.summary,
+            outcome,
+            "sender authentication"
+        );
+        match verdicts.outcome {
+            Outcome::Deliver => {}
+            Outcome::Junk(why) => junk = Some(why),
+            Outcome::Refuse(why) => return Err(Failure::Refused(format!("550 {why}"))),
+            Outcome::Defer(why) => return Err(Failure::Deferred(why)),
+        }
+        headers.push_str(&verdicts.header);
+    }
+    if !p.clamav.is_empty() {
+        match virus_scan(&cfg, &m.queue_id, &bytes).await? {
+            Scanned::Infected(name) => {
+                if p.clamav_infected == Disposition::Junk {
+                    junk = Some(format!("virus {name}"));
+                }
+                headers.push_str(&format!("X-Virus-Scanned: ClamAV, infected: {name}\r\n"));
+            }
+            Scanned::Clean => headers.push_str("X-Virus-Scanned: ClamAV, clean\r\n"),
+            // No header: nothing vouches for it.
+            Scanned::Not => {}
+        }
+    }
+    drop(bytes);
+    drop(held);
+    if let Some(why) = junk {
+        tracing::info!(queue_id = %m.queue_id, reason = %why, "filed to Junk");
+        for l in &mut m.local {
+            if matches!(l.into, Filing::Inbox) {
+                l.into = Filing::Junk;
+            }
+        }
+    }
+    // Below our Received line, as Postfix with a milter writes them: all belong to this hop.
+    m.trace.push_str(&headers);
+    Ok(())
+}
+
+enum Scanned {
+    Clean,
+    /// Found, and to be delivered anyway (to Junk or, if so configured, as usual).
+    Infected(String),
+    /// clamd did not answer and the message goes on unscanned.
+    Not,
+}
+
+/// What the scan found, or the refusal or deferral as configured.
+async fn virus_scan(cfg: &Config, queue_id: &str, bytes: &[u8]) -> Result<Scanned, Failure> {
+    let p = &cfg.protection;
+    let unavailable = |why: String| {
+        tracing::warn!(queue_id, reason = %why, "virus scan not done: clamd unavailable");
+        match p.clamav_unavailable {
+            Unavailable::Deliver => Ok(Scanned::Not),
+            Unavailable::Tempfail => Err(Failure::Deferred(
+                "4.7.0 The virus scanner is not available; try again later".into(),
+            )),
+        }
+    };
+    let endpoint = match Endpoint::parse(&p.clamav) {
+        Ok(e) => e,
+        Err(e) => return unavailable(e),
+    };
+    let timeout = Duration::from_secs(p.clamav_timeout_secs.max(1));
+    match clamav::scan(&endpoint, bytes, timeout).await {
+        Ok(clamav::Scan::Clean) => Ok(Scanned::Clean),
+        Ok(clamav::Scan::Infected(name)) => {
+            tracing::info!(target: "roost_core::transactions", queue_id, virus = %name,
+                "virus found");
+            match p.clamav_infected {
+                Disposition::Reject => Err(Failure::Refused(format!(
+                    "554 5.7.1 Virus found: {name}; the message was not delivered"
+                ))),
+                Disposition::Junk | Disposition::Accept => Ok(Scanned::Infected(name)),
+            }
+        }
+        Ok(clamav::Scan::Error(e)) => unavailable(format!("clamd: {e}")),
+        Err(e) => unavailable(e),
+    }
+}
+
+/// The domains of this server (and their aliases), read from the directory.
+struct LocalDomains<'a>(&'a Store);
+
+impl OwnDomains for LocalDomains<'_> {
+    fn is_own(&self, domain: &str) -> bool {
+        // A microsecond read on the reader connection, as RCPT's look-up (see smtp::session).
+        match self
+            .0
+            .read(|tx| crate::store::directory::local_domain(tx, domain))
+        {
+            Ok(found) => found.is_some(),
+            Err(e) => {
+                tracing::warn!(error = %e, domain, "cannot read the local domains");
+                false
+            }
+        }
+    }
+}
