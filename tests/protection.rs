@@ -177,6 +177,22 @@ fn spf_pass_is_delivered_with_authentication_results() {
     );
     let log = s.wait_log("sender authentication");
     assert!(log.contains("spf=pass"), "{log}");
+
+    // A sender's own verdict in this server's name is renamed, so that no client believes it.
+    let forged = format!(
+        "Authentication-Results: mx.test.example; dkim=pass header.d=bank.test\n{}",
+        message("news@pass.test", "forged-verdict")
+    );
+    let r = c.send_mail("news@pass.test", &["alice@example.test"], &forged);
+    assert_eq!(r.status(), "250 2.0.0", "{r:?}");
+    let h = header_of(&s.inbox("alice@example.test")[1]);
+    assert!(
+        h.contains(
+            "X-Roost-Forged-Authentication-Results: mx.test.example; dkim=pass header.d=bank.test"
+        ),
+        "{h}"
+    );
+    assert_eq!(h.matches("\nAuthentication-Results:").count(), 1, "{h}");
 }
 
 #[test]

@@ -17,12 +17,13 @@ pub enum Verdict {
 }
 
 /// The protection checks for a message from outside, before anything is written: adds
-/// their verdicts to its trace and files it to Junk, or refuses or defers it.
+/// their verdicts to its trace and files it to Junk, or refuses or defers it; Some(bytes)
+/// when the message to store changed.
 pub async fn screen_arrival(
     shared: &Arc<Shared>,
     m: &mut Incoming,
     content: &Content<'_>,
-) -> Result<(), Failure> {
+) -> Result<Option<Vec<u8>>, Failure> {
     super::screen::screen_arrival(shared, m, content).await
 }
 

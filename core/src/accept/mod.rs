@@ -316,7 +316,10 @@ pub async fn accept(
     mut m: Incoming,
     content: Content<'static>,
 ) -> Result<Vec<Stored>, Failure> {
-    hooks::screen_arrival(shared, &mut m, &content).await?;
+    let content = match hooks::screen_arrival(shared, &mut m, &content).await? {
+        Some(changed) => Content::Bytes(changed.into()),
+        None => content,
+    };
     let blobs = shared.store.blobs().clone();
     let prepared = tokio::task::spawn_blocking(move || prepare(&blobs, &m, &content))
         .await

@@ -11,18 +11,20 @@ use crate::store::Store;
 use std::sync::Arc;
 use std::time::Duration;
 
+/// Ok(Some(bytes)) when the message to store differs from the one that arrived (a forged
+/// Authentication-Results field renamed).
 pub async fn screen_arrival(
     shared: &Arc<Shared>,
     m: &mut Incoming,
     content: &Content<'_>,
-) -> Result<(), Failure> {
+) -> Result<Option<Vec<u8>>, Failure> {
     let Some(arrival) = m.arrival.as_ref() else {
-        return Ok(());
+        return Ok(None);
     };
     let cfg = shared.config();
     let p = &cfg.protection;
     if !p.authentication && p.clamav.is_empty() {
-        return Ok(());
+        return Ok(None);
     }
     let busy = || Failure::Deferred("4.3.1 Insufficient system resources, try again later".into());
     // DKIM hashes the whole body and clamd reads all of it: the message is read into memory,
@@ -38,7 +40,13 @@ pub async fn screen_arrival(
     })?;
     let mut headers = String::new();
     let mut junk: Option<String> = None;
+    let mut renamed = None;
     if p.authentication {
+        renamed = protect::forged_results::rename(&bytes, &cfg.hostname);
+        if renamed.is_some() {
+            tracing::info!(queue_id = %m.queue_id,
+                "an Authentication-Results field in the message claimed to be ours: renamed");
+        }
         let dns = shared.dns();
         let own = LocalDomains(&shared.store);
         let checks = protect::authenticate(
@@ -103,7 +111,10 @@ pub async fn screen_arrival(
     }
     // Below our Received line, as Postfix with a milter writes them: all belong to this hop.
     m.trace.push_str(&headers);
-    Ok(())
+    if let Some(b) = &renamed {
+        m.header = Some(crate::store::header_of(b).to_vec());
+    }
+    Ok(renamed)
 }
 
 enum Scanned {

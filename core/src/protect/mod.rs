@@ -6,6 +6,7 @@ pub mod authenticate;
 pub mod cache;
 pub mod clamav;
 pub mod dnsbl;
+pub mod forged_results;
 
 pub use authenticate::{OwnDomains, Verdicts, authenticate, timed_out};
 pub use cache::DnsCache;
