@@ -47,7 +47,7 @@ pub async fn screen_arrival(
             tracing::info!(queue_id = %m.queue_id,
                 "an Authentication-Results field in the message claimed to be ours: renamed");
         }
-        let dns = shared.dns();
+        let dns = shared.check_dns();
         let own = LocalDomains(&shared.store);
         let checks = protect::authenticate(
             dns.authenticator(),

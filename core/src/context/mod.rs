@@ -39,6 +39,8 @@ pub struct Shared {
     pub login_cache: LoginCache,
     pub queue: QueueSignal,
     dns: RwLock<Arc<Dns>>,
+    /// The resolver of the arrival checks (see `Dns::for_checks`).
+    check_dns: RwLock<Option<Arc<Dns>>>,
     pub signers: crate::dkim::Signers,
     /// DNS answers of the arrival checks, kept for their TTL.
     pub auth_cache: crate::protect::DnsCache,
@@ -77,6 +79,7 @@ impl Shared {
                     .unwrap_or(2),
             ),
             queue: QueueSignal::default(),
+            check_dns: RwLock::new(Dns::for_checks(&config.dns).ok().map(Arc::new)),
             dns: RwLock::new(Arc::new(dns)),
             signers: crate::dkim::Signers::default(),
             auth_cache: crate::protect::DnsCache::default(),
@@ -101,12 +104,25 @@ impl Shared {
             Ok(d) => *self.dns.write().unwrap_or_else(|p| p.into_inner()) = Arc::new(d),
             Err(e) => tracing::error!(error = %e, "DNS settings not applied"),
         }
+        if let Ok(d) = Dns::for_checks(&new.dns) {
+            *self.check_dns.write().unwrap_or_else(|p| p.into_inner()) = Some(Arc::new(d));
+        }
         *self.config.write().unwrap_or_else(|p| p.into_inner()) = Arc::new(new);
     }
 
     /// The resolver delivery uses.
     pub fn dns(&self) -> Arc<Dns> {
         self.dns.read().unwrap_or_else(|p| p.into_inner()).clone()
+    }
+
+    /// The resolver of the arrival checks (the delivery one if it could not be made).
+    pub fn check_dns(&self) -> Arc<Dns> {
+        let d = self
+            .check_dns
+            .read()
+            .unwrap_or_else(|p| p.into_inner())
+            .clone();
+        d.unwrap_or_else(|| self.dns())
     }
 
     pub fn shutdown_receiver(&self) -> watch::Receiver<bool> {

@@ -64,7 +64,29 @@ impl Dns {
         Dns::with_patience(cfg, Duration::from_secs(2), 2)
     }
 
+    /// The resolver of the arrival checks: "no such name" is believed for a minute even when
+    /// the answer carries no SOA to say how long (dnsmasq's local zones, some home routers),
+    /// since every message asks for names that mostly do not exist (_dmarc of the parent
+    /// domain, DNS list entries).
+    pub fn for_checks(cfg: &DnsConfig) -> Result<Dns, String> {
+        Dns::build(
+            cfg,
+            Duration::from_secs(3),
+            2,
+            Some(Duration::from_secs(60)),
+        )
+    }
+
     fn with_patience(cfg: &DnsConfig, timeout: Duration, attempts: usize) -> Result<Dns, String> {
+        Dns::build(cfg, timeout, attempts, None)
+    }
+
+    fn build(
+        cfg: &DnsConfig,
+        timeout: Duration,
+        attempts: usize,
+        negative_min_ttl: Option<Duration>,
+    ) -> Result<Dns, String> {
         let config = if cfg.nameservers.is_empty() {
             match hickory_resolver::system_conf::read_system_conf() {
                 Ok((c, _)) => c,
@@ -91,6 +113,7 @@ impl Dns {
         opts.timeout = timeout;
         opts.attempts = attempts;
         opts.ndots = 0;
+        opts.negative_min_ttl = negative_min_ttl;
         // Mail routing follows DNS alone, as Postfix's smtp_host_lookup = dns does.
         opts.use_hosts_file = ResolveHosts::Never;
         let auth = MessageAuthenticator::new(config, opts).map_err(|e| e.to_string())?;

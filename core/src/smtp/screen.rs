@@ -20,7 +20,7 @@ pub async fn dns_lists(shared: &Shared, cfg: &Config, ip: IpAddr) -> Option<Stri
     if exempt {
         return None;
     }
-    let dns = shared.dns();
+    let dns = shared.check_dns();
     let budget = Duration::from_secs(p.check_timeout_secs.max(1));
     let ask = dnsbl::check(dns.authenticator(), &shared.auth_cache, &p.dnsbl, ip);
     let verdict = match tokio::time::timeout(budget, ask).await {
