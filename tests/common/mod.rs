@@ -64,17 +64,21 @@ pub struct Server {
 /// Tests never ask a name server off the machine: unless a test brings its own [dns], the
 /// server's resolver points at a loopback port where nothing answers (mail to other domains
 /// then waits in the queue, deferred).
-pub const NO_DNS: &str = "[dns]\nnameservers = [\"127.0.0.1:9\"]\n";
+pub const NO_DNS_SERVER: &str = "[dns]\nnameservers = [\"127.0.0.1:9\"]\n";
+
+/// NO_DNS_SERVER, and the arrival checks off: without a name server they could only wait
+/// for their time-out on every message. Tests of the checks bring their own DNS.
+pub const NO_DNS: &str =
+    "[dns]\nnameservers = [\"127.0.0.1:9\"]\n[protection]\nauthentication = false\n";
 
 /// The configuration every test server starts from; `extra` is appended (TOML tables).
 pub fn base_config(extra: &str) -> String {
-    let dns = if extra.contains("[dns]") { "" } else { NO_DNS };
-    // Without a name server the arrival checks could only wait for their time-out: tests
-    // of the checks bring their own DNS. (The DNS lists are not asked about loopback.)
-    let protection = if extra.contains("[dns]") || extra.contains("[protection]") {
+    let dns = if extra.contains("[dns]") {
         ""
+    } else if extra.contains("[protection]") {
+        NO_DNS_SERVER
     } else {
-        "[protection]\nauthentication = false\n"
+        NO_DNS
     };
     format!(
         "hostname = \"mx.test.example\"\n\
@@ -86,7 +90,7 @@ pub fn base_config(extra: &str) -> String {
          pop3s = [\"127.0.0.1:0\"]\n\
          imap = [\"127.0.0.1:0\"]\n\
          imaps = [\"127.0.0.1:0\"]\n\
-         {extra}\n{dns}{protection}"
+         {extra}\n{dns}"
     )
 }
 
