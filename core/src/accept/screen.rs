@@ -1,12 +1,12 @@
 //! The protection checks of a message from outside, before anything is written: sender
-//! authentication (SPF, DKIM, ARC, DMARC), then the virus scan; their verdicts go into the
+//! authentication (SPF, DKIM, ARC, DMARC), the virus scan, then rspamd; their verdicts go into the
 //! message's trace headers, and the message is refused, deferred or filed to Junk.
 
 use super::content::Content;
 use super::{Failure, Filing, Incoming};
 use crate::config::{Config, Disposition, Endpoint, Unavailable};
 use crate::context::Shared;
-use crate::protect::{self, Outcome, OwnDomains, clamav};
+use crate::protect::{self, Outcome, OwnDomains, clamav, rspamd};
 use crate::store::Store;
 use std::sync::Arc;
 use std::time::Duration;
@@ -23,7 +23,7 @@ pub async fn screen_arrival(
     };
     let cfg = shared.config();
     let p = &cfg.protection;
-    if !p.authentication && p.clamav.is_empty() {
+    if !p.authentication && p.clamav.is_empty() && p.rspamd.is_empty() {
         return Ok(None);
     }
     let busy = || Failure::Deferred("4.3.1 Insufficient system resources, try again later".into());
@@ -99,6 +99,14 @@ pub async fn screen_arrival(
             Scanned::Not => {}
         }
     }
+    if !p.rspamd.is_empty()
+        && let Some((header, spam)) = spam_score(&cfg, &m.queue_id, arrival, &bytes).await?
+    {
+        headers.push_str(&header);
+        if spam.is_some() && junk.is_none() {
+            junk = spam;
+        }
+    }
     drop(bytes);
     drop(held);
     if let Some(why) = junk {
@@ -156,6 +164,70 @@ async fn virus_scan(cfg: &Config, queue_id: &str, bytes: &[u8]) -> Result<Scanne
         }
         Ok(clamav::Scan::Error(e)) => unavailable(format!("clamd: {e}")),
         Err(e) => unavailable(e),
+    }
+}
+
+/// rspamd's verdict: its header, and a reason when the message goes to Junk; None when
+/// rspamd did not answer and the message goes on unscored; the refusal or deferral its
+/// action asks for otherwise.
+async fn spam_score(
+    cfg: &Config,
+    queue_id: &str,
+    arrival: &protect::Arrival,
+    bytes: &[u8],
+) -> Result<Option<(String, Option<String>)>, Failure> {
+    let p = &cfg.protection;
+    let unavailable = |why: String| {
+        tracing::warn!(queue_id, reason = %why, "spam check not done: rspamd unavailable");
+        match p.rspamd_unavailable {
+            Unavailable::Deliver => Ok(None),
+            Unavailable::Tempfail => Err(Failure::Deferred(
+                "4.7.0 The spam filter is not available; try again later".into(),
+            )),
+        }
+    };
+    let endpoint = match Endpoint::parse(&p.rspamd) {
+        Ok(e) => e,
+        Err(e) => return unavailable(e),
+    };
+    let facts = rspamd::Facts {
+        ip: arrival.ip,
+        helo: &arrival.helo,
+        mail_from: &arrival.mail_from,
+        recipients: &arrival.recipients,
+        queue_id,
+        hostname: &cfg.hostname,
+    };
+    let timeout = Duration::from_secs(p.rspamd_timeout_secs.max(1));
+    let v = match rspamd::check(&endpoint, &facts, bytes, timeout).await {
+        Ok(v) => v,
+        Err(e) => return unavailable(e),
+    };
+    let symbols: Vec<String> = v
+        .symbols
+        .iter()
+        .take(12)
+        .map(|(n, s)| format!("{n}({s:.2})"))
+        .collect();
+    let action = format!("{:?}", v.action);
+    tracing::info!(target: "roost_core::transactions", queue_id, score = v.score,
+        required = v.required, action = %action, symbols = %symbols.join(" "), "spam check");
+    let spam = !matches!(v.action, rspamd::Action::NoAction);
+    let header = format!(
+        "X-Spam-Status: {}, score={:.2} required={:.2}\r\n\tsymbols={}\r\n",
+        if spam { "Yes" } else { "No" },
+        v.score,
+        v.required,
+        symbols.join(",\r\n\t ")
+    );
+    match v.action {
+        rspamd::Action::Reject => Err(Failure::Refused("550 5.7.1 Spam message rejected".into())),
+        rspamd::Action::SoftReject => Err(Failure::Deferred("4.7.1 Try again later".into())),
+        rspamd::Action::Greylist => Err(Failure::Deferred(
+            "4.7.1 Greylisted, try again later".into(),
+        )),
+        rspamd::Action::Spam => Ok(Some((header, Some(format!("rspamd score {:.2}", v.score))))),
+        rspamd::Action::NoAction => Ok(Some((header, None))),
     }
 }
 

@@ -500,6 +500,10 @@ impl Config {
             Endpoint::parse(&p.clamav)
                 .map_err(|e| ConfigError(format!("protection.clamav: {e}")))?;
         }
+        if !p.rspamd.is_empty() {
+            Endpoint::parse(&p.rspamd)
+                .map_err(|e| ConfigError(format!("protection.rspamd: {e}")))?;
+        }
         if p.dnsbl_threshold <= 0.0 {
             return Err(ConfigError(
                 "protection.dnsbl_threshold must be above 0".into(),

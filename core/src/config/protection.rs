@@ -103,6 +103,11 @@ pub struct ProtectionConfig {
     /// When clamd is configured but does not answer: "deliver" or "tempfail".
     pub clamav_unavailable: Unavailable,
     pub clamav_timeout_secs: u64,
+    /// rspamd's normal worker, "127.0.0.1:11333" or "unix:/path". Empty: no rspamd.
+    pub rspamd: String,
+    /// When rspamd is configured but does not answer: "deliver" or "tempfail".
+    pub rspamd_unavailable: Unavailable,
+    pub rspamd_timeout_secs: u64,
 }
 
 impl Default for ProtectionConfig {
@@ -137,6 +142,9 @@ impl Default for ProtectionConfig {
             clamav_infected: Disposition::Reject,
             clamav_unavailable: Unavailable::Deliver,
             clamav_timeout_secs: 30,
+            rspamd: String::new(),
+            rspamd_unavailable: Unavailable::Deliver,
+            rspamd_timeout_secs: 20,
         }
     }
 }

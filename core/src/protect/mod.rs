@@ -7,6 +7,7 @@ pub mod cache;
 pub mod clamav;
 pub mod dnsbl;
 pub mod forged_results;
+pub mod rspamd;
 
 pub use authenticate::{OwnDomains, Verdicts, authenticate, timed_out};
 pub use cache::DnsCache;
@@ -20,6 +21,8 @@ pub struct Arrival {
     pub helo: String,
     /// The envelope sender, "" for the null sender.
     pub mail_from: String,
+    /// Every accepted recipient, as the client gave it.
+    pub recipients: Vec<String>,
 }
 
 /// What happens to the message.

@@ -136,6 +136,7 @@ async fn store_message(
             ip: st.peer.ip().to_canonical(),
             helo: st.helo.clone().unwrap_or_default(),
             mail_from: tx.from.0.clone(),
+            recipients: tx.rcpts.iter().map(|r| r.address.clone()).collect(),
         }),
     };
     match accept::accept(shared, incoming, Content::Arrived(body)).await {
