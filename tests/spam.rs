@@ -20,11 +20,58 @@ const GTUBE_ADD_HEADER: &str =
 struct Rspamd {
     child: Option<Child>,
     socket: PathBuf,
+    controller: PathBuf,
     dir: TempDir,
+}
+
+/// Debian's redis-server on a unix socket only, for rspamd's statistics.
+struct Redis {
+    child: Child,
+    socket: PathBuf,
+    _dir: TempDir,
+}
+
+impl Redis {
+    fn start() -> Redis {
+        let dir = TempDir::new("redis");
+        let socket = dir.0.join("redis.sock");
+        let child = Command::new("redis-server")
+            .args(["--port", "0", "--save", "", "--appendonly", "no"])
+            .arg("--unixsocket")
+            .arg(&socket)
+            .args(["--unixsocketperm", "777"])
+            .arg("--dir")
+            .arg(&dir.0)
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .expect("redis-server (Debian package redis-server)");
+        let deadline = Instant::now() + Duration::from_secs(20);
+        while UnixStream::connect(&socket).is_err() {
+            assert!(Instant::now() < deadline, "redis-server did not start");
+            std::thread::sleep(Duration::from_millis(50));
+        }
+        Redis {
+            child,
+            socket,
+            _dir: dir,
+        }
+    }
+}
+
+impl Drop for Redis {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
 }
 
 impl Rspamd {
     fn start() -> Rspamd {
+        Rspamd::start_with(None)
+    }
+
+    fn start_with(redis: Option<&Redis>) -> Rspamd {
         let dir = TempDir::new("rspamd");
         let d = &dir.0;
         let local = d.join("local.d");
@@ -66,6 +113,13 @@ impl Rspamd {
         for (name, text) in files {
             std::fs::write(local.join(name), text).unwrap();
         }
+        if let Some(r) = redis {
+            std::fs::write(
+                local.join("redis.conf"),
+                format!("servers = \"{}\";\n", r.socket.display()),
+            )
+            .unwrap();
+        }
         let var = |k: &str, v: &std::path::Path| format!("--var={k}={}", v.display());
         let child = Command::new("unshare")
             .arg("-n")
@@ -84,6 +138,7 @@ impl Rspamd {
         let r = Rspamd {
             child: Some(child),
             socket,
+            controller: d.join("controller.sock"),
             dir,
         };
         // Ready when the normal worker answers /ping (after its regular expressions compile).
@@ -100,18 +155,15 @@ impl Rspamd {
     }
 
     fn pong(&self) -> bool {
-        let Ok(mut s) = UnixStream::connect(&self.socket) else {
-            return false;
-        };
-        let _ = s.set_read_timeout(Some(Duration::from_secs(2)));
-        if s.write_all(b"GET /ping HTTP/1.1\r\nHost: rspamd\r\nConnection: close\r\n\r\n")
-            .is_err()
-        {
-            return false;
-        }
-        let mut out = String::new();
-        let _ = s.read_to_string(&mut out);
-        out.contains("pong")
+        get(&self.socket, "/ping").contains("pong")
+    }
+
+    /// How many messages rspamd's classifier has learned, from the controller's /stat.
+    fn learned(&self) -> u64 {
+        let out = get(&self.controller, "/stat");
+        let json = out.split("\r\n\r\n").nth(1).unwrap_or("{}");
+        let v: serde_json::Value = serde_json::from_str(json).unwrap_or_default();
+        v["learned"].as_u64().unwrap_or(0)
     }
 
     fn stop(&mut self) {
@@ -126,6 +178,21 @@ impl Rspamd {
         }
         let _ = std::fs::remove_file(&self.socket);
     }
+}
+
+/// The body of an HTTP GET on a unix socket, "" when nothing answers.
+fn get(socket: &std::path::Path, path: &str) -> String {
+    let Ok(mut s) = UnixStream::connect(socket) else {
+        return String::new();
+    };
+    let _ = s.set_read_timeout(Some(Duration::from_secs(2)));
+    let req = format!("GET {path} HTTP/1.1\r\nHost: rspamd\r\nConnection: close\r\n\r\n");
+    if s.write_all(req.as_bytes()).is_err() {
+        return String::new();
+    }
+    let mut out = String::new();
+    let _ = s.read_to_string(&mut out);
+    out
 }
 
 fn nix_kill(pid: u32, sig: i32) -> std::io::Result<()> {
@@ -202,4 +269,36 @@ fn rspamd_scores_refuses_and_files_to_junk_and_its_absence_loses_nothing() {
     assert_eq!(r.status(), "250 2.0.0", "{r:?}");
     assert_eq!(s.inbox("alice@example.test").len(), 2);
     s.wait_log("spam check not done: rspamd unavailable");
+}
+
+#[test]
+fn a_message_moved_into_junk_is_learned_as_spam() {
+    let redis = Redis::start();
+    let rspamd = Rspamd::start_with(Some(&redis));
+    let s = server_with_users(&format!(
+        "[protection]\nauthentication = false\nrspamd = \"unix:{}\"\nrspamd_controller = \"unix:{}\"\n",
+        rspamd.socket.display(),
+        rspamd.controller.display()
+    ));
+    let (mut c, _) = Client::connect(s.smtp);
+    c.ehlo();
+    // Enough words for the classifier to take it.
+    let words = "cheap watches replica luxury discount offer limited time buy now click here \
+                 exclusive deal save money free shipping worldwide best price guaranteed \
+                 order today special promotion amazing quality genuine brand";
+    let r = c.send_mail(
+        "x@remote.test",
+        &["alice@example.test"],
+        &message("watches", words),
+    );
+    assert_eq!(r.status(), "250 2.0.0", "{r:?}");
+    assert_eq!(rspamd.learned(), 0);
+
+    let mut imap = common::imap::Imap::login(s.imaps, "alice@example.test");
+    assert!(imap.cmd("SELECT INBOX").ok());
+    assert!(imap.cmd("MOVE 1 Junk").ok());
+    common::wait_until(20, "rspamd to learn the moved message", || {
+        rspamd.learned() == 1
+    });
+    s.wait_log("rspamd learned from the user's sorting");
 }

@@ -504,6 +504,10 @@ impl Config {
             Endpoint::parse(&p.rspamd)
                 .map_err(|e| ConfigError(format!("protection.rspamd: {e}")))?;
         }
+        if !p.rspamd_controller.is_empty() {
+            Endpoint::parse(&p.rspamd_controller)
+                .map_err(|e| ConfigError(format!("protection.rspamd_controller: {e}")))?;
+        }
         if p.dnsbl_threshold <= 0.0 {
             return Err(ConfigError(
                 "protection.dnsbl_threshold must be above 0".into(),

@@ -108,6 +108,12 @@ pub struct ProtectionConfig {
     /// When rspamd is configured but does not answer: "deliver" or "tempfail".
     pub rspamd_unavailable: Unavailable,
     pub rspamd_timeout_secs: u64,
+    /// rspamd's controller worker, for learning: a message moved into Junk by any client is
+    /// learned as spam, one moved out of Junk as ham. Empty: no learning.
+    pub rspamd_controller: String,
+    /// The controller's password, when it asks for one (not needed from 127.0.0.1 or a unix
+    /// socket, which rspamd trusts by default).
+    pub rspamd_password: String,
 }
 
 impl Default for ProtectionConfig {
@@ -145,6 +151,8 @@ impl Default for ProtectionConfig {
             rspamd: String::new(),
             rspamd_unavailable: Unavailable::Deliver,
             rspamd_timeout_secs: 20,
+            rspamd_controller: String::new(),
+            rspamd_password: String::new(),
         }
     }
 }

@@ -71,6 +71,8 @@ pub(super) async fn copy_cmd<S: AsyncRead + AsyncWrite + Unpin>(
     match result {
         Ok((pairs, validity)) => {
             shared.hub.notify(account);
+            let copies: Vec<u32> = pairs.iter().map(|p| p.1).collect();
+            super::learn::after_copy(shared, account, from, dest, copies);
             let code = if pairs.is_empty() {
                 String::new()
             } else {

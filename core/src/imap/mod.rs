@@ -8,6 +8,7 @@ pub mod date;
 pub mod fetch;
 mod fetch_command;
 mod idle;
+mod learn;
 mod link_cut;
 mod list;
 mod mailboxes;

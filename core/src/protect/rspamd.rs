@@ -167,15 +167,80 @@ pub async fn check(
 }
 
 async fn exchange<S: AsyncRead + AsyncWrite + Unpin>(
-    mut s: S,
+    s: S,
     facts: &Facts<'_>,
     message: &[u8],
 ) -> Result<Verdict, String> {
+    let raw = round_trip(s, &request(facts, message.len()), message).await?;
+    let (status, body) = split_response(&raw)?;
+    if status != 200 {
+        return Err(format!(
+            "rspamd answered HTTP {status}: {}",
+            String::from_utf8_lossy(&body[..body.len().min(200)])
+        ));
+    }
+    parse_verdict(body)
+}
+
+/// Teaches rspamd's classifier (its controller worker: POST /learnspam or /learnham). Ok when
+/// learned or already known (rspamd answers 208 for a message it has learned before).
+pub async fn learn(
+    controller: &Endpoint,
+    password: &str,
+    spam: bool,
+    message: &[u8],
+    timeout: Duration,
+) -> Result<(), String> {
+    let path = if spam { "/learnspam" } else { "/learnham" };
+    let mut head = format!(
+        "POST {path} HTTP/1.1\r\nHost: rspamd\r\nConnection: close\r\nContent-Length: {}\r\n",
+        message.len()
+    );
+    if !password.is_empty() {
+        head.push_str(&format!("Password: {}\r\n", password.trim()));
+    }
+    head.push_str("\r\n");
+    let work = async {
+        let raw = match controller {
+            Endpoint::Unix(p) => {
+                let s = tokio::net::UnixStream::connect(p)
+                    .await
+                    .map_err(|e| format!("cannot reach rspamd's controller at {p}: {e}"))?;
+                round_trip(s, &head, message).await?
+            }
+            Endpoint::Tcp(a) => {
+                let s = tokio::net::TcpStream::connect(a.as_str())
+                    .await
+                    .map_err(|e| format!("cannot reach rspamd's controller at {a}: {e}"))?;
+                round_trip(s, &head, message).await?
+            }
+        };
+        let (status, body) = split_response(&raw)?;
+        match status {
+            200 | 208 => Ok(()),
+            _ => Err(format!(
+                "rspamd did not learn: HTTP {status}: {}",
+                String::from_utf8_lossy(&body[..body.len().min(200)])
+            )),
+        }
+    };
+    match tokio::time::timeout(timeout, work).await {
+        Ok(r) => r,
+        Err(_) => Err(format!(
+            "rspamd's controller did not answer within {} s",
+            timeout.as_secs()
+        )),
+    }
+}
+
+async fn round_trip<S: AsyncRead + AsyncWrite + Unpin>(
+    mut s: S,
+    head: &str,
+    body: &[u8],
+) -> Result<Vec<u8>, String> {
     let io = |e: std::io::Error| format!("rspamd connection: {e}");
-    s.write_all(request(facts, message.len()).as_bytes())
-        .await
-        .map_err(io)?;
-    s.write_all(message).await.map_err(io)?;
+    s.write_all(head.as_bytes()).await.map_err(io)?;
+    s.write_all(body).await.map_err(io)?;
     s.flush().await.map_err(io)?;
     let mut raw = Vec::new();
     let mut buf = [0u8; 8192];
@@ -189,14 +254,7 @@ async fn exchange<S: AsyncRead + AsyncWrite + Unpin>(
             return Err("rspamd's answer is too large".into());
         }
     }
-    let (status, body) = split_response(&raw)?;
-    if status != 200 {
-        return Err(format!(
-            "rspamd answered HTTP {status}: {}",
-            String::from_utf8_lossy(&body[..body.len().min(200)])
-        ));
-    }
-    parse_verdict(body)
+    Ok(raw)
 }
 
 #[cfg(test)]
