@@ -155,7 +155,18 @@ fn without_clamd_mail_is_delivered_or_deferred_never_lost() {
     let mut clamd = Clamd::start();
     let delivering = server_with_users(&config(&clamd, ""));
     let deferring = server_with_users(&config(&clamd, "clamav_unavailable = \"tempfail\"\n"));
+    let status = delivering.ok(&["status"]);
+    assert!(status.contains("ClamAV: answering"), "{status}");
     clamd.stop();
+    // roost status says so, and what happens to mail meanwhile.
+    let status = delivering.ok(&["status"]);
+    assert!(status.contains("ClamAV: not answering"), "{status}");
+    assert!(status.contains("delivered without it"), "{status}");
+    let status = deferring.ok(&["status"]);
+    assert!(
+        status.contains("deferred (451) until it answers"),
+        "{status}"
+    );
 
     let (mut c, _) = Client::connect(delivering.smtp);
     c.ehlo();

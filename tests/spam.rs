@@ -259,8 +259,11 @@ fn rspamd_scores_refuses_and_files_to_junk_and_its_absence_loses_nothing() {
     assert_eq!(inbox.len(), 1);
     assert!(String::from_utf8_lossy(&inbox[0]).contains("X-Spam-Status: No, score="));
 
-    // rspamd stops: mail is delivered unscored, and the log says why.
+    assert!(s.ok(&["status"]).contains("rspamd: answering"));
+    // rspamd stops: mail is delivered unscored; the log and roost status say why.
     rspamd.stop();
+    let status = s.ok(&["status"]);
+    assert!(status.contains("rspamd: not answering"), "{status}");
     let r = c.send_mail(
         "x@remote.test",
         &["alice@example.test"],

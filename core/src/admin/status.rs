@@ -32,6 +32,9 @@ pub struct Status {
     pub mail: MailUsage,
     /// Whether the standard mail ports reach Roost.
     pub firewall: crate::firewall::Check,
+    /// The protection checks and engines, and whether the optional engines answer.
+    #[serde(default)]
+    pub protection: Vec<crate::protect::probe::Engine>,
 }
 
 /// The message files of the store: freed space shows here as soon as mail is expunged.
@@ -90,6 +93,7 @@ pub fn read(cfg: &crate::config::Config, store: &Store) -> Result<Status> {
     }
     let (files, bytes, removing) = store.read(store::blob_usage)?;
     Ok(Status {
+        protection: crate::protect::probe::engines(&cfg.protection),
         firewall: crate::firewall::check(cfg, running),
         mail: MailUsage {
             files,

@@ -232,6 +232,10 @@ pub fn render(resp: &Response) -> String {
                 "Firewall: {}: {}.\n",
                 st.firewall.state, st.firewall.detail
             ));
+            out.push_str("Protection:\n");
+            for e in &st.protection {
+                out.push_str(&format!("  {}: {} ({})\n", e.name, e.state, e.detail));
+            }
             out
         }
         Response::SearchStatus(st) => format!(

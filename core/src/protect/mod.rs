@@ -7,6 +7,7 @@ pub mod cache;
 pub mod clamav;
 pub mod dnsbl;
 pub mod forged_results;
+pub mod probe;
 pub mod rspamd;
 
 pub use authenticate::{OwnDomains, Verdicts, authenticate, timed_out};
