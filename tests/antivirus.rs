@@ -95,8 +95,8 @@ fn with_attachment(subject: &str, content: &str) -> String {
         "From: x@remote.test\nTo: alice@example.test\nSubject: {subject}\n\
          MIME-Version: 1.0\nContent-Type: multipart/mixed; boundary=\"b\"\n\n\
          --b\nContent-Type: text/plain\n\nSee the file.\n\
-         --b\nContent-Type: application/octet-stream; name=\"file.com\"\n\
-         Content-Disposition: attachment; filename=\"file.com\"\n\n{content}\n--b--\n"
+         --b\nContent-Type: application/octet-stream; name=\"file.bin\"\n\
+         Content-Disposition: attachment; filename=\"file.bin\"\n\n{content}\n--b--\n"
     )
 }
 
@@ -194,4 +194,28 @@ fn without_clamd_mail_is_delivered_or_deferred_never_lost() {
     assert_eq!(r.code, 451, "{r:?}");
     assert!(r.text().starts_with("4.7.0"), "{r:?}");
     assert_eq!(deferring.inbox("alice@example.test").len(), 0);
+}
+
+#[test]
+fn program_attachments_are_refused_without_any_virus_engine() {
+    // The default install: no clamd.
+    let s = server_with_users("");
+    let (mut c, _) = Client::connect(s.smtp);
+    c.ehlo();
+    let program = "From: x@remote.test\nTo: alice@example.test\nSubject: invoice\n\
+         MIME-Version: 1.0\nContent-Type: multipart/mixed; boundary=\"b\"\n\n\
+         --b\nContent-Type: text/plain\n\nPlease pay.\n\
+         --b\nContent-Type: application/octet-stream; name=\"invoice.pdf.exe\"\n\
+         Content-Disposition: attachment; filename=\"invoice.pdf.exe\"\n\
+         Content-Transfer-Encoding: base64\n\nTVqQAAMAAAAEAAAA//8AALgAAAAA\n--b--\n";
+    let r = c.send_mail("x@remote.test", &["alice@example.test"], program);
+    assert_eq!(r.code, 554, "{r:?}");
+    assert!(r.text().contains("invoice.pdf.exe (.exe)"), "{r:?}");
+    // The same bytes under an innocent name: still a Windows program.
+    let disguised = program.replace("invoice.pdf.exe", "photo.jpg");
+    let r = c.send_mail("x@remote.test", &["alice@example.test"], &disguised);
+    assert_eq!(r.code, 554, "{r:?}");
+    assert!(r.text().contains("a Windows program"), "{r:?}");
+    assert_eq!(s.inbox("alice@example.test").len(), 0);
+    s.wait_log("dangerous attachment");
 }

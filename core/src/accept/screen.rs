@@ -23,7 +23,11 @@ pub async fn screen_arrival(
     };
     let cfg = shared.config();
     let p = &cfg.protection;
-    if !p.authentication && p.clamav.is_empty() && p.rspamd.is_empty() {
+    if !p.authentication
+        && p.clamav.is_empty()
+        && p.rspamd.is_empty()
+        && p.refused_attachments.is_empty()
+    {
         return Ok(None);
     }
     let busy = || Failure::Deferred("4.3.1 Insufficient system resources, try again later".into());
@@ -85,6 +89,20 @@ pub async fn screen_arrival(
             Outcome::Defer(why) => return Err(Failure::Deferred(why)),
         }
         headers.push_str(&verdicts.header);
+    }
+    if let Some(file) = protect::attachments::refused(&bytes, &p.refused_attachments) {
+        tracing::info!(target: "roost_core::transactions", queue_id = %m.queue_id,
+            file = %file, "dangerous attachment");
+        match p.attachment_action {
+            Disposition::Reject => {
+                return Err(Failure::Refused(format!(
+                    "554 5.7.1 Attachments of this type are refused here: {file}; send it \
+                     another way (a link to a shared folder, for example)"
+                )));
+            }
+            Disposition::Junk => junk = Some(format!("attachment {file}")),
+            Disposition::Accept => {}
+        }
     }
     if !p.clamav.is_empty() {
         match virus_scan(&cfg, &m.queue_id, &bytes).await? {

@@ -114,6 +114,11 @@ pub struct ProtectionConfig {
     /// The controller's password, when it asks for one (not needed from 127.0.0.1 or a unix
     /// socket, which rspamd trusts by default).
     pub rspamd_password: String,
+    /// Attachments refused by extension, also inside .zip archives; "exe" also refuses
+    /// Windows programs under any name. Empty: none refused.
+    pub refused_attachments: Vec<String>,
+    /// What happens to a message with one: "reject" (554 5.7.1), "junk" or "accept".
+    pub attachment_action: Disposition,
 }
 
 impl Default for ProtectionConfig {
@@ -153,6 +158,13 @@ impl Default for ProtectionConfig {
             rspamd_timeout_secs: 20,
             rspamd_controller: String::new(),
             rspamd_password: String::new(),
+            refused_attachments: [
+                "exe", "scr", "com", "pif", "bat", "cmd", "vbs", "vbe", "js", "jse", "wsf", "wsh",
+                "hta", "cpl", "msi", "msp", "jar", "ps1", "lnk", "reg", "iso", "img",
+            ]
+            .map(String::from)
+            .to_vec(),
+            attachment_action: Disposition::Reject,
         }
     }
 }

@@ -2,6 +2,7 @@
 //! filed. Today: sender authentication (SPF, DKIM, ARC, DMARC), DNS lists of client
 //! addresses (with their DNS answers cached) and ClamAV's virus scan.
 
+pub mod attachments;
 pub mod authenticate;
 pub mod cache;
 pub mod clamav;
