@@ -23,10 +23,16 @@ pub async fn screen_arrival(
     };
     let cfg = shared.config();
     let p = &cfg.protection;
+    // Only the attachment rule on, and a header that says a single text part: nothing to
+    // read (the usual case on a default install).
+    let text_only = m
+        .header
+        .as_deref()
+        .is_some_and(|h| !protect::attachments::may_attach(h));
     if !p.authentication
         && p.clamav.is_empty()
         && p.rspamd.is_empty()
-        && p.refused_attachments.is_empty()
+        && (p.refused_attachments.is_empty() || text_only)
     {
         return Ok(None);
     }

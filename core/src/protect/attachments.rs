@@ -12,7 +12,7 @@ const MAX_ZIP_ENTRIES: usize = 1000;
 
 /// The first refused file found, with why, as "invoice.pdf.exe (.exe)".
 pub fn refused(message: &[u8], extensions: &[String]) -> Option<String> {
-    if extensions.is_empty() {
+    if extensions.is_empty() || !may_attach(message) {
         return None;
     }
     let parsed = MessageParser::default().parse(message)?;
@@ -38,6 +38,25 @@ pub fn refused(message: &[u8], extensions: &[String]) -> Option<String> {
         }
     }
     None
+}
+
+/// Whether the message can carry a file at all: a single text part cannot (most mail, and
+/// all of a mailing list's), and is not parsed.
+pub fn may_attach(message: &[u8]) -> bool {
+    let end = message
+        .windows(4)
+        .position(|w| w == b"\r\n\r\n")
+        .unwrap_or(message.len());
+    let name = b"content-type:";
+    for line in message[..end].split(|&b| b == b'\n') {
+        if line.len() > name.len() && line[..name.len()].eq_ignore_ascii_case(name) {
+            let value = String::from_utf8_lossy(&line[name.len()..]);
+            let value = value.trim().to_ascii_lowercase();
+            // A name on a text part still makes it a file ("text/plain; name=x.js").
+            return !value.starts_with("text/") || value.contains("name");
+        }
+    }
+    false
 }
 
 fn refused_file(name: &str, data: &[u8], extensions: &[String]) -> Option<String> {
@@ -133,5 +152,15 @@ mod tests {
             Some("docs/readme.js in docs.zip (.js)".into())
         );
         assert_eq!(refused(&with_attachment("x.exe", &text), &[]), None);
+        assert!(!may_attach(b"Subject: x\r\n\r\nMZ plain text"));
+        assert!(!may_attach(
+            b"Content-Type: text/plain; charset=utf-8\r\n\r\nx"
+        ));
+        assert!(may_attach(
+            b"Content-Type: application/x-msdownload\r\n\r\nMZ"
+        ));
+        assert!(may_attach(
+            b"Content-type: text/plain; name=\"a.js\"\r\n\r\nx"
+        ));
     }
 }
