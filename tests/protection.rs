@@ -50,21 +50,26 @@ fn dkim_sign(key: &Key, domain: &str, message: &str) -> String {
                   sig = dkim.sign(m, b's1', sys.argv[2].encode(), k,\n\
                       include_headers=[b'from', b'to', b'subject', b'date', b'message-id'])\n\
                   sys.stdout.buffer.write(sig + m)\n";
+    let crlf = message.replace("\r\n", "\n").replace('\n', "\r\n");
+    let key_file = key.dir.0.join("key.pem");
+    python(script, &[key_file.to_str().unwrap(), domain], &crlf)
+}
+
+/// Runs a script of Debian's python3 (with dkimpy) on `input`; its output.
+fn python(script: &str, args: &[&str], input: &str) -> String {
     let mut child = Command::new("/usr/bin/python3")
         .args(["-c", script])
-        .arg(key.dir.0.join("key.pem"))
-        .arg(domain)
+        .args(args)
         .stdin(std::process::Stdio::piped())
         .stdout(std::process::Stdio::piped())
         .spawn()
-        .expect("python3 with dkimpy (Debian package python3-dkim)");
+        .expect("python3 with dkimpy and authres (python3-dkim, python3-authres)");
     use std::io::Write;
-    let crlf = message.replace("\r\n", "\n").replace('\n', "\r\n");
     child
         .stdin
         .take()
         .unwrap()
-        .write_all(crlf.as_bytes())
+        .write_all(input.as_bytes())
         .unwrap();
     let out = child.wait_with_output().unwrap();
     assert!(out.status.success(), "dkimpy failed");
@@ -85,23 +90,8 @@ fn forward_through_list(key: &Key, message: &str) -> String {
         "Authentication-Results: lists.test; dkim=pass header.d=signed.test; \
          dmarc=pass header.from=signed.test\r\n{tagged}"
     );
-    let mut child = Command::new("/usr/bin/python3")
-        .args(["-c", script])
-        .arg(key.dir.0.join("key.pem"))
-        .stdin(std::process::Stdio::piped())
-        .stdout(std::process::Stdio::piped())
-        .spawn()
-        .expect("python3 with dkimpy and authres");
-    use std::io::Write;
-    child
-        .stdin
-        .take()
-        .unwrap()
-        .write_all(with_results.as_bytes())
-        .unwrap();
-    let out = child.wait_with_output().unwrap();
-    assert!(out.status.success(), "dkimpy arc_sign failed");
-    String::from_utf8(out.stdout).unwrap()
+    let key_file = key.dir.0.join("key.pem");
+    python(script, &[key_file.to_str().unwrap()], &with_results)
 }
 
 fn message(from: &str, subject: &str) -> String {

@@ -3,10 +3,8 @@
 //! every received message (SMTP, and mail Roost writes itself; not IMAP APPEND, which a user
 //! files themselves), `choose_mailbox` for every copy bound for INBOX (Sieve, next).
 
+use super::Incoming;
 use super::content::Content;
-use super::{Failure, Incoming};
-use crate::context::Shared;
-use std::sync::Arc;
 
 /// What the checks decided about a whole message.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -19,13 +17,7 @@ pub enum Verdict {
 /// The protection checks for a message from outside, before anything is written: adds
 /// their verdicts to its trace and files it to Junk, or refuses or defers it; Some(bytes)
 /// when the message to store changed.
-pub async fn screen_arrival(
-    shared: &Arc<Shared>,
-    m: &mut Incoming,
-    content: &Content<'_>,
-) -> Result<Option<Vec<u8>>, Failure> {
-    super::screen::screen_arrival(shared, m, content).await
-}
+pub use super::screen::screen_arrival;
 
 /// Protection checks on the content (spam scoring, viruses) run here, once per received
 /// message, before anything is written.

@@ -4,6 +4,7 @@
 
 use super::{Dns, LookupError, Mx};
 use crate::config::Config;
+use crate::protect::authenticate::spf_word;
 use crate::store::dkim::DkimKey;
 use mail_auth::SpfResult;
 use mail_auth::spf::verify::SpfParameters;
@@ -563,18 +564,6 @@ async fn spf(cfg: &Config, dns: &Dns, domain: &str, public_ip: Option<IpAddr>) -
     };
     c.found = records;
     c
-}
-
-fn spf_word(r: SpfResult) -> &'static str {
-    match r {
-        SpfResult::Pass => "pass",
-        SpfResult::Fail => "fail",
-        SpfResult::SoftFail => "softfail",
-        SpfResult::Neutral => "neutral",
-        SpfResult::TempError => "temperror",
-        SpfResult::PermError => "permerror",
-        SpfResult::None => "none",
-    }
 }
 
 async fn dkim(dns: &Dns, domain: &str, key: Option<&DkimKey>) -> Check {

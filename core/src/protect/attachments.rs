@@ -43,12 +43,8 @@ pub fn refused(message: &[u8], extensions: &[String]) -> Option<String> {
 /// Whether the message can carry a file at all: a single text part cannot (most mail, and
 /// all of a mailing list's), and is not parsed.
 pub fn may_attach(message: &[u8]) -> bool {
-    let end = message
-        .windows(4)
-        .position(|w| w == b"\r\n\r\n")
-        .unwrap_or(message.len());
     let name = b"content-type:";
-    for line in message[..end].split(|&b| b == b'\n') {
+    for line in crate::store::header_of(message).split(|&b| b == b'\n') {
         if line.len() > name.len() && line[..name.len()].eq_ignore_ascii_case(name) {
             let value = String::from_utf8_lossy(&line[name.len()..]);
             let value = value.trim().to_ascii_lowercase();

@@ -76,7 +76,10 @@ pub async fn authenticate(
         };
         return Verdicts {
             header: results.to_header(),
-            summary: format!("spf={} dkim=none arc=none dmarc=none", spf_word(&spf)),
+            summary: format!(
+                "spf={} dkim=none arc=none dmarc=none",
+                spf_word(spf.result())
+            ),
             outcome,
         };
     };
@@ -106,7 +109,7 @@ pub async fn authenticate(
         .with_dmarc_result(&dmarc);
     let summary = format!(
         "spf={} dkim={} arc={} dmarc={}",
-        spf_word(&spf),
+        spf_word(spf.result()),
         dkim_word(&dkim),
         dkim_result_word(arc.result()),
         dmarc_word(&dmarc.result())
@@ -282,8 +285,9 @@ fn newest_sealer(msg: &AuthenticatedMessage<'_>) -> Option<String> {
         .map(|h| h.header.d.to_ascii_lowercase())
 }
 
-fn spf_word(spf: &SpfOutput) -> &'static str {
-    match spf.result() {
+/// SPF's result in RFC 7208's words.
+pub fn spf_word(result: SpfResult) -> &'static str {
+    match result {
         SpfResult::Pass => "pass",
         SpfResult::Fail => "fail",
         SpfResult::SoftFail => "softfail",

@@ -2,9 +2,9 @@
 //! "zINSTREAM\0", then chunks each led by its length as 4 bytes big-endian, a zero length to
 //! end, and one reply: "stream: OK", "stream: NAME FOUND" or "... ERROR".
 
+use super::engine::ask;
 use crate::config::Endpoint;
 use std::time::Duration;
-use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt};
 
 /// clamd's own default StreamMaxLength is 25 MiB; chunks well under it.
 const CHUNK: usize = 64 * 1024;
@@ -35,60 +35,19 @@ pub fn parse_reply(reply: &str) -> Scan {
 
 /// Scans `message`; Err when clamd cannot be reached or does not answer within `timeout`.
 pub async fn scan(endpoint: &Endpoint, message: &[u8], timeout: Duration) -> Result<Scan, String> {
-    let work = async {
-        match endpoint {
-            Endpoint::Unix(path) => {
-                let s = tokio::net::UnixStream::connect(path)
-                    .await
-                    .map_err(|e| format!("cannot reach clamd at {path}: {e}"))?;
-                exchange(s, message).await
-            }
-            Endpoint::Tcp(addr) => {
-                let s = tokio::net::TcpStream::connect(addr.as_str())
-                    .await
-                    .map_err(|e| format!("cannot reach clamd at {addr}: {e}"))?;
-                exchange(s, message).await
-            }
-        }
-    };
-    match tokio::time::timeout(timeout, work).await {
-        Ok(r) => r,
-        Err(_) => Err(format!(
-            "clamd did not answer within {} s",
-            timeout.as_secs()
-        )),
+    // The chunks are sent from the message itself, each after its length: no copy.
+    let chunks: Vec<&[u8]> = message.chunks(CHUNK).collect();
+    let lengths: Vec<[u8; 4]> = chunks
+        .iter()
+        .map(|c| (c.len() as u32).to_be_bytes())
+        .collect();
+    let mut parts: Vec<&[u8]> = vec![b"zINSTREAM\0"];
+    for (len, chunk) in lengths.iter().zip(&chunks) {
+        parts.push(len);
+        parts.push(chunk);
     }
-}
-
-async fn exchange<S: AsyncRead + AsyncWrite + Unpin>(
-    mut s: S,
-    message: &[u8],
-) -> Result<Scan, String> {
-    let io = |e: std::io::Error| format!("clamd connection: {e}");
-    s.write_all(b"zINSTREAM\0").await.map_err(io)?;
-    for chunk in message.chunks(CHUNK) {
-        s.write_all(&(chunk.len() as u32).to_be_bytes())
-            .await
-            .map_err(io)?;
-        s.write_all(chunk).await.map_err(io)?;
-    }
-    s.write_all(&0u32.to_be_bytes()).await.map_err(io)?;
-    s.flush().await.map_err(io)?;
-    let mut reply = Vec::new();
-    let mut buf = [0u8; 512];
-    loop {
-        let n = s.read(&mut buf).await.map_err(io)?;
-        if n == 0 {
-            break;
-        }
-        reply.extend_from_slice(&buf[..n]);
-        if reply.contains(&0) || reply.len() > MAX_REPLY {
-            break;
-        }
-    }
-    if reply.is_empty() {
-        return Err("clamd closed the connection without an answer".into());
-    }
+    parts.push(&[0, 0, 0, 0]);
+    let reply = ask("clamd", endpoint, &parts, Some(0), MAX_REPLY, timeout).await?;
     Ok(parse_reply(&String::from_utf8_lossy(&reply)))
 }
 

@@ -6,14 +6,10 @@
 
 use super::cache::DnsCache;
 use crate::config::DnsList;
-use mail_auth::{DnsError, Error, MessageAuthenticator, RecordSet, ResolverCache};
+use futures_util::future::join_all;
+use mail_auth::{DnsError, Error, MessageAuthenticator};
 use std::fmt::Write;
 use std::net::{IpAddr, Ipv4Addr};
-use std::sync::Arc;
-use std::time::{Duration, Instant};
-
-/// How long "not listed" is believed (a list's negative answers carry no TTL we can read).
-const NOT_LISTED_SECS: u64 = 300;
 
 /// What one list said.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -71,17 +67,8 @@ pub async fn ask(auth: &MessageAuthenticator, cache: &DnsCache, ip: IpAddr, zone
     let name = query_name(ip, zone);
     match auth.ipv4_lookup(name.as_str(), Some(&cache.ipv4)).await {
         Ok(set) => classify(&set.rrset),
-        Err(Error::Dns(DnsError::RecordNotFound(_))) => {
-            cache.ipv4.insert(
-                format!("{name}.").into_boxed_str(),
-                RecordSet {
-                    rrset: Arc::from(Vec::new()),
-                    dnssec_status: mail_auth::DnssecStatus::Indeterminate,
-                },
-                Instant::now() + Duration::from_secs(NOT_LISTED_SECS),
-            );
-            Answer::NotListed
-        }
+        // The checks' resolver keeps this answer a minute (`Dns::for_checks`).
+        Err(Error::Dns(DnsError::RecordNotFound(_))) => Answer::NotListed,
         Err(e) => Answer::Failed(e.to_string()),
     }
 }
@@ -93,7 +80,7 @@ pub async fn check(
     lists: &[DnsList],
     ip: IpAddr,
 ) -> Verdict {
-    let answers = futures_join(lists.iter().map(|l| ask(auth, cache, ip, &l.zone))).await;
+    let answers = join_all(lists.iter().map(|l| ask(auth, cache, ip, &l.zone))).await;
     let mut v = Verdict {
         score: 0.0,
         listed: Vec::new(),
@@ -117,37 +104,6 @@ pub async fn check(
         }
     }
     v
-}
-
-/// Runs the look-ups side by side (a handful of lists: no need for a crate).
-async fn futures_join<F: std::future::Future<Output = Answer>>(
-    futures: impl Iterator<Item = F>,
-) -> Vec<Answer> {
-    let mut set = Vec::new();
-    for f in futures {
-        set.push(Box::pin(f));
-    }
-    let mut out: Vec<Option<Answer>> = vec![None; set.len()];
-    std::future::poll_fn(|cx| {
-        let mut pending = false;
-        for (i, f) in set.iter_mut().enumerate() {
-            if out[i].is_none() {
-                match f.as_mut().poll(cx) {
-                    std::task::Poll::Ready(a) => out[i] = Some(a),
-                    std::task::Poll::Pending => pending = true,
-                }
-            }
-        }
-        if pending {
-            std::task::Poll::Pending
-        } else {
-            std::task::Poll::Ready(())
-        }
-    })
-    .await;
-    out.into_iter()
-        .map(|a| a.unwrap_or(Answer::Failed("not asked".into())))
-        .collect()
 }
 
 #[cfg(test)]

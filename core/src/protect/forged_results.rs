@@ -9,7 +9,7 @@ pub const RENAMED: &str = "X-Roost-Forged-Authentication-Results";
 /// The message with every Authentication-Results field of the header block that names
 /// `hostname` as its authserv-id renamed; None when there is none (the usual case).
 pub fn rename(message: &[u8], hostname: &str) -> Option<Vec<u8>> {
-    let header_end = header_end(message);
+    let header_end = crate::store::header_of(message).len();
     let mut starts = Vec::new();
     let mut pos = 0;
     while pos < header_end {
@@ -71,16 +71,6 @@ fn claims(value: &[u8], hostname: &str) -> bool {
     id.split_whitespace()
         .next()
         .is_some_and(|id| id.trim_end_matches('.').eq_ignore_ascii_case(hostname))
-}
-
-fn header_end(m: &[u8]) -> usize {
-    let crlf = m.windows(4).position(|w| w == b"\r\n\r\n").map(|i| i + 2);
-    let lf = m.windows(2).position(|w| w == b"\n\n").map(|i| i + 1);
-    match (crlf, lf) {
-        (Some(a), Some(b)) => a.min(b),
-        (Some(a), None) | (None, Some(a)) => a,
-        (None, None) => m.len(),
-    }
 }
 
 #[cfg(test)]

@@ -7,6 +7,7 @@ pub mod authenticate;
 pub mod cache;
 pub mod clamav;
 pub mod dnsbl;
+mod engine;
 pub mod forged_results;
 pub mod probe;
 pub mod rspamd;

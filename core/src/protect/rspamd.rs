@@ -3,11 +3,11 @@
 //! verdict as JSON: its action ("reject", "soft reject", "greylist", "rewrite subject",
 //! "add header", "no action"), score and threshold.
 
+use super::engine::ask;
 use crate::config::Endpoint;
 use serde::Deserialize;
 use std::collections::BTreeMap;
 use std::time::Duration;
-use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt};
 
 /// rspamd's answers are a few KiB (one entry per symbol); anything larger is not rspamd.
 const MAX_RESPONSE: usize = 1024 * 1024;
@@ -141,37 +141,16 @@ pub async fn check(
     message: &[u8],
     timeout: Duration,
 ) -> Result<Verdict, String> {
-    let work = async {
-        match endpoint {
-            Endpoint::Unix(path) => {
-                let s = tokio::net::UnixStream::connect(path)
-                    .await
-                    .map_err(|e| format!("cannot reach rspamd at {path}: {e}"))?;
-                exchange(s, facts, message).await
-            }
-            Endpoint::Tcp(addr) => {
-                let s = tokio::net::TcpStream::connect(addr.as_str())
-                    .await
-                    .map_err(|e| format!("cannot reach rspamd at {addr}: {e}"))?;
-                exchange(s, facts, message).await
-            }
-        }
-    };
-    match tokio::time::timeout(timeout, work).await {
-        Ok(r) => r,
-        Err(_) => Err(format!(
-            "rspamd did not answer within {} s",
-            timeout.as_secs()
-        )),
-    }
-}
-
-async fn exchange<S: AsyncRead + AsyncWrite + Unpin>(
-    s: S,
-    facts: &Facts<'_>,
-    message: &[u8],
-) -> Result<Verdict, String> {
-    let raw = round_trip(s, &request(facts, message.len()), message).await?;
+    let head = request(facts, message.len());
+    let raw = ask(
+        "rspamd",
+        endpoint,
+        &[head.as_bytes(), message],
+        None,
+        MAX_RESPONSE,
+        timeout,
+    )
+    .await?;
     let (status, body) = split_response(&raw)?;
     if status != 200 {
         return Err(format!(
@@ -200,61 +179,23 @@ pub async fn learn(
         head.push_str(&format!("Password: {}\r\n", password.trim()));
     }
     head.push_str("\r\n");
-    let work = async {
-        let raw = match controller {
-            Endpoint::Unix(p) => {
-                let s = tokio::net::UnixStream::connect(p)
-                    .await
-                    .map_err(|e| format!("cannot reach rspamd's controller at {p}: {e}"))?;
-                round_trip(s, &head, message).await?
-            }
-            Endpoint::Tcp(a) => {
-                let s = tokio::net::TcpStream::connect(a.as_str())
-                    .await
-                    .map_err(|e| format!("cannot reach rspamd's controller at {a}: {e}"))?;
-                round_trip(s, &head, message).await?
-            }
-        };
-        let (status, body) = split_response(&raw)?;
-        match status {
-            200 | 208 => Ok(()),
-            _ => Err(format!(
-                "rspamd did not learn: HTTP {status}: {}",
-                String::from_utf8_lossy(&body[..body.len().min(200)])
-            )),
-        }
-    };
-    match tokio::time::timeout(timeout, work).await {
-        Ok(r) => r,
-        Err(_) => Err(format!(
-            "rspamd's controller did not answer within {} s",
-            timeout.as_secs()
+    let raw = ask(
+        "rspamd's controller",
+        controller,
+        &[head.as_bytes(), message],
+        None,
+        MAX_RESPONSE,
+        timeout,
+    )
+    .await?;
+    let (status, body) = split_response(&raw)?;
+    match status {
+        200 | 208 => Ok(()),
+        _ => Err(format!(
+            "rspamd did not learn: HTTP {status}: {}",
+            String::from_utf8_lossy(&body[..body.len().min(200)])
         )),
     }
-}
-
-async fn round_trip<S: AsyncRead + AsyncWrite + Unpin>(
-    mut s: S,
-    head: &str,
-    body: &[u8],
-) -> Result<Vec<u8>, String> {
-    let io = |e: std::io::Error| format!("rspamd connection: {e}");
-    s.write_all(head.as_bytes()).await.map_err(io)?;
-    s.write_all(body).await.map_err(io)?;
-    s.flush().await.map_err(io)?;
-    let mut raw = Vec::new();
-    let mut buf = [0u8; 8192];
-    loop {
-        let n = s.read(&mut buf).await.map_err(io)?;
-        if n == 0 {
-            break;
-        }
-        raw.extend_from_slice(&buf[..n]);
-        if raw.len() > MAX_RESPONSE {
-            return Err("rspamd's answer is too large".into());
-        }
-    }
-    Ok(raw)
 }
 
 #[cfg(test)]
