@@ -45,6 +45,23 @@ impl Network {
         Ok(Network { addr, prefix })
     }
 
+    /// The first and last address of the network as IPv6 numbers (IPv4 mapped into
+    /// ::ffff:0:0/96), the form the block lists are kept and compared in.
+    pub fn range(&self) -> (u128, u128) {
+        let (base, bits) = match self.addr.to_canonical() {
+            IpAddr::V4(v4) => (u128::from(v4.to_ipv6_mapped()), 96 + self.prefix as u32),
+            IpAddr::V6(v6) => (u128::from(v6), self.prefix as u32),
+        };
+        let host = u128::MAX.checked_shr(bits.min(128)).unwrap_or(0);
+        (base & !host, base | host)
+    }
+
+    /// One address, not a range.
+    pub fn is_single(&self) -> bool {
+        let (lo, hi) = self.range();
+        lo == hi
+    }
+
     pub fn contains(&self, ip: IpAddr) -> bool {
         match (self.addr, ip.to_canonical()) {
             (IpAddr::V4(n), IpAddr::V4(a)) => {
@@ -56,6 +73,31 @@ impl Network {
                 u128::from(n) & mask == u128::from(a) & mask
             }
             _ => false,
+        }
+    }
+}
+
+/// An address as the number `Network::range` compares it with.
+pub fn ip_number(ip: IpAddr) -> u128 {
+    match ip.to_canonical() {
+        IpAddr::V4(v4) => u128::from(v4.to_ipv6_mapped()),
+        IpAddr::V6(v6) => u128::from(v6),
+    }
+}
+
+/// "192.0.2.0/24" with the host bits cleared; a single address without its prefix.
+impl std::fmt::Display for Network {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let (lo, _) = self.range();
+        let v6 = Ipv6Addr::from(lo);
+        let first = match v6.to_ipv4_mapped() {
+            Some(v4) if self.addr.to_canonical().is_ipv4() => IpAddr::V4(v4),
+            _ => IpAddr::V6(v6),
+        };
+        if self.is_single() {
+            write!(f, "{first}")
+        } else {
+            write!(f, "{first}/{}", self.prefix)
         }
     }
 }
@@ -73,6 +115,21 @@ mod tests {
         assert_ne!(client_key(a), client_key(c));
         let mapped: IpAddr = "::ffff:192.0.2.7".parse().unwrap();
         assert_eq!(client_key(mapped), "192.0.2.7".parse::<IpAddr>().unwrap());
+    }
+
+    #[test]
+    fn ranges_and_their_names() {
+        let n = Network::parse("192.0.2.77/24").unwrap();
+        assert_eq!(n.to_string(), "192.0.2.0/24");
+        let (lo, hi) = n.range();
+        assert_eq!(hi - lo, 255);
+        assert!((lo..=hi).contains(&ip_number("192.0.2.9".parse().unwrap())));
+        assert!(!(lo..=hi).contains(&ip_number("192.0.3.1".parse().unwrap())));
+        let one = Network::parse("2001:db8::1").unwrap();
+        assert!(one.is_single());
+        assert_eq!(one.to_string(), "2001:db8::1");
+        assert_eq!(Network::parse("::/0").unwrap().range(), (0, u128::MAX));
+        assert_eq!(Network::parse("10.1.2.3").unwrap().to_string(), "10.1.2.3");
     }
 
     #[test]

@@ -59,9 +59,53 @@ pub fn short_date(unix: i64) -> String {
     )
 }
 
+/// "90", "90s", "15m", "2h", "7d", "1w" as seconds.
+pub fn parse_duration(text: &str) -> Result<u64, String> {
+    let t = text.trim();
+    let split = t.find(|c: char| !c.is_ascii_digit()).unwrap_or(t.len());
+    let (n, unit) = t.split_at(split);
+    let n: u64 = n
+        .parse()
+        .map_err(|_| format!("'{t}' is not a duration (e.g. 90s, 15m, 2h, 7d)"))?;
+    let scale = match unit.trim() {
+        "" | "s" => 1,
+        "m" | "min" => 60,
+        "h" => 3600,
+        "d" => 86_400,
+        "w" => 7 * 86_400,
+        _ => return Err(format!("'{t}': the unit is s, m, h, d or w (e.g. 2h)")),
+    };
+    n.checked_mul(scale)
+        .ok_or_else(|| format!("'{t}' is too long"))
+}
+
+/// 7200 as "2h", 90 as "90s", 86400 as "1d": the largest unit that divides it.
+pub fn duration_words(secs: u64) -> String {
+    for (unit, size) in [("w", 7 * 86_400), ("d", 86_400), ("h", 3600), ("m", 60)] {
+        if secs >= size && secs.is_multiple_of(size) {
+            return format!("{}{unit}", secs / size);
+        }
+    }
+    format!("{secs}s")
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn durations() {
+        assert_eq!(parse_duration("90"), Ok(90));
+        assert_eq!(parse_duration("15m"), Ok(900));
+        assert_eq!(parse_duration("2h"), Ok(7200));
+        assert_eq!(parse_duration("7d"), Ok(604_800));
+        assert!(parse_duration("2x").is_err());
+        assert!(parse_duration("h").is_err());
+        assert!(parse_duration("99999999999999999999w").is_err());
+        assert_eq!(duration_words(7200), "2h");
+        assert_eq!(duration_words(90), "90s");
+        assert_eq!(duration_words(86_400), "1d");
+    }
 
     #[test]
     fn dates() {

@@ -6,8 +6,9 @@ use super::content::Content;
 use super::{Failure, Filing, Incoming};
 use crate::config::{Config, Disposition, Endpoint, Unavailable};
 use crate::context::Shared;
-use crate::protect::{self, Outcome, OwnDomains, clamav, rspamd};
+use crate::protect::{self, Outcome, OwnDomains, clamav, reputation, rspamd};
 use crate::store::Store;
+use crate::store::reputation::ListKind;
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -34,6 +35,7 @@ pub async fn screen_arrival(
         && p.rspamd.is_empty()
         && (p.refused_attachments.is_empty() || text_only)
     {
+        file_by_lists(shared, m, None);
         return Ok(None);
     }
     let busy = || Failure::Deferred("4.3.1 Insufficient system resources, try again later".into());
@@ -133,20 +135,55 @@ pub async fn screen_arrival(
     }
     drop(bytes);
     drop(held);
-    if let Some(why) = junk {
-        tracing::info!(queue_id = %m.queue_id, reason = %why, "filed to Junk");
-        for l in &mut m.local {
-            if matches!(l.into, Filing::Inbox) {
-                l.into = Filing::Junk;
-            }
-        }
-    }
+    file_by_lists(shared, m, junk);
     // Below our Received line, as Postfix with a milter writes them: all belong to this hop.
     m.trace.push_str(&headers);
     if let Some(b) = &renamed {
         m.header = Some(crate::store::header_of(b).to_vec());
     }
     Ok(renamed)
+}
+
+/// Files each local copy to Junk or INBOX: the message's verdict, unless the server's allow
+/// list names the client or the sender, or the recipient's own lists decide (their allowed
+/// sender, or a blocked author in From:).
+fn file_by_lists(shared: &Shared, m: &mut Incoming, junk: Option<String>) {
+    let Some(arrival) = m.arrival.as_ref() else {
+        return;
+    };
+    let store = &shared.store;
+    let server_allows = reputation::client_allowed(store, arrival.ip)
+        || reputation::sender_verdict(store, &arrival.mail_from, None) == Some(ListKind::Allow);
+    let authors: Vec<String> = m
+        .header
+        .as_deref()
+        .and_then(|h| crate::rfc5322::from_mailboxes(h).ok())
+        .map(|list| list.iter().map(|mb| mb.addr_spec()).collect())
+        .unwrap_or_default();
+    for l in &mut m.local {
+        if !matches!(l.into, Filing::Inbox) {
+            continue;
+        }
+        let own = |who: &str| reputation::sender_verdict(store, who, Some(l.account_id));
+        let user_allows = own(&arrival.mail_from) == Some(ListKind::Allow)
+            || authors.iter().any(|a| own(a) == Some(ListKind::Allow));
+        let user_blocks = authors.iter().any(|a| own(a) == Some(ListKind::Block));
+        let why = match (&junk, server_allows || user_allows) {
+            (Some(why), false) => Some(why.clone()),
+            (Some(why), true) => {
+                tracing::info!(queue_id = %m.queue_id, account = l.account_id, reason = %why,
+                    "not filed to Junk: the sender is on an allow list");
+                None
+            }
+            (None, _) if user_blocks => Some("the author is on the recipient's block list".into()),
+            (None, _) => None,
+        };
+        if let Some(why) = why {
+            tracing::info!(queue_id = %m.queue_id, account = l.account_id, reason = %why,
+                "filed to Junk");
+            l.into = Filing::Junk;
+        }
+    }
 }
 
 enum Scanned {

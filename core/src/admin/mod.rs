@@ -3,6 +3,7 @@
 //! carries logic of its own.
 
 mod bootstrap;
+mod lists;
 pub mod settings;
 pub mod status;
 
@@ -12,6 +13,7 @@ pub use bootstrap::{FirstAdmin, bootstrap};
 use crate::config::{ByteSize, Config};
 use crate::directory::{self, AliasInfo, DomainInfo, GroupInfo, NewAccount, UserInfo, password};
 use crate::error::{Error, Result};
+use crate::store::reputation::ListKind;
 use crate::store::{self, QueueAction, QueueEntry, QueueFilter, Store};
 use std::path::PathBuf;
 use std::sync::Arc;
@@ -182,6 +184,32 @@ pub enum Request {
     SettingsSet {
         settings: serde_json::Value,
     },
+    /// The allow and block lists in force: one list or both, the server's and every user's or
+    /// one user's (`roost block list`, `roost allow list`).
+    ListShow {
+        #[serde(default)]
+        list: Option<ListKind>,
+        #[serde(default)]
+        user: Option<String>,
+    },
+    /// Puts a client address or network, a sender or an @domain on a list, for the whole
+    /// server or one user; `for_secs` makes the entry lapse.
+    ListAdd {
+        list: ListKind,
+        entry: String,
+        #[serde(default)]
+        user: Option<String>,
+        #[serde(default)]
+        for_secs: Option<u64>,
+        #[serde(default)]
+        reason: String,
+    },
+    /// Takes an entry off whichever list holds it.
+    ListRemove {
+        entry: String,
+        #[serde(default)]
+        user: Option<String>,
+    },
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
@@ -296,6 +324,7 @@ pub enum Response {
     SearchStatus(SearchStatus),
     SearchProgress(SearchProgress),
     Settings(serde_json::Value),
+    ListEntries(Vec<store::reputation::ListEntry>),
 }
 
 #[derive(Clone)]
@@ -538,6 +567,15 @@ impl Admin {
                 }))
             }
             Firewall { action } => firewall(&self.config, action).map(Response::Done),
+            ListShow { list, user } => lists::show(s, list, user),
+            ListAdd {
+                list,
+                entry,
+                user,
+                for_secs,
+                reason,
+            } => lists::add(s, list, &entry, user, for_secs, &reason),
+            ListRemove { entry, user } => lists::remove(s, &entry, user),
             SearchCjk { target, enable } => {
                 let t = target.clone();
                 let gained = s.write(move |c| {

@@ -1,6 +1,7 @@
 //! The `roost` command line: `serve` runs the daemon; every other subcommand is a thin call into
 //! the admin layer, printed as a table for people or as JSON with --json.
 
+mod lists;
 mod output;
 mod password_prompt;
 mod progress;
@@ -60,6 +61,14 @@ pub enum Command {
     /// The full-text search index.
     #[command(subcommand)]
     Search(SearchCmd),
+    /// Client addresses, networks, senders and domains refused: for the whole server or one
+    /// user; Roost's own automatic blocks (failed logins, unknown recipients, spam traps) too.
+    #[command(subcommand)]
+    Block(lists::ListCmd),
+    /// Client addresses, networks, senders and domains never refused by the DNS lists nor
+    /// filed to Junk: for the whole server or one user.
+    #[command(subcommand)]
+    Allow(lists::ListCmd),
     /// Whether the server runs, where it listens, and the queue's counts.
     Status,
     /// The mail ports in the system firewall (nftables, as root): register, unregister, status;
@@ -602,6 +611,8 @@ fn to_request(cmd: Command) -> Result<Req, Error> {
             target,
             enable: false,
         },
+        Command::Block(c) => lists::request(crate::store::reputation::ListKind::Block, c),
+        Command::Allow(c) => lists::request(crate::store::reputation::ListKind::Allow, c),
         Command::Status => R::Status,
         Command::Settings(SettingsCmd::Get) => R::SettingsGet,
         Command::Settings(SettingsCmd::Set { assignments }) => R::SettingsSet {

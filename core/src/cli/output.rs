@@ -259,6 +259,27 @@ pub fn render(resp: &Response) -> String {
             "{} indexed, {} waiting to be indexed\n",
             p.indexed, p.waiting
         ),
+        Response::ListEntries(es) if es.is_empty() => "no entries\n".into(),
+        Response::ListEntries(es) => table(
+            &["LIST", "ENTRY", "FOR", "UNTIL", "REASON"],
+            es.iter()
+                .map(|e| {
+                    vec![
+                        e.list.as_str().to_string(),
+                        e.entry.clone(),
+                        e.user.clone().unwrap_or_else(|| "server".into()),
+                        e.expires
+                            .map(crate::util::short_date)
+                            .unwrap_or_else(|| "removed".into()),
+                        if e.automatic {
+                            format!("{} (automatic)", e.reason)
+                        } else {
+                            e.reason.clone()
+                        },
+                    ]
+                })
+                .collect(),
+        ),
         Response::Settings(v) => {
             let as_toml = serde_json::from_value::<toml::Value>(v.clone())
                 .ok()

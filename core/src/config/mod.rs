@@ -488,6 +488,17 @@ impl Config {
                 ConfigError(format!("protection.dnsbl_exempt_networks: '{net}': {e}"))
             })?;
         }
+        for net in &p.auto_block_exempt {
+            crate::netaddr::Network::parse(net)
+                .map_err(|e| ConfigError(format!("protection.auto_block_exempt: '{net}': {e}")))?;
+        }
+        for trap in &p.spam_traps {
+            if crate::address::Address::parse(trap).is_err() {
+                return Err(ConfigError(format!(
+                    "protection.spam_traps: '{trap}' is not an address"
+                )));
+            }
+        }
         for l in &p.dnsbl {
             if l.zone.trim().is_empty() || l.zone.contains(char::is_whitespace) {
                 return Err(ConfigError(format!(

@@ -119,6 +119,28 @@ pub struct ProtectionConfig {
     pub refused_attachments: Vec<String>,
     /// What happens to a message with one: "reject" (554 5.7.1), "junk" or "accept".
     pub attachment_action: Disposition,
+    /// How long an automatic block lasts, in seconds (`roost block list` shows them). 0: Roost
+    /// never blocks by itself.
+    pub auto_block_secs: u64,
+    /// An address that fails [auth] max_failures logins is blocked (every service), not only
+    /// refused further logins.
+    pub block_on_login_failures: bool,
+    /// Unknown recipients asked for by one address within unknown_recipients_window_secs
+    /// before it is blocked (a dictionary attack). 0: not counted.
+    pub unknown_recipients_max: u32,
+    pub unknown_recipients_window_secs: u64,
+    /// Addresses no person uses, published where only harvesters find them: a client that
+    /// writes to one is blocked. They need not exist as accounts.
+    pub spam_traps: Vec<String>,
+    /// Addresses and networks never blocked automatically (the allow list also protects one).
+    pub auto_block_exempt: Vec<String>,
+    /// Greylisting: the first message from an unknown (client network, sender, recipient) is
+    /// answered 451 and accepted when retried after greylist_delay_secs. Real servers retry;
+    /// many spam engines do not. Delays a new correspondent's first mail by minutes.
+    pub greylisting: bool,
+    pub greylist_delay_secs: u64,
+    /// A triplet that passed is remembered this many days after its last message.
+    pub greylist_days: u64,
 }
 
 impl Default for ProtectionConfig {
@@ -165,6 +187,15 @@ impl Default for ProtectionConfig {
             .map(String::from)
             .to_vec(),
             attachment_action: Disposition::Reject,
+            auto_block_secs: 3600,
+            block_on_login_failures: true,
+            unknown_recipients_max: 20,
+            unknown_recipients_window_secs: 600,
+            spam_traps: Vec::new(),
+            auto_block_exempt: vec!["127.0.0.0/8".into(), "::1".into()],
+            greylisting: false,
+            greylist_delay_secs: 300,
+            greylist_days: 36,
         }
     }
 }

@@ -82,6 +82,9 @@ pub async fn login(
         }
         _ => {
             let blocked = shared.guard.fail(ip);
+            if blocked && shared.config().protection.block_on_login_failures {
+                shared.block_automatically(ip, "failed logins");
+            }
             if let Some(a) = &account
                 && let Some(lock) = shared.guard.fail_account(a.id)
             {

@@ -44,6 +44,8 @@ pub struct Shared {
     pub signers: crate::dkim::Signers,
     /// DNS answers of the arrival checks, kept for their TTL.
     pub auth_cache: crate::protect::DnsCache,
+    /// Unknown-recipient counts toward an automatic block.
+    pub tracker: crate::protect::reputation::Tracker,
     pub search: Arc<Search>,
     shutdown: watch::Sender<bool>,
 }
@@ -83,6 +85,7 @@ impl Shared {
             dns: RwLock::new(Arc::new(dns)),
             signers: crate::dkim::Signers::default(),
             auth_cache: crate::protect::DnsCache::default(),
+            tracker: Default::default(),
             search,
             store,
             tls,
@@ -108,6 +111,16 @@ impl Shared {
             *self.check_dns.write().unwrap_or_else(|p| p.into_inner()) = Some(Arc::new(d));
         }
         *self.config.write().unwrap_or_else(|p| p.into_inner()) = Arc::new(new);
+    }
+
+    /// Blocks the client for a while, as `[protection]` says (a store write, off the async
+    /// threads; connections from it are refused once it is written).
+    pub fn block_automatically(&self, ip: std::net::IpAddr, reason: &'static str) {
+        let store = self.store.clone();
+        let cfg = self.config();
+        tokio::task::spawn_blocking(move || {
+            crate::protect::reputation::block_automatically(&store, &cfg.protection, ip, reason)
+        });
     }
 
     /// The resolver delivery uses.

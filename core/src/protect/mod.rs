@@ -10,6 +10,7 @@ pub mod dnsbl;
 mod engine;
 pub mod forged_results;
 pub mod probe;
+pub mod reputation;
 pub mod rspamd;
 
 pub use authenticate::{OwnDomains, Verdicts, authenticate, timed_out};

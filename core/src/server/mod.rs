@@ -267,6 +267,12 @@ async fn accept_loop(
         };
         let cfg = shared.config();
         let ip = peer.ip().to_canonical();
+        if let Some(why) = crate::protect::reputation::client_blocked(&shared.store, ip) {
+            tracing::info!(client = %ip, service = service.name(), reason = %why,
+                "connection refused: blocked");
+            refuse(stream, &blocked_reply(service, &cfg.hostname, ip));
+            continue;
+        }
         let per_minute = if cfg.rate_exempt(ip) {
             0
         } else {
@@ -295,7 +301,6 @@ async fn accept_loop(
             }
             Err(why) => {
                 tracing::info!(client = %ip, service = service.name(), why, "connection refused");
-                // An implicit-TLS client cannot read a clear-text answer: it just gets closed.
                 let msg = match service {
                     Protocol::Smtp(Service::Submissions)
                     | Protocol::Pop3 { tls: true }
@@ -308,20 +313,42 @@ async fn accept_loop(
                         Some(format!("-ERR [SYS/TEMP] {why}, try again later\r\n"))
                     }
                 };
-                if let Some(msg) = msg {
-                    tokio::spawn(async move {
-                        use tokio::io::AsyncWriteExt;
-                        let mut s = stream;
-                        let _ = tokio::time::timeout(
-                            Duration::from_secs(5),
-                            s.write_all(msg.as_bytes()),
-                        )
-                        .await;
-                    });
-                }
+                refuse(stream, &msg);
             }
         }
     }
+}
+
+/// What a blocked client reads before the connection closes (nothing on implicit TLS).
+fn blocked_reply(service: Protocol, hostname: &str, ip: std::net::IpAddr) -> Option<String> {
+    match service {
+        Protocol::Smtp(Service::Submissions)
+        | Protocol::Pop3 { tls: true }
+        | Protocol::Imap { tls: true } => None,
+        Protocol::Smtp(_) => Some(format!(
+            "554 5.7.1 {hostname}: client [{ip}] is blocked here; write to postmaster from \
+             another address if this is a mistake\r\n"
+        )),
+        Protocol::Imap { tls: false } => Some(format!(
+            "* BYE [UNAVAILABLE] client [{ip}] is blocked here\r\n"
+        )),
+        Protocol::Pop3 { tls: false } => {
+            Some(format!("-ERR [AUTH] client [{ip}] is blocked here\r\n"))
+        }
+    }
+}
+
+/// Writes the refusal (bounded in time) and closes. An implicit-TLS client cannot read a
+/// clear-text answer: it just gets closed.
+fn refuse(stream: tokio::net::TcpStream, msg: &Option<String>) {
+    let Some(msg) = msg.clone() else {
+        return;
+    };
+    tokio::spawn(async move {
+        use tokio::io::AsyncWriteExt;
+        let mut s = stream;
+        let _ = tokio::time::timeout(Duration::from_secs(5), s.write_all(msg.as_bytes())).await;
+    });
 }
 
 /// SIGHUP: read the configuration again, swap it in, reload certificates, and bind or close

@@ -1,9 +1,12 @@
-//! The checks of the client itself, before any message: the DNS block and allow lists.
+//! The checks of the client itself, before any message: the DNS block and allow lists, the
+//! server's and the recipients' own allow and block lists, the automatic blocks.
 
 use crate::config::Config;
 use crate::context::Shared;
-use crate::protect::dnsbl;
+use crate::protect::{dnsbl, reputation};
+use crate::store::reputation::ListKind;
 use std::net::IpAddr;
+use std::sync::Arc;
 use std::time::Duration;
 
 /// None when the client may go on; the RCPT reply when its lists refuse it.
@@ -17,7 +20,7 @@ pub async fn dns_lists(shared: &Shared, cfg: &Config, ip: IpAddr) -> Option<Stri
         .dnsbl_exempt_networks
         .iter()
         .any(|n| crate::netaddr::Network::parse(n).is_ok_and(|n| n.contains(ip)));
-    if exempt {
+    if exempt || reputation::client_allowed(&shared.store, ip) {
         return None;
     }
     let dns = shared.check_dns();
@@ -58,4 +61,132 @@ pub async fn dns_lists(shared: &Shared, cfg: &Config, ip: IpAddr) -> Option<Stri
         "554 5.7.1 Service unavailable; client [{}] blocked using {first}",
         ip.to_canonical()
     ))
+}
+
+/// MAIL FROM of a client that did not sign in: refused when the server's block list names the
+/// sender or its domain.
+pub fn sender_refusal(shared: &Shared, sender: &str) -> Option<String> {
+    match reputation::sender_verdict(&shared.store, sender, None) {
+        Some(ListKind::Block) => {
+            tracing::info!(target: "roost_core::transactions", from = %sender,
+                "sender refused by the block list");
+            Some(format!("550 5.7.1 Sender <{sender}> is not accepted here"))
+        }
+        _ => None,
+    }
+}
+
+/// RCPT of a client that did not sign in, for an address that exists: refused when one of the
+/// recipient accounts' own lists blocks the client or the sender (and does not allow it).
+pub fn recipient_refusal(
+    shared: &Shared,
+    ip: IpAddr,
+    sender: &str,
+    recipient: &str,
+    accounts: &[i64],
+) -> Option<String> {
+    for &account in accounts {
+        let by_sender = reputation::sender_verdict(&shared.store, sender, Some(account));
+        let by_ip = reputation::account_ip_verdict(&shared.store, ip, account);
+        let blocked = match (by_sender, by_ip) {
+            (Some(ListKind::Allow), _) | (_, Some(ListKind::Allow)) => false,
+            (Some(ListKind::Block), _) | (_, Some(ListKind::Block)) => true,
+            _ => false,
+        };
+        if blocked {
+            tracing::info!(target: "roost_core::transactions", client = %ip, from = %sender,
+                to = %recipient, "refused by the recipient's block list");
+            return Some(format!(
+                "550 5.7.1 <{recipient}>: the recipient does not accept mail from this sender"
+            ));
+        }
+    }
+    None
+}
+
+/// Counts an unknown recipient asked for by a client that did not sign in; blocks the client
+/// when it asks for too many.
+pub fn unknown_recipient(shared: &Arc<Shared>, cfg: &Config, ip: IpAddr) {
+    let p = &cfg.protection;
+    let window = Duration::from_secs(p.unknown_recipients_window_secs.max(1));
+    if shared
+        .tracker
+        .unknown_recipient(ip, p.unknown_recipients_max, window)
+    {
+        shared.block_automatically(ip, "too many unknown recipients");
+    }
+}
+
+/// Whether the address is one of the spam traps; the client that wrote to it is blocked.
+pub fn spam_trap(shared: &Arc<Shared>, cfg: &Config, ip: IpAddr, address: &str) -> bool {
+    let trap = cfg
+        .protection
+        .spam_traps
+        .iter()
+        .any(|t| t.eq_ignore_ascii_case(address));
+    if trap {
+        tracing::info!(target: "roost_core::transactions", client = %ip, to = %address,
+            "mail to a spam trap");
+        shared.block_automatically(ip, "mail to a spam trap");
+    }
+    trap
+}
+
+/// Greylisting of one recipient for a client that did not sign in (`[protection]
+/// greylisting`): the 451 reply while the triplet is new; None lets it through.
+pub fn greylist(
+    shared: &Shared,
+    cfg: &Config,
+    ip: IpAddr,
+    sender: &str,
+    recipient: &str,
+) -> Option<String> {
+    use crate::store::greylist::{self, Greylist};
+    let p = &cfg.protection;
+    if !p.greylisting
+        || reputation::client_allowed(&shared.store, ip)
+        || reputation::sender_verdict(&shared.store, sender, None) == Some(ListKind::Allow)
+    {
+        return None;
+    }
+    // A sending pool retries from another address of its network: count networks.
+    let net = match ip.to_canonical() {
+        IpAddr::V4(v4) => {
+            let o = v4.octets();
+            format!("{}.{}.{}.0/24", o[0], o[1], o[2])
+        }
+        v6 => format!("{}/64", crate::netaddr::client_key(v6)),
+    };
+    let key = format!(
+        "{net}|{}|{}",
+        sender.to_ascii_lowercase(),
+        recipient.to_ascii_lowercase()
+    );
+    let now = crate::store::now();
+    if shared
+        .store
+        .read(|tx| greylist::passed(tx, &key, now))
+        .unwrap_or(false)
+    {
+        return None;
+    }
+    let (delay, days) = (p.greylist_delay_secs, p.greylist_days);
+    match shared
+        .store
+        .write(move |tx| greylist::check(tx, &key, now, delay, days))
+    {
+        Ok(Greylist::Pass) => None,
+        Ok(Greylist::Wait(secs)) => {
+            tracing::info!(target: "roost_core::transactions", client = %ip, from = %sender,
+                to = %recipient, retry_in = secs, "greylisted");
+            Some(format!(
+                "451 4.7.1 <{recipient}>: Greylisted: this server does not know yours yet; try \
+                 again in {secs} seconds"
+            ))
+        }
+        Err(e) => {
+            tracing::warn!(error = %e, "greylisting not applied: the store failed");
+            None
+        }
+    }
 }

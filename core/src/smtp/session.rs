@@ -9,7 +9,7 @@ use crate::context::{AuthUser, Shared};
 use crate::directory::{self, Address, RcptError, Resolved};
 use crate::net::{Conn, Line, ReadError};
 use crate::store::Spool;
-use std::net::SocketAddr;
+use std::net::{IpAddr, SocketAddr};
 use std::sync::Arc;
 use std::time::Duration;
 use tokio::io::{AsyncRead, AsyncWrite};
@@ -413,6 +413,11 @@ fn mail<S: AsyncRead + AsyncWrite + Unpin>(
             }
         }
     }
+    if st.auth.is_none()
+        && let Some(refusal) = super::screen::sender_refusal(shared, &path.0)
+    {
+        return conn.reply(&refusal);
+    }
     st.tx = Some(Transaction {
         from: path,
         params,
@@ -426,7 +431,7 @@ fn mail<S: AsyncRead + AsyncWrite + Unpin>(
 fn rcpt<S: AsyncRead + AsyncWrite + Unpin>(
     conn: &mut Conn<S>,
     st: &mut State,
-    shared: &Shared,
+    shared: &Arc<Shared>,
     cfg: &Config,
     path: Path,
 ) {
@@ -435,7 +440,9 @@ fn rcpt<S: AsyncRead + AsyncWrite + Unpin>(
         return conn.reply("503 5.5.1 Send MAIL first");
     };
     let listed = st.listed.as_ref().and_then(|l| l.as_deref());
-    let reply = rcpt_reply(tx, shared, cfg, authenticated, listed, &path);
+    let ip = st.peer.ip().to_canonical();
+    let client = (!authenticated).then_some(ip);
+    let reply = rcpt_reply(tx, shared, cfg, client, listed, &path);
     tx.log.push((
         path.0.clone(),
         reply.split(' ').take(2).collect::<Vec<_>>().join(" "),
@@ -443,14 +450,16 @@ fn rcpt<S: AsyncRead + AsyncWrite + Unpin>(
     conn.reply(&reply);
 }
 
+/// `client`: the address of a client that did not sign in (None when it did).
 fn rcpt_reply(
     tx: &mut Transaction,
-    shared: &Shared,
+    shared: &Arc<Shared>,
     cfg: &Config,
-    authenticated: bool,
+    client: Option<IpAddr>,
     listed: Option<&str>,
     path: &Path,
 ) -> String {
+    let authenticated = client.is_none();
     let per_user = cfg.limits.recipients_per_message;
     if authenticated && per_user > 0 && tx.rcpts.len() >= per_user {
         return format!(
@@ -481,6 +490,14 @@ fn rcpt_reply(
     {
         return reply.to_string();
     }
+    if let Some(ip) = client
+        && super::screen::spam_trap(shared, cfg, ip, &addr.to_string())
+    {
+        return format!(
+            "550 5.1.1 <{}>: Recipient address rejected: no such user",
+            path.0
+        );
+    }
     let delimiter = cfg.smtp.recipient_delimiter.clone();
     // On this thread: an indexed read in WAL mode never waits for the writer, and takes less
     // than the hand-off to the blocking pool would (measured: 30% of SMTP throughput).
@@ -502,6 +519,9 @@ fn rcpt_reply(
         },
         Err(RcptError::NotLocal) => return format!("554 5.7.1 <{}>: Relay access denied", path.0),
         Err(RcptError::NoSuchUser) => {
+            if let Some(ip) = client {
+                super::screen::unknown_recipient(shared, cfg, ip);
+            }
             return format!(
                 "550 5.1.1 <{}>: Recipient address rejected: no such user",
                 path.0
@@ -512,6 +532,15 @@ fn rcpt_reply(
             return format!("550 5.4.6 <{}>: Alias loop or too deep", path.0);
         }
     };
+    if let Some(ip) = client {
+        let ids: Vec<i64> = dest.accounts.iter().map(|a| a.id).collect();
+        if let Some(refusal) =
+            super::screen::recipient_refusal(shared, ip, &tx.from.0, &path.0, &ids)
+                .or_else(|| super::screen::greylist(shared, cfg, ip, &tx.from.0, &path.0))
+        {
+            return refusal;
+        }
+    }
     let declared = tx.params.size.unwrap_or(0);
     for a in &dest.accounts {
         if a.quota > 0 && declared > a.quota {

@@ -187,6 +187,32 @@ const MIGRATIONS: &[&str] = &[
         INSERT OR IGNORE INTO blob_trash (id) VALUES (OLD.blob_id);
     END;
     "#,
+    // 8: the allow and block lists (store::reputation): account_id NULL is the whole server;
+    // lo/hi are the first and last address of an ip entry as 16 big-endian bytes.
+    r#"
+    CREATE TABLE reputation (
+        id         INTEGER PRIMARY KEY,
+        account_id INTEGER REFERENCES accounts(id) ON DELETE CASCADE,
+        list       TEXT NOT NULL,
+        kind       TEXT NOT NULL,
+        value      TEXT NOT NULL,
+        lo         BLOB,
+        hi         BLOB,
+        network    INTEGER NOT NULL DEFAULT 0,
+        reason     TEXT NOT NULL DEFAULT '',
+        created    INTEGER NOT NULL,
+        expires    INTEGER,
+        automatic  INTEGER NOT NULL DEFAULT 0
+    );
+    CREATE UNIQUE INDEX reputation_subject ON reputation(ifnull(account_id, 0), kind, value);
+    CREATE INDEX reputation_address ON reputation(kind, ifnull(account_id, 0), lo);
+    CREATE TABLE greylist (
+        key    TEXT PRIMARY KEY,
+        first  INTEGER NOT NULL,
+        passed INTEGER NOT NULL DEFAULT 0,
+        last   INTEGER NOT NULL
+    ) WITHOUT ROWID;
+    "#,
 ];
 
 pub fn migrate(conn: &mut Connection, db_path: &Path) -> Result<()> {

@@ -1,0 +1,58 @@
+//! `roost block` and `roost allow`: the server's and each user's lists of client addresses,
+//! networks, senders and sending domains.
+
+use crate::admin::Request;
+use crate::store::reputation::ListKind;
+use clap::Subcommand;
+
+#[derive(Subcommand)]
+pub enum ListCmd {
+    /// Entries in force (automatic blocks included, with when they lapse).
+    List {
+        /// One user's own entries instead of every entry.
+        #[arg(long)]
+        user: Option<String>,
+    },
+    /// Add an address (192.0.2.7), a network (198.51.100.0/24), a sender (spam@bad.example)
+    /// or a whole sending domain (@bad.example).
+    Add {
+        entry: String,
+        /// For one user's mail only, not the whole server.
+        #[arg(long)]
+        user: Option<String>,
+        /// Lapse after this long (e.g. 2h, 7d); without it the entry stays until removed.
+        #[arg(long = "for", value_parser = crate::util::parse_duration)]
+        duration: Option<u64>,
+        /// Why, shown by `list` and in the log.
+        #[arg(long, default_value = "")]
+        reason: String,
+    },
+    /// Take an entry off the list.
+    Remove {
+        entry: String,
+        #[arg(long)]
+        user: Option<String>,
+    },
+}
+
+pub fn request(list: ListKind, cmd: ListCmd) -> Request {
+    match cmd {
+        ListCmd::List { user } => Request::ListShow {
+            list: Some(list),
+            user,
+        },
+        ListCmd::Add {
+            entry,
+            user,
+            duration,
+            reason,
+        } => Request::ListAdd {
+            list,
+            entry,
+            user,
+            for_secs: duration,
+            reason,
+        },
+        ListCmd::Remove { entry, user } => Request::ListRemove { entry, user },
+    }
+}

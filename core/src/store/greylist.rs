@@ -1,0 +1,68 @@
+//! Greylisting's memory: (client network, sender, recipient) triplets, when each was first
+//! seen and whether it came back late enough to pass.
+
+use crate::error::Result;
+use crate::store::Tx;
+use rusqlite::{OptionalExtension, params};
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Greylist {
+    /// Known: let through.
+    Pass,
+    /// New, or retried too soon: try again in this many seconds.
+    Wait(u64),
+}
+
+/// Looks the triplet up and records what it did: a new one is remembered, one retried after
+/// `delay` seconds passes from now on. Old triplets are forgotten along the way.
+pub fn check(conn: &Tx, key: &str, now: i64, delay: u64, keep_days: u64) -> Result<Greylist> {
+    let row: Option<(i64, bool, i64)> = conn
+        .prepare_cached("SELECT first, passed, last FROM greylist WHERE key = ?1")?
+        .query_row([key], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)))
+        .optional()?;
+    let delay = delay as i64;
+    let verdict = match row {
+        None => {
+            conn.prepare_cached(
+                "INSERT INTO greylist (key, first, passed, last) VALUES (?1, ?2, 0, ?2)",
+            )?
+            .execute(params![key, now])?;
+            // Bounded work per new triplet: a flood of new ones cannot make one slow.
+            conn.prepare_cached(
+                "DELETE FROM greylist WHERE key IN (SELECT key FROM greylist
+                 WHERE (passed = 1 AND last < ?1) OR (passed = 0 AND first < ?2) LIMIT 50)",
+            )?
+            .execute(params![
+                now - keep_days as i64 * 86_400,
+                now - 86_400 - delay
+            ])?;
+            Greylist::Wait(delay as u64)
+        }
+        Some((first, false, _)) if now - first < delay => {
+            Greylist::Wait((first + delay - now) as u64)
+        }
+        Some((_, false, _)) => {
+            conn.prepare_cached("UPDATE greylist SET passed = 1, last = ?2 WHERE key = ?1")?
+                .execute(params![key, now])?;
+            Greylist::Pass
+        }
+        Some((_, true, last)) => {
+            // The last-seen time matters by the day: no write for every message.
+            if now - last > 86_400 {
+                conn.prepare_cached("UPDATE greylist SET last = ?2 WHERE key = ?1")?
+                    .execute(params![key, now])?;
+            }
+            Greylist::Pass
+        }
+    };
+    Ok(verdict)
+}
+
+/// Whether the triplet is known and passed (a read: no write needed for most messages).
+pub fn passed(conn: &Tx, key: &str, now: i64) -> Result<bool> {
+    let last: Option<i64> = conn
+        .prepare_cached("SELECT last FROM greylist WHERE key = ?1 AND passed = 1")?
+        .query_row([key], |r| r.get(0))
+        .optional()?;
+    Ok(last.is_some_and(|l| now - l <= 86_400))
+}
