@@ -303,5 +303,5 @@ fn a_message_moved_into_junk_is_learned_as_spam() {
     common::wait_until(20, "rspamd to learn the moved message", || {
         rspamd.learned() == 1
     });
-    s.wait_log("rspamd learned from the user's sorting");
+    s.wait_log("learned from the user's sorting");
 }

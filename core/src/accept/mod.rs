@@ -8,6 +8,7 @@
 //! causes); `Prepared::announce` then wakes the sessions of the accounts, the queue runner and
 //! the indexer. `accept` does all three for callers with nothing else to commit.
 
+mod classify;
 mod content;
 pub mod hooks;
 mod screen;

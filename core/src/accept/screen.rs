@@ -2,6 +2,7 @@
 //! authentication (SPF, DKIM, ARC, DMARC), the virus scan, then rspamd; their verdicts go into the
 //! message's trace headers, and the message is refused, deferred or filed to Junk.
 
+use super::classify;
 use super::content::Content;
 use super::{Failure, Filing, Incoming};
 use crate::config::{Config, Disposition, Endpoint, Unavailable};
@@ -24,6 +25,7 @@ pub async fn screen_arrival(
     };
     let cfg = shared.config();
     let p = &cfg.protection;
+    let trained = classify::trained(shared, p, m);
     // Only the attachment rule on, and a header that says a single text part: nothing to
     // read (the usual case on a default install).
     let text_only = m
@@ -34,8 +36,11 @@ pub async fn screen_arrival(
         && p.clamav.is_empty()
         && p.rspamd.is_empty()
         && (p.refused_attachments.is_empty() || text_only)
+        && trained.is_empty()
     {
-        file_by_lists(shared, m, None);
+        let scored = classify::score(shared, p, m, None, &[], None);
+        m.trace.push_str(&scored.header);
+        file_by_lists(shared, m, |a| scored.junk_for(a));
         return Ok(None);
     }
     let busy = || Failure::Deferred("4.3.1 Insufficient system resources, try again later".into());
@@ -53,6 +58,7 @@ pub async fn screen_arrival(
     let mut headers = String::new();
     let mut junk: Option<String> = None;
     let mut renamed = None;
+    let mut words = None;
     if p.authentication {
         renamed = protect::forged_results::rename(&bytes, &cfg.hostname);
         if renamed.is_some() {
@@ -97,6 +103,7 @@ pub async fn screen_arrival(
             Outcome::Defer(why) => return Err(Failure::Deferred(why)),
         }
         headers.push_str(&verdicts.header);
+        words = Some(verdicts.words);
     }
     if let Some(file) = protect::attachments::refused(&bytes, &p.refused_attachments) {
         tracing::info!(target: "roost_core::transactions", queue_id = %m.queue_id,
@@ -133,9 +140,12 @@ pub async fn screen_arrival(
             junk = spam;
         }
     }
+    let scored = classify::score(shared, p, m, words, &trained, Some(&bytes));
+    headers.push_str(&scored.header);
     drop(bytes);
     drop(held);
-    file_by_lists(shared, m, junk);
+    // A verdict of the checks stands; the score decides only where they found nothing.
+    file_by_lists(shared, m, |a| junk.clone().or_else(|| scored.junk_for(a)));
     // Below our Received line, as Postfix with a milter writes them: all belong to this hop.
     m.trace.push_str(&headers);
     if let Some(b) = &renamed {
@@ -144,10 +154,10 @@ pub async fn screen_arrival(
     Ok(renamed)
 }
 
-/// Files each local copy to Junk or INBOX: the message's verdict, unless the server's allow
-/// list names the client or the sender, or the recipient's own lists decide (their allowed
-/// sender, or a blocked author in From:).
-fn file_by_lists(shared: &Shared, m: &mut Incoming, junk: Option<String>) {
+/// Files each local copy to Junk or INBOX: the verdict for that recipient (`junk`), unless the
+/// server's allow list names the client or the sender, or the recipient's own lists decide
+/// (their allowed sender, or a blocked author in From:).
+fn file_by_lists(shared: &Shared, m: &mut Incoming, junk: impl Fn(i64) -> Option<String>) {
     let Some(arrival) = m.arrival.as_ref() else {
         return;
     };
@@ -168,7 +178,7 @@ fn file_by_lists(shared: &Shared, m: &mut Incoming, junk: Option<String>) {
         let user_allows = own(&arrival.mail_from) == Some(ListKind::Allow)
             || authors.iter().any(|a| own(a) == Some(ListKind::Allow));
         let user_blocks = authors.iter().any(|a| own(a) == Some(ListKind::Block));
-        let why = match (&junk, server_allows || user_allows) {
+        let why = match (&junk(l.account_id), server_allows || user_allows) {
             (Some(why), false) => Some(why.clone()),
             (Some(why), true) => {
                 tracing::info!(queue_id = %m.queue_id, account = l.account_id, reason = %why,

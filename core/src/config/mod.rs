@@ -519,6 +519,9 @@ impl Config {
             Endpoint::parse(&p.rspamd_controller)
                 .map_err(|e| ConfigError(format!("protection.rspamd_controller: {e}")))?;
         }
+        if p.junk_score.is_nan() || p.junk_score <= 0.0 {
+            return Err(ConfigError("protection.junk_score must be above 0".into()));
+        }
         if p.dnsbl_threshold <= 0.0 {
             return Err(ConfigError(
                 "protection.dnsbl_threshold must be above 0".into(),

@@ -119,6 +119,15 @@ pub struct ProtectionConfig {
     pub refused_attachments: Vec<String>,
     /// What happens to a message with one: "reject" (554 5.7.1), "junk" or "accept".
     pub attachment_action: Disposition,
+    /// Roost's own spam score, no engine needed: header and structure rules, the sender
+    /// authentication results and each user's Bayesian classifier (learned from the messages
+    /// they move into and out of Junk). Its verdict is in X-Roost-Score.
+    pub classifier: bool,
+    /// A message scoring at least this goes to Junk (never refused: nothing is lost).
+    pub junk_score: f64,
+    /// Messages a user must have sorted, of each kind (spam and not), before their classifier
+    /// counts.
+    pub classifier_min_learned: u64,
     /// How long an automatic block lasts, in seconds (`roost block list` shows them). 0: Roost
     /// never blocks by itself.
     pub auto_block_secs: u64,
@@ -187,6 +196,9 @@ impl Default for ProtectionConfig {
             .map(String::from)
             .to_vec(),
             attachment_action: Disposition::Reject,
+            classifier: true,
+            junk_score: 5.0,
+            classifier_min_learned: 10,
             auto_block_secs: 3600,
             block_on_login_failures: true,
             unknown_recipients_max: 20,

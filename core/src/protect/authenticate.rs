@@ -22,6 +22,15 @@ pub struct Verdicts {
     /// One line for the log: "spf=pass dkim=pass arc=none dmarc=pass".
     pub summary: String,
     pub outcome: Outcome,
+    /// The results in words ("pass", "fail", "none", ...), for the spam score.
+    pub words: Words,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Words {
+    pub spf: &'static str,
+    pub dkim: &'static str,
+    pub dmarc: &'static str,
 }
 
 /// Whether a domain is one of Roost's own (asked only for the domains a message claims).
@@ -81,6 +90,11 @@ pub async fn authenticate(
                 spf_word(spf.result())
             ),
             outcome,
+            words: Words {
+                spf: spf_word(spf.result()),
+                dkim: "none",
+                dmarc: "none",
+            },
         };
     };
     let dkim = auth.verify_dkim(cached(cache, &msg)).await;
@@ -131,6 +145,11 @@ pub async fn authenticate(
         header: results.to_header(),
         summary,
         outcome,
+        words: Words {
+            spf: spf_word(spf.result()),
+            dkim: dkim_word(&dkim),
+            dmarc: dmarc_word(&dmarc.result()),
+        },
     }
 }
 
@@ -169,6 +188,11 @@ pub fn timed_out(
         header,
         summary: "spf=temperror dkim=temperror arc=temperror dmarc=temperror (timed out)".into(),
         outcome,
+        words: Words {
+            spf: "temperror",
+            dkim: "temperror",
+            dmarc: "temperror",
+        },
     }
 }
 

@@ -4,6 +4,7 @@
 
 pub mod attachments;
 pub mod authenticate;
+pub mod bayes;
 pub mod cache;
 pub mod clamav;
 pub mod dnsbl;
@@ -12,8 +13,9 @@ pub mod forged_results;
 pub mod probe;
 pub mod reputation;
 pub mod rspamd;
+pub mod score;
 
-pub use authenticate::{OwnDomains, Verdicts, authenticate, timed_out};
+pub use authenticate::{OwnDomains, Verdicts, Words, authenticate, timed_out};
 pub use cache::DnsCache;
 
 use std::net::IpAddr;

@@ -7,6 +7,7 @@
 //! commit was on its way to disk (group commit): ten concurrent deliveries cost one WAL fsync,
 //! not ten. Each job runs inside its own savepoint, so one failing job never undoes another.
 
+pub mod bayes;
 mod blob;
 pub mod directory;
 pub mod dkim;

@@ -212,6 +212,26 @@ const MIGRATIONS: &[&str] = &[
         passed INTEGER NOT NULL DEFAULT 0,
         last   INTEGER NOT NULL
     ) WITHOUT ROWID;
+    CREATE TABLE bayes_tokens (
+        account_id INTEGER NOT NULL REFERENCES accounts(id) ON DELETE CASCADE,
+        token      INTEGER NOT NULL,
+        spam       INTEGER NOT NULL DEFAULT 0,
+        ham        INTEGER NOT NULL DEFAULT 0,
+        seen       INTEGER NOT NULL,
+        PRIMARY KEY (account_id, token)
+    ) WITHOUT ROWID;
+    CREATE TABLE bayes_totals (
+        account_id INTEGER PRIMARY KEY REFERENCES accounts(id) ON DELETE CASCADE,
+        spam       INTEGER NOT NULL DEFAULT 0,
+        ham        INTEGER NOT NULL DEFAULT 0
+    );
+    CREATE TABLE bayes_learned (
+        account_id INTEGER NOT NULL REFERENCES accounts(id) ON DELETE CASCADE,
+        blob_id    TEXT NOT NULL,
+        spam       INTEGER NOT NULL,
+        at         INTEGER NOT NULL,
+        PRIMARY KEY (account_id, blob_id)
+    ) WITHOUT ROWID;
     "#,
 ];
 
