@@ -289,3 +289,47 @@ fn greylisting_lets_a_retry_through_after_the_delay() {
         250
     );
 }
+
+#[test]
+fn a_first_time_sender_waits_for_the_answer_once() {
+    let s = server_with_users(
+        "[auth]\nallow_plaintext_on_loopback = true\n\
+         [protection]\nauthentication = false\nfirst_sender_delay_secs = 2\n",
+    );
+    let (mut c, _) = Client::connect(s.smtp);
+    c.ehlo();
+    let started = std::time::Instant::now();
+    assert_eq!(
+        c.send_mail("new@sender.test", &["alice@example.test"], MSG)
+            .code,
+        250
+    );
+    assert!(started.elapsed() >= Duration::from_secs(2));
+    // Stored before the wait: the message is there however the client fares.
+    assert_eq!(s.inbox("alice@example.test").len(), 1);
+    assert_eq!(
+        c.send_mail("new@sender.test", &["alice@example.test"], MSG)
+            .code,
+        250
+    );
+    // Someone alice wrote to is known to her from then on.
+    let (mut sub, _) = Client::connect(s.submission);
+    sub.ehlo();
+    assert_eq!(
+        sub.auth_plain("alice@example.test", common::PASSWORD).code,
+        235
+    );
+    let note = "From: <alice@example.test>\nTo: <friend@far.test>\nSubject: hi\n\nhi\n";
+    assert_eq!(
+        sub.send_mail("alice@example.test", &["friend@far.test"], note)
+            .code,
+        250
+    );
+    assert_eq!(
+        c.send_mail("friend@far.test", &["alice@example.test"], MSG)
+            .code,
+        250
+    );
+    let delayed = s.log().matches("first-time sender: answer delayed").count();
+    assert_eq!(delayed, 1, "only the very first message waited");
+}

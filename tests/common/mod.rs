@@ -104,10 +104,22 @@ impl Server {
         Server::start_config(&base_config(extra))
     }
 
-    /// A server on exactly this configuration file.
+    /// A server on exactly this configuration file, but for the first-sender delay: tests
+    /// write from new senders all the time, so it is 0 unless the file sets it.
     pub fn start_config(text: &str) -> Server {
         let dir = TempDir::new("srv");
         let config = dir.0.join("roost.toml");
+        let text = if text.contains("first_sender_delay_secs") {
+            text.to_string()
+        } else if text.contains("[protection]\n") {
+            text.replacen(
+                "[protection]\n",
+                "[protection]\nfirst_sender_delay_secs = 0\n",
+                1,
+            )
+        } else {
+            format!("{text}\n[protection]\nfirst_sender_delay_secs = 0\n")
+        };
         std::fs::write(&config, text).unwrap();
         let data = dir.0.join("data");
         let mut s = Server {

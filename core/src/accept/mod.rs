@@ -118,6 +118,10 @@ pub struct Prepared {
     sent_by: Option<String>,
     sync_dirs: Vec<PathBuf>,
     accounts: Vec<i64>,
+    /// (account, sender) of mail from outside delivered to INBOX: known correspondents now.
+    correspondents: Vec<(i64, String)>,
+    /// Whom a signed-in user writes to: their answers are from known correspondents.
+    written_to: Vec<String>,
 }
 
 struct Append {
@@ -166,6 +170,8 @@ pub fn prepare(
         sent_by: m.sent_by.clone(),
         sync_dirs: Vec::new(),
         accounts: Vec::new(),
+        correspondents: Vec::new(),
+        written_to: Vec::new(),
     };
     if !m.local.is_empty() {
         let (blob, size, dir) =
@@ -182,6 +188,11 @@ pub fn prepare(
         for l in &m.local {
             if !p.accounts.contains(&l.account_id) {
                 p.accounts.push(l.account_id);
+            }
+            if let (Filing::Inbox, Some(a)) = (&l.into, &m.arrival)
+                && !a.mail_from.is_empty()
+            {
+                p.correspondents.push((l.account_id, a.mail_from.clone()));
             }
             match &l.into {
                 Filing::Inbox => targets.push(DeliveryTarget {
@@ -218,6 +229,11 @@ pub fn prepare(
                 targets,
             });
         }
+    }
+    if m.sent_by.is_some()
+        && let Some(r) = &m.remote
+    {
+        p.written_to = r.recipients.iter().take(100).cloned().collect();
     }
     if let Some(r) = m.remote.as_ref().filter(|r| !r.recipients.is_empty()) {
         let dkim = r.signature.as_deref().unwrap_or("");
@@ -290,6 +306,18 @@ impl Prepared {
         }
         if let Some(a) = &self.sent_by {
             store::limits::count_sent(tx, a, store::limits::today())?;
+        }
+        let now = store::now();
+        for (account, sender) in &self.correspondents {
+            store::correspondents::remember(tx, *account, sender, now)?;
+        }
+        // Only a convenience: a sender not found as an account changes nothing.
+        if let (Some(user), false) = (&self.sent_by, self.written_to.is_empty())
+            && let Ok(account) = store::directory::account_id(tx, user)
+        {
+            for to in &self.written_to {
+                store::correspondents::remember(tx, account, to, now)?;
+            }
         }
         Ok(out)
     }

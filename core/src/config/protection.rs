@@ -128,6 +128,10 @@ pub struct ProtectionConfig {
     /// Messages a user must have sorted, of each kind (spam and not), before their classifier
     /// counts.
     pub classifier_min_learned: u64,
+    /// The answer to the first message from a sender none of its recipients has heard from
+    /// waits this many seconds (after it is stored): a spam run pays it on every message, a
+    /// real correspondent once. 0: no delay.
+    pub first_sender_delay_secs: u64,
     /// How long an automatic block lasts, in seconds (`roost block list` shows them). 0: Roost
     /// never blocks by itself.
     pub auto_block_secs: u64,
@@ -199,6 +203,7 @@ impl Default for ProtectionConfig {
             classifier: true,
             junk_score: 5.0,
             classifier_min_learned: 10,
+            first_sender_delay_secs: 15,
             auto_block_secs: 3600,
             block_on_login_failures: true,
             unknown_recipients_max: 20,

@@ -13,7 +13,16 @@ use std::sync::Arc;
 pub async fn accept(st: &mut State, shared: &Arc<Shared>, cfg: &Config, body: Body) -> String {
     let size = body.len() as usize;
     let reply = match store_message(st, shared, cfg, body).await {
-        Ok(queue_id) => {
+        Ok((queue_id, delay)) => {
+            if let Some(d) = delay {
+                // Stored already: only the answer waits.
+                tracing::info!(
+                    queue_id,
+                    secs = d.as_secs(),
+                    "first-time sender: answer delayed"
+                );
+                tokio::time::sleep(d).await;
+            }
             let r = format!("250 2.0.0 OK queued as {queue_id}");
             finish_tx(st, &r, Some(&queue_id), Some(size));
             return r;
@@ -27,12 +36,13 @@ pub async fn accept(st: &mut State, shared: &Arc<Shared>, cfg: &Config, body: Bo
 /// The part of a message read for its header: the header block of any real message fits.
 const HEAD: usize = 1024 * 1024;
 
+/// The queue id, and how long the answer waits (a first-time sender).
 async fn store_message(
     st: &State,
     shared: &Arc<Shared>,
     cfg: &Config,
     body: Body,
-) -> Result<String, String> {
+) -> Result<(String, Option<std::time::Duration>), String> {
     let Some(tx) = st.tx.as_ref() else {
         return Err("503 5.5.1 Send MAIL first".into());
     };
@@ -139,8 +149,12 @@ async fn store_message(
             recipients: tx.rcpts.iter().map(|r| r.address.clone()).collect(),
         }),
     };
+    let delay = match &incoming.arrival {
+        Some(a) => super::screen::first_sender_delay(shared, cfg, a, &incoming.local),
+        None => None,
+    };
     match accept::accept(shared, incoming, Content::Arrived(body)).await {
-        Ok(_) => Ok(queue_id),
+        Ok(_) => Ok((queue_id, delay)),
         Err(Failure::Refused(reply)) => Err(reply),
         Err(Failure::Deferred(why)) => Err(format!("451 {why}")),
         Err(Failure::Failed(e)) => {

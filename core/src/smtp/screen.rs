@@ -190,3 +190,28 @@ pub fn greylist(
         }
     }
 }
+
+/// How long the answer to a message from outside waits: `first_sender_delay_secs` when none of
+/// its local recipients has had mail from this sender before (read before the message is
+/// stored, which makes the sender known); None otherwise.
+pub fn first_sender_delay(
+    shared: &Shared,
+    cfg: &Config,
+    arrival: &crate::protect::Arrival,
+    local: &[crate::accept::Local],
+) -> Option<Duration> {
+    let secs = cfg.protection.first_sender_delay_secs;
+    if secs == 0 || arrival.mail_from.is_empty() || local.is_empty() {
+        return None;
+    }
+    let known = local.iter().any(|l| {
+        shared
+            .store
+            .read(|tx| crate::store::correspondents::known(tx, l.account_id, &arrival.mail_from))
+            .unwrap_or(true)
+    });
+    if known || reputation::client_allowed(&shared.store, arrival.ip) {
+        return None;
+    }
+    Some(Duration::from_secs(secs))
+}

@@ -9,6 +9,7 @@
 
 pub mod bayes;
 mod blob;
+pub mod correspondents;
 pub mod directory;
 pub mod dkim;
 mod garbage;

@@ -232,6 +232,13 @@ const MIGRATIONS: &[&str] = &[
         at         INTEGER NOT NULL,
         PRIMARY KEY (account_id, blob_id)
     ) WITHOUT ROWID;
+    CREATE TABLE correspondents (
+        account_id INTEGER NOT NULL REFERENCES accounts(id) ON DELETE CASCADE,
+        address    TEXT NOT NULL,
+        day        INTEGER NOT NULL,
+        PRIMARY KEY (account_id, address)
+    ) WITHOUT ROWID;
+    CREATE INDEX correspondents_day ON correspondents(day);
     "#,
 ];
 
