@@ -6,7 +6,7 @@ mod common;
 
 use common::dns::{DnsServer, Zone};
 use common::smtp::{Client, Reply};
-use common::{NO_DNS, PASSWORD, Server, TempDir, base_config, wait_until};
+use common::{NO_DNS, PASSWORD, Server, TempDir, base_config, test_ca, wait_until};
 use std::path::Path;
 use std::process::Command;
 
@@ -426,37 +426,6 @@ fn queue_retry_and_delete_by_filter() {
 }
 
 /// A certificate authority made for one test, and a certificate it signed for `names`.
-struct TestCa {
-    ca: std::path::PathBuf,
-    cert: std::path::PathBuf,
-    key: std::path::PathBuf,
-}
-
-fn test_ca(dir: &std::path::Path, names: &[&str]) -> TestCa {
-    let ca_key = rcgen::KeyPair::generate().unwrap();
-    let mut params = rcgen::CertificateParams::new(Vec::<String>::new()).unwrap();
-    params.is_ca = rcgen::IsCa::Ca(rcgen::BasicConstraints::Unconstrained);
-    params
-        .distinguished_name
-        .push(rcgen::DnType::CommonName, "Roost test CA");
-    let ca = rcgen::CertifiedIssuer::self_signed(params, ca_key).unwrap();
-    let key = rcgen::KeyPair::generate().unwrap();
-    let leaf =
-        rcgen::CertificateParams::new(names.iter().map(|n| n.to_string()).collect::<Vec<_>>())
-            .unwrap()
-            .signed_by(&key, &ca)
-            .unwrap();
-    let out = TestCa {
-        ca: dir.join("ca.pem"),
-        cert: dir.join("cert.pem"),
-        key: dir.join("key.pem"),
-    };
-    std::fs::write(&out.ca, ca.pem()).unwrap();
-    std::fs::write(&out.cert, format!("{}{}", leaf.pem(), ca.pem())).unwrap();
-    std::fs::write(&out.key, key.serialize_pem()).unwrap();
-    out
-}
-
 #[test]
 fn relay_host_with_starttls_and_auth() {
     // The relay is a Roost on 127.0.25.1 whose submission port requires STARTTLS and AUTH;

@@ -152,6 +152,12 @@ pub struct QueueConfig {
     pub max_connections_per_destination: usize,
     /// Messages sent over one connection before it is closed and a new one opened.
     pub max_messages_per_connection: usize,
+    /// MTA-STS (RFC 8461): a domain that publishes a policy in "enforce" mode gets its mail
+    /// only over TLS with a valid certificate, from the MX hosts its policy names.
+    pub mta_sts: bool,
+    /// Certificate authorities (PEM) trusted besides the public ones when a server's
+    /// certificate must be valid (MTA-STS policy hosts and MX hosts): a private authority.
+    pub ca_file: String,
 }
 
 #[derive(Debug, Clone, Default, Serialize, Deserialize)]
@@ -214,6 +220,8 @@ impl Default for QueueConfig {
             max_connections: 50,
             max_connections_per_destination: 5,
             max_messages_per_connection: 100,
+            mta_sts: true,
+            ca_file: String::new(),
         }
     }
 }

@@ -53,8 +53,9 @@ impl<'a> Session<'a> {
         dns: &'a Dns,
         cfg: &'a Config,
         dest: &Destination,
+        sts: Option<&super::mta_sts::Policy>,
     ) -> std::result::Result<Session<'a>, NoRoute> {
-        let hosts = super::route::hosts(dns, cfg, dest).await?;
+        let hosts = super::route::hosts(dns, cfg, dest, sts).await?;
         Ok(Session {
             dns,
             cfg,
@@ -186,7 +187,12 @@ impl<'a> Session<'a> {
                         self.sent_on_connection = 0;
                         return Ok(());
                     }
-                    Err(e) => errors.push(format!("{label}: {e}")),
+                    Err(e) => match &host.policy {
+                        Some(p) => errors.push(format!(
+                            "{label}: {e} ({p} requires TLS with a valid certificate)"
+                        )),
+                        None => errors.push(format!("{label}: {e}")),
+                    },
                 }
             }
             self.index += 1;

@@ -640,12 +640,12 @@ pub fn verifying_tls_config(ca_file: Option<&str>) -> Result<Arc<rustls::ClientC
     let mut roots = public_roots().clone();
     if let Some(path) = ca_file {
         let certs = CertificateDer::pem_file_iter(path)
-            .map_err(|e| format!("relay ca_file {path}: {e}"))?
+            .map_err(|e| format!("ca_file {path}: {e}"))?
             .collect::<Result<Vec<_>, _>>()
-            .map_err(|e| format!("relay ca_file {path}: {e}"))?;
+            .map_err(|e| format!("ca_file {path}: {e}"))?;
         let (added, _) = roots.add_parsable_certificates(certs);
         if added == 0 {
-            return Err(format!("relay ca_file {path}: no usable certificate"));
+            return Err(format!("ca_file {path}: no usable certificate"));
         }
     }
     let provider = Arc::new(rustls::crypto::ring::default_provider());

@@ -6,6 +6,8 @@
 mod attempt;
 pub mod client;
 pub mod dsn;
+mod https;
+pub mod mta_sts;
 pub mod route;
 
 use crate::config::Config;
@@ -217,7 +219,11 @@ async fn worker(
         }
         return worker_done(&shared, &ob, &dest, permit);
     }
-    match Session::open(&dns, &cfg, &dest).await {
+    let sts = match &dest {
+        Destination::Mx(domain) => mta_sts::policy(&shared.store, &dns, &cfg, domain).await,
+        Destination::Relay(_) => None,
+    };
+    match Session::open(&dns, &cfg, &dest, sts.as_ref()).await {
         Ok(mut session) => {
             while let Some(job) = next(&queue) {
                 let results = match read_message(&shared, &job.entry).await {

@@ -4,6 +4,7 @@
 use crate::config::{Config, RelayHost};
 use crate::dns::{Dns, LookupError, Mx};
 use crate::outbound::client::{Security, Verification};
+use crate::outbound::mta_sts::{Mode, Policy};
 use std::net::IpAddr;
 
 #[derive(Debug, Clone, PartialEq, Eq, Hash)]
@@ -49,6 +50,8 @@ pub struct Host {
     pub verify: Verification,
     /// Relay credentials: (username, password file).
     pub login: Option<(String, String)>,
+    /// The MTA-STS policy that requires TLS and a valid certificate of this host.
+    pub policy: Option<String>,
 }
 
 /// Why a destination has no host to try.
@@ -64,10 +67,21 @@ pub enum NoRoute {
 
 /// The hosts for `dest`, best first: MX by preference (random order among equals), the domain
 /// itself when it has no MX; a relay host alone.
-pub async fn hosts(dns: &Dns, cfg: &Config, dest: &Destination) -> Result<Vec<Host>, NoRoute> {
+pub async fn hosts(
+    dns: &Dns,
+    cfg: &Config,
+    dest: &Destination,
+    sts: Option<&Policy>,
+) -> Result<Vec<Host>, NoRoute> {
     let relay = match dest {
         Destination::Relay(r) => r,
-        Destination::Mx(domain) => return mx_hosts(dns, cfg, domain).await,
+        Destination::Mx(domain) => {
+            let hosts = mx_hosts(dns, cfg, domain).await?;
+            return match sts {
+                Some(p) => enforce(cfg, p, hosts),
+                None => Ok(hosts),
+            };
+        }
     };
     Ok(vec![Host {
         name: relay.host.clone(),
@@ -82,7 +96,43 @@ pub async fn hosts(dns: &Dns, cfg: &Config, dest: &Destination) -> Result<Vec<Ho
         },
         login: (!relay.username.is_empty())
             .then(|| (relay.username.clone(), relay.password_file.clone())),
+        policy: None,
     }])
+}
+
+/// The MX hosts an MTA-STS policy lets mail go to: in "enforce" mode only those it names,
+/// each over TLS with a valid certificate; "testing" and "none" change nothing (a host the
+/// policy would refuse is logged).
+fn enforce(cfg: &Config, p: &Policy, hosts: Vec<Host>) -> Result<Vec<Host>, NoRoute> {
+    if p.mode != Mode::Enforce {
+        for h in hosts.iter().filter(|h| !p.allows(&h.name)) {
+            tracing::info!(host = %h.name, policy = %p.describe(), "MX host not in the policy (not enforced)");
+        }
+        return Ok(hosts);
+    }
+    let names: Vec<String> = hosts.iter().map(|h| h.name.clone()).collect();
+    let ca_file = (!cfg.queue.ca_file.is_empty()).then(|| cfg.queue.ca_file.clone());
+    let allowed: Vec<Host> = hosts
+        .into_iter()
+        .filter(|h| p.allows(&h.name))
+        .map(|h| Host {
+            security: Security::StartTls,
+            verify: Verification::Required {
+                ca_file: ca_file.clone(),
+            },
+            policy: Some(p.describe()),
+            ..h
+        })
+        .collect();
+    if allowed.is_empty() {
+        return Err(NoRoute::Temporary(format!(
+            "{}: none of the MX hosts ({}) is one the policy names ({})",
+            p.describe(),
+            names.join(", "),
+            p.mx.join(", ")
+        )));
+    }
+    Ok(allowed)
 }
 
 async fn mx_hosts(dns: &Dns, cfg: &Config, domain: &str) -> Result<Vec<Host>, NoRoute> {
@@ -92,6 +142,7 @@ async fn mx_hosts(dns: &Dns, cfg: &Config, domain: &str) -> Result<Vec<Host>, No
         security: Security::Opportunistic,
         verify: Verification::Opportunistic,
         login: None,
+        policy: None,
     };
     // An address literal: [192.0.2.1]
     if let Some(lit) = domain.strip_prefix('[').and_then(|d| d.strip_suffix(']')) {

@@ -18,6 +18,7 @@ pub mod limits;
 mod mail;
 pub mod mailboxes;
 pub mod messages;
+pub mod mta_sts;
 mod queue;
 pub mod reputation;
 mod schema;

@@ -239,6 +239,13 @@ const MIGRATIONS: &[&str] = &[
         PRIMARY KEY (account_id, address)
     ) WITHOUT ROWID;
     CREATE INDEX correspondents_day ON correspondents(day);
+    CREATE TABLE mta_sts (
+        domain  TEXT PRIMARY KEY,
+        id      TEXT NOT NULL,
+        policy  TEXT NOT NULL,
+        fetched INTEGER NOT NULL,
+        expires INTEGER NOT NULL
+    );
     "#,
 ];
 

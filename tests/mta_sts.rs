@@ -1,0 +1,203 @@
+//! MTA-STS for mail leaving (RFC 8461), end to end: dnsmasq serves the _mta-sts records and the
+//! MX hosts, a Python HTTPS server (certificate from a CA only this test knows, which the
+//! sender is told to trust) serves the policies, and Roosts play the MX hosts: one with its
+//! self-signed certificate, one with a certificate the CA signed.
+
+mod common;
+
+use common::dns::{DnsServer, Zone};
+use common::smtp::Client;
+use common::{NO_DNS, PASSWORD, Server, TempDir, test_ca, wait_until};
+use std::io::BufRead;
+use std::process::{Child, Command, Stdio};
+
+const POLICY_IP: &str = "127.0.28.9";
+
+/// Serves https://mta-sts.DOMAIN/.well-known/mta-sts.txt from DIR/DOMAIN.txt on port 443.
+struct PolicyServer {
+    child: Child,
+    _dir: TempDir,
+}
+
+impl PolicyServer {
+    fn start(cert: &std::path::Path, key: &std::path::Path, policies: &[(&str, &str)]) -> Self {
+        let dir = TempDir::new("sts");
+        for (domain, text) in policies {
+            std::fs::write(dir.0.join(format!("{domain}.txt")), text).unwrap();
+        }
+        let script = r#"
+import http.server, ssl, sys, os
+root, cert, key, ip = sys.argv[1:5]
+class H(http.server.BaseHTTPRequestHandler):
+    def do_GET(self):
+        host = (self.headers.get('Host') or '').split(':')[0]
+        name = host[len('mta-sts.'):] if host.startswith('mta-sts.') else ''
+        path = os.path.join(root, name + '.txt')
+        if self.path != '/.well-known/mta-sts.txt' or not name or not os.path.exists(path):
+            self.send_error(404)
+            return
+        body = open(path, 'rb').read()
+        self.send_response(200)
+        self.send_header('Content-Type', 'text/plain')
+        self.send_header('Content-Length', str(len(body)))
+        self.end_headers()
+        self.wfile.write(body)
+    def log_message(self, *a):
+        pass
+srv = http.server.HTTPServer((ip, 443), H)
+ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+ctx.load_cert_chain(cert, key)
+srv.socket = ctx.wrap_socket(srv.socket, server_side=True)
+print('ready', flush=True)
+srv.serve_forever()
+"#;
+        let mut child = Command::new("python3")
+            .args(["-c", script])
+            .arg(&dir.0)
+            .arg(cert)
+            .arg(key)
+            .arg(POLICY_IP)
+            .stdout(Stdio::piped())
+            .spawn()
+            .expect("python3");
+        let mut line = String::new();
+        let out = child.stdout.take().unwrap();
+        std::io::BufReader::new(out).read_line(&mut line).unwrap();
+        assert_eq!(line.trim(), "ready", "the policy server did not start");
+        PolicyServer { child, _dir: dir }
+    }
+}
+
+impl Drop for PolicyServer {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+/// A Roost playing `domain`'s MX on port 25 of `ip`, with this certificate or its own.
+fn mx(ip: &str, hostname: &str, domain: &str, tls: Option<&common::TestCa>) -> Server {
+    let tls = tls
+        .map(|t| {
+            format!(
+                "[tls]\ncert = \"{}\"\nkey = \"{}\"\n",
+                t.cert.display(),
+                t.key.display()
+            )
+        })
+        .unwrap_or_default();
+    let s = Server::start_config(&format!(
+        "hostname = \"{hostname}\"\ndomain = \"{domain}\"\n[listeners]\nsmtp = [\"{ip}:25\"]\n\
+         submission = [\"127.0.0.1:0\"]\nsubmissions = [\"127.0.0.1:0\"]\n\
+         pop3 = [\"127.0.0.1:0\"]\npop3s = [\"127.0.0.1:0\"]\n\
+         imap = [\"127.0.0.1:0\"]\nimaps = [\"127.0.0.1:0\"]\n{tls}{NO_DNS}"
+    ));
+    s.add_user(&format!("bob@{domain}"));
+    s
+}
+
+fn submit(s: &Server, to: &str, subject: &str) {
+    let (mut c, _) = Client::connect_tls(s.submissions);
+    c.ehlo();
+    assert_eq!(c.auth_plain("alice@example.test", PASSWORD).code, 235);
+    let body = format!(
+        "From: <alice@example.test>\r\nTo: <{to}>\r\nSubject: {subject}\r\n\
+         Date: Tue, 1 Dec 2026 10:00:00 +0000\r\nMessage-ID: <{subject}@example.test>\r\n\r\nhi\r\n"
+    );
+    assert_eq!(c.send_mail("alice@example.test", &[to], &body).code, 250);
+}
+
+/// The last error the queue shows for the recipient, "" while it has none.
+fn queue_error(s: &Server, to: &str) -> String {
+    let v: serde_json::Value = serde_json::from_str(&s.ok(&["--json", "queue", "list"])).unwrap();
+    v.as_array()
+        .into_iter()
+        .flatten()
+        .flat_map(|e| e["recipients"].as_array().cloned().unwrap_or_default())
+        .find(|r| r["address"] == to)
+        .map(|r| r["last_error"].as_str().unwrap_or("").to_string())
+        .unwrap_or_default()
+}
+
+fn policy(mx: &str) -> String {
+    format!("version: STSv1\r\nmode: enforce\r\nmx: {mx}\r\nmax_age: 86400\r\n")
+}
+
+#[test]
+fn an_enforce_policy_is_obeyed_and_its_refusals_explained_in_the_queue() {
+    let dir = TempDir::new("stsca");
+    let ca = test_ca(
+        &dir.0,
+        &[
+            "mta-sts.bad.test",
+            "mta-sts.good.test",
+            "mta-sts.other.test",
+            "mx.good.test",
+        ],
+    );
+    let _https = PolicyServer::start(
+        &ca.cert,
+        &ca.key,
+        &[
+            ("bad.test", &policy("mx.bad.test")),
+            ("good.test", &policy("*.good.test")),
+            ("other.test", &policy("mx.elsewhere.test")),
+        ],
+    );
+    let mut dns = DnsServer::reserve();
+    let mut zone = Zone::new()
+        .mx("bad.test", "mx.bad.test", 10)
+        .a("mx.bad.test", "127.0.28.1")
+        .mx("good.test", "mx.good.test", 10)
+        .a("mx.good.test", "127.0.28.2")
+        .mx("other.test", "mx.other.test", 10)
+        .a("mx.other.test", "127.0.28.3");
+    for d in ["bad.test", "good.test", "other.test"] {
+        zone = zone
+            .txt(&format!("_mta-sts.{d}"), "v=STSv1; id=20261202;")
+            .a(&format!("mta-sts.{d}"), POLICY_IP);
+    }
+    dns.serve(&zone);
+    let bad = mx("127.0.28.1", "mx.bad.test", "bad.test", None);
+    let good = mx("127.0.28.2", "mx.good.test", "good.test", Some(&ca));
+    let other = mx("127.0.28.3", "mx.other.test", "other.test", None);
+    let s = Server::start_with(&format!(
+        "{}\n[queue]\nretry_min_secs = 1\nretry_max_secs = 2\nca_file = \"{}\"\n",
+        dns.config(),
+        ca.ca.display()
+    ));
+    s.ok(&["domain", "add", "example.test"]);
+    s.add_user("alice@example.test");
+
+    // A valid certificate from a host the policy names: delivered, over TLS.
+    submit(&s, "bob@good.test", "good");
+    wait_until(30, "delivery to good.test", || good.message_count("bob@good.test") == 1);
+    let m = String::from_utf8_lossy(&good.inbox("bob@good.test")[0]).to_string();
+    assert!(m.contains("with ESMTPS"), "{m}");
+    assert!(s.log().contains("MTA-STS policy fetched"));
+
+    // A self-signed certificate under an enforce policy: the mail waits, and says why.
+    submit(&s, "bob@bad.test", "bad");
+    wait_until(30, "the refusal to show in the queue", || {
+        queue_error(&s, "bob@bad.test").contains("MTA-STS policy of bad.test (enforce)")
+    });
+    let why = queue_error(&s, "bob@bad.test");
+    assert!(why.contains("certificate"), "{why}");
+    eprintln!("queue: {why}");
+    assert_eq!(bad.message_count("bob@bad.test"), 0);
+    let shown = s.ok(&["queue", "list"]);
+    assert!(shown.contains("MTA-STS policy of bad.test"), "{shown}");
+
+    // An MX the policy does not name is not used at all.
+    submit(&s, "bob@other.test", "other");
+    wait_until(30, "the refusal to show in the queue", || {
+        queue_error(&s, "bob@other.test").contains("none of the MX hosts")
+    });
+    assert_eq!(other.message_count("bob@other.test"), 0);
+
+    // The policy is kept: with the policy host gone, it still holds.
+    drop(_https);
+    submit(&s, "bob@bad.test", "bad-again");
+    std::thread::sleep(std::time::Duration::from_secs(3));
+    assert_eq!(bad.message_count("bob@bad.test"), 0);
+}
