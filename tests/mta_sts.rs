@@ -11,7 +11,9 @@ use common::{NO_DNS, PASSWORD, Server, TempDir, test_ca, wait_until};
 use std::io::BufRead;
 use std::process::{Child, Command, Stdio};
 
+/// Where each test's policy server listens (tests run at the same time: one address each).
 const POLICY_IP: &str = "127.0.28.9";
+const OWN_POLICY_IP: &str = "127.0.28.10";
 
 /// Serves https://mta-sts.DOMAIN/.well-known/mta-sts.txt from DIR/DOMAIN.txt on port 443.
 struct PolicyServer {
@@ -20,7 +22,12 @@ struct PolicyServer {
 }
 
 impl PolicyServer {
-    fn start(cert: &std::path::Path, key: &std::path::Path, policies: &[(&str, &str)]) -> Self {
+    fn start(
+        ip: &str,
+        cert: &std::path::Path,
+        key: &std::path::Path,
+        policies: &[(&str, &str)],
+    ) -> Self {
         let dir = TempDir::new("sts");
         for (domain, text) in policies {
             std::fs::write(dir.0.join(format!("{domain}.txt")), text).unwrap();
@@ -56,7 +63,7 @@ srv.serve_forever()
             .arg(&dir.0)
             .arg(cert)
             .arg(key)
-            .arg(POLICY_IP)
+            .arg(ip)
             .stdout(Stdio::piped())
             .spawn()
             .expect("python3");
@@ -136,6 +143,7 @@ fn an_enforce_policy_is_obeyed_and_its_refusals_explained_in_the_queue() {
         ],
     );
     let _https = PolicyServer::start(
+        POLICY_IP,
         &ca.cert,
         &ca.key,
         &[
@@ -171,7 +179,9 @@ fn an_enforce_policy_is_obeyed_and_its_refusals_explained_in_the_queue() {
 
     // A valid certificate from a host the policy names: delivered, over TLS.
     submit(&s, "bob@good.test", "good");
-    wait_until(30, "delivery to good.test", || good.message_count("bob@good.test") == 1);
+    wait_until(30, "delivery to good.test", || {
+        good.message_count("bob@good.test") == 1
+    });
     let m = String::from_utf8_lossy(&good.inbox("bob@good.test")[0]).to_string();
     assert!(m.contains("with ESMTPS"), "{m}");
     assert!(s.log().contains("MTA-STS policy fetched"));
@@ -200,4 +210,91 @@ fn an_enforce_policy_is_obeyed_and_its_refusals_explained_in_the_queue() {
     submit(&s, "bob@bad.test", "bad-again");
     std::thread::sleep(std::time::Duration::from_secs(3));
     assert_eq!(bad.message_count("bob@bad.test"), 0);
+}
+
+#[test]
+fn the_dns_check_explains_and_verifies_our_own_policies() {
+    let dir = TempDir::new("stsca");
+    let ca = test_ca(&dir.0, &["mta-sts.ours.test", "mta-sts.wrong.test"]);
+    let _https = PolicyServer::start(
+        OWN_POLICY_IP,
+        &ca.cert,
+        &ca.key,
+        &[
+            ("ours.test", &policy("mx.ours.test")),
+            ("wrong.test", &policy("mail.elsewhere.test")),
+        ],
+    );
+    let mut dns = DnsServer::reserve();
+    let zone = Zone::new()
+        .txt("_mta-sts.ours.test", "v=STSv1; id=1")
+        .a("mta-sts.ours.test", OWN_POLICY_IP)
+        .txt(
+            "_smtp._tls.ours.test",
+            "v=TLSRPTv1; rua=mailto:tls@ours.test",
+        )
+        .txt("_mta-sts.wrong.test", "v=STSv1; id=1")
+        .a("mta-sts.wrong.test", OWN_POLICY_IP);
+    dns.serve(&zone);
+    let s = Server::start_config(&format!(
+        "hostname = \"mx.ours.test\"\n[listeners]\nsmtp = [\"127.0.0.1:0\"]\n{}\n\
+         [queue]\nca_file = \"{}\"\n",
+        dns.config(),
+        ca.ca.display()
+    ));
+    // ours.test comes with the first start (the domain of the hostname).
+    for d in ["wrong.test", "plain.test"] {
+        s.ok(&["domain", "add", d]);
+    }
+    let report: serde_json::Value =
+        serde_json::from_str(&s.ok(&["--json", "dns", "check"])).unwrap();
+    let find = |domain: &str, name: &str| -> serde_json::Value {
+        report["domains"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|d| d["domain"] == domain)
+            .and_then(|d| {
+                d["checks"]
+                    .as_array()
+                    .unwrap()
+                    .iter()
+                    .find(|c| c["name"] == name)
+            })
+            .cloned()
+            .unwrap_or_else(|| panic!("{domain} {name}: {report:#}"))
+    };
+    assert_eq!(find("ours.test", "MTA-STS")["verdict"], "pass");
+    let ok = find("ours.test", "MTA-STS policy");
+    assert_eq!(ok["verdict"], "pass", "{ok:#}");
+    assert!(
+        ok["reason"].as_str().unwrap().contains("mode: enforce"),
+        "{ok:#}"
+    );
+    assert_eq!(find("ours.test", "TLS-RPT")["verdict"], "pass");
+    // A policy that leaves this server out would turn its mail away: said plainly.
+    let wrong = find("wrong.test", "MTA-STS policy");
+    assert_eq!(wrong["verdict"], "fail", "{wrong:#}");
+    assert!(
+        wrong["reason"]
+            .as_str()
+            .unwrap()
+            .contains("do not name mx.ours.test")
+    );
+    // Nothing published: what each record is for, and the lines to publish.
+    let none = find("plain.test", "MTA-STS");
+    assert_eq!(none["verdict"], "info");
+    let fix = none["fix"].to_string();
+    assert!(fix.contains("_mta-sts.plain.test. 3600 IN TXT"), "{fix}");
+    assert!(fix.contains("mx: mx.ours.test"), "{fix}");
+    let rpt = find("plain.test", "TLS-RPT");
+    assert!(
+        rpt["fix"][0]
+            .as_str()
+            .unwrap()
+            .contains("v=TLSRPTv1; rua=mailto:tls-reports@plain.test")
+    );
+    // And the same for people.
+    let text = s.ok(&["dns", "check", "wrong.test"]);
+    assert!(text.contains("MTA-STS policy"), "{text}");
 }

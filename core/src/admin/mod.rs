@@ -6,6 +6,7 @@ mod bootstrap;
 mod lists;
 pub mod settings;
 pub mod status;
+mod sts_check;
 
 pub use crate::store::collect_garbage;
 pub use bootstrap::{FirstAdmin, bootstrap};
@@ -698,7 +699,9 @@ impl Admin {
                         .map_err(|e| Error::Storage(format!("cannot start the DNS check: {e}")))?;
                     rt.block_on(async {
                         let dns = crate::dns::Dns::impatient(&cfg.dns).map_err(Error::Invalid)?;
-                        Ok(crate::dns::check::run(&cfg, &dns, &domains, &keys).await)
+                        let mut report = crate::dns::check::run(&cfg, &dns, &domains, &keys).await;
+                        sts_check::add_policy_checks(&cfg, &dns, &mut report).await;
+                        Ok(report)
                     })
                 })
                 .join()

@@ -81,7 +81,7 @@ impl Report {
     }
 }
 
-fn check(name: &str, verdict: Verdict, reason: impl Into<String>) -> Check {
+pub(super) fn check(name: &str, verdict: Verdict, reason: impl Into<String>) -> Check {
     Check {
         name: name.into(),
         verdict,
@@ -411,24 +411,8 @@ async fn domain_checks(
             "tells receivers what to do with mail that fails SPF and DKIM; without it, Gmail and \
              Yahoo treat mail from bulk senders as suspect",
         ),
-        txt_policy(
-            dns,
-            format!("_mta-sts.{domain}"),
-            "v=STSv1",
-            "MTA-STS",
-            Verdict::Info,
-            String::new(),
-            "optional: makes other servers require TLS when delivering to you",
-        ),
-        txt_policy(
-            dns,
-            format!("_smtp._tls.{domain}"),
-            "v=TLSRPTv1",
-            "TLS-RPT",
-            Verdict::Info,
-            String::new(),
-            "optional: asks other servers to report TLS problems to you",
-        ),
+        super::check_sts::mta_sts(cfg, dns, domain),
+        super::check_sts::tls_rpt(dns, domain),
     );
     vec![mx, spf, dkim, dmarc, sts, rpt]
 }

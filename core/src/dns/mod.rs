@@ -3,6 +3,7 @@
 //! needs to decide: records, no records, no such domain, or try again later.
 
 pub mod check;
+mod check_sts;
 
 use crate::config::DnsConfig;
 use hickory_resolver::config::{

@@ -19,7 +19,10 @@ pub async fn get(
 ) -> Result<String, String> {
     match tokio::time::timeout(timeout, fetch(dns, host, path, ca_file)).await {
         Ok(r) => r,
-        Err(_) => Err(format!("https://{host}{path}: no answer within {}s", timeout.as_secs())),
+        Err(_) => Err(format!(
+            "https://{host}{path}: no answer within {}s",
+            timeout.as_secs()
+        )),
     }
 }
 
@@ -101,7 +104,11 @@ pub fn parse_response(response: &[u8]) -> Result<String, String> {
         ));
     }
     let body = &response[end + 4..];
-    let body = if chunked { dechunk(body)? } else { body.to_vec() };
+    let body = if chunked {
+        dechunk(body)?
+    } else {
+        body.to_vec()
+    };
     String::from_utf8(body).map_err(|_| "the policy is not UTF-8 text".to_string())
 }
 
@@ -134,7 +141,8 @@ mod tests {
 
     #[test]
     fn responses() {
-        let plain = b"HTTP/1.1 200 OK\r\nContent-Type: text/plain\r\nContent-Length: 5\r\n\r\nhello";
+        let plain =
+            b"HTTP/1.1 200 OK\r\nContent-Type: text/plain\r\nContent-Length: 5\r\n\r\nhello";
         assert_eq!(parse_response(plain).unwrap(), "hello");
         let chunked = b"HTTP/1.1 200 OK\r\nContent-Type: text/plain; charset=utf-8\r\n\
                         Transfer-Encoding: chunked\r\n\r\n5\r\nhello\r\n6\r\n world\r\n0\r\n\r\n";

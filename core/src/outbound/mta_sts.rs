@@ -61,7 +61,9 @@ impl Policy {
 /// The id of the one valid "v=STSv1" record among the TXT strings; None when there is none
 /// (or more than one, which RFC 8461 3.1 says to treat as none).
 pub fn record_id(records: &[String]) -> Option<String> {
-    let mut found = records.iter().filter(|r| r.trim_start().starts_with("v=STSv1"));
+    let mut found = records
+        .iter()
+        .filter(|r| r.trim_start().starts_with("v=STSv1"));
     let one = found.next()?;
     if found.next().is_some() {
         return None;
@@ -120,6 +122,15 @@ pub fn parse(domain: &str, text: &str) -> Result<Policy, String> {
     })
 }
 
+/// The policy file of `domain`, fetched now and parsed, with its text.
+pub async fn fetch(dns: &Dns, cfg: &Config, domain: &str) -> Result<(Policy, String), String> {
+    let ca = (!cfg.queue.ca_file.is_empty()).then_some(cfg.queue.ca_file.as_str());
+    let host = format!("mta-sts.{domain}");
+    let text = super::https::get(dns, &host, "/.well-known/mta-sts.txt", ca, FETCH_TIMEOUT).await?;
+    let p = parse(domain, &text)?;
+    Ok((p, text))
+}
+
 /// The policy that applies to mail for `domain`, None when it has none (or none could be
 /// learned and none is kept). Errors of the look-up are logged, never fatal: RFC 8461 5.1
 /// falls back to the kept policy, then to delivery as without MTA-STS.
@@ -149,11 +160,7 @@ pub async fn policy(store: &Store, dns: &Dns, cfg: &Config, domain: &str) -> Opt
     {
         return Some(p);
     }
-    let ca = (!cfg.queue.ca_file.is_empty()).then_some(cfg.queue.ca_file.as_str());
-    let host = format!("mta-sts.{domain}");
-    let fetched =
-        super::https::get(dns, &host, "/.well-known/mta-sts.txt", ca, FETCH_TIMEOUT).await;
-    match fetched.and_then(|text| parse(domain, &text).map(|p| (p, text))) {
+    match fetch(dns, cfg, domain).await {
         Ok((p, text)) => {
             tracing::info!(domain, id, mode = p.mode.as_str(), mx = %p.mx.join(" "),
                 max_age = p.max_age, "MTA-STS policy fetched");
@@ -164,7 +171,10 @@ pub async fn policy(store: &Store, dns: &Dns, cfg: &Config, domain: &str) -> Opt
                 expires: now + p.max_age as i64,
             };
             let d = domain.to_string();
-            if let Err(e) = store.write_async(Vec::new(), move |tx| cache::put(tx, &d, &entry)).await {
+            if let Err(e) = store
+                .write_async(Vec::new(), move |tx| cache::put(tx, &d, &entry))
+                .await
+            {
                 tracing::warn!(domain = %domain, error = %e, "MTA-STS policy not kept");
             }
             Some(p)
@@ -208,7 +218,10 @@ mod tests {
         assert!(parse("x", "version: STSv1\nmode: enforce\nmax_age: 1\n").is_err());
         assert!(parse("x", "mode: enforce\nmx: a\nmax_age: 1\n").is_err());
         assert!(parse("x", "version: STSv1\nmode: strict\nmx: a\nmax_age: 1\n").is_err());
-        let long = parse("x", "version: STSv1\nmode: testing\nmx: a\nmax_age: 999999999999\n");
+        let long = parse(
+            "x",
+            "version: STSv1\nmode: testing\nmx: a\nmax_age: 999999999999\n",
+        );
         assert_eq!(long.unwrap().max_age, MAX_AGE);
     }
 }
