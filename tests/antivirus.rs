@@ -133,7 +133,7 @@ fn a_virus_is_refused_and_clean_mail_passes() {
 }
 
 #[test]
-fn an_infected_message_can_go_to_junk_instead() {
+fn an_infected_message_can_go_to_junk_or_the_quarantine_instead() {
     let clamd = Clamd::start();
     let s = server_with_users(&config(&clamd, "clamav_infected = \"junk\"\n"));
     let (mut c, _) = Client::connect(s.smtp);
@@ -148,6 +148,28 @@ fn an_infected_message_can_go_to_junk_instead() {
     let junk = s.mailbox("alice@example.test", "Junk");
     assert_eq!(junk.len(), 1);
     assert!(String::from_utf8_lossy(&junk[0]).contains("infected: Roost.Test.EICAR"));
+
+    // Or held for the admin, delivered to nobody.
+    let q = server_with_users(&config(&clamd, "clamav_infected = \"quarantine\"\n"));
+    let (mut c, _) = Client::connect(q.smtp);
+    c.ehlo();
+    let r = c.send_mail(
+        "x@remote.test",
+        &["alice@example.test"],
+        &with_attachment("virus", EICAR),
+    );
+    assert_eq!(r.status(), "250 2.0.0", "{r:?}");
+    assert_eq!(q.inbox("alice@example.test").len(), 0);
+    assert_eq!(q.mailbox("alice@example.test", "Junk").len(), 0);
+    let held: serde_json::Value =
+        serde_json::from_str(&q.ok(&["--json", "quarantine", "list"])).unwrap();
+    assert!(
+        held[0]["reason"]
+            .as_str()
+            .unwrap()
+            .starts_with("virus Roost.Test.EICAR"),
+        "{held:#}"
+    );
 }
 
 #[test]

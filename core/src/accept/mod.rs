@@ -11,6 +11,7 @@
 mod classify;
 mod content;
 pub mod hooks;
+pub mod quarantine;
 mod screen;
 
 pub use content::Content;
@@ -345,10 +346,15 @@ pub async fn accept(
     mut m: Incoming,
     content: Content<'static>,
 ) -> Result<Vec<Stored>, Failure> {
-    let content = match hooks::screen_arrival(shared, &mut m, &content).await? {
+    let screened = hooks::screen_arrival(shared, &mut m, &content).await?;
+    let content = match screened.replaced {
         Some(changed) => Content::Bytes(changed.into()),
         None => content,
     };
+    if let Some(reason) = screened.quarantine {
+        quarantine::hold(shared, &m, content, &reason).await?;
+        return Ok(Vec::new());
+    }
     let blobs = shared.store.blobs().clone();
     let prepared = tokio::task::spawn_blocking(move || prepare(&blobs, &m, &content))
         .await

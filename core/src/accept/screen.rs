@@ -13,15 +13,23 @@ use crate::store::reputation::ListKind;
 use std::sync::Arc;
 use std::time::Duration;
 
-/// Ok(Some(bytes)) when the message to store differs from the one that arrived (a forged
-/// Authentication-Results field renamed).
+/// What the checks leave of a message they let in.
+#[derive(Default)]
+pub struct Screened {
+    /// The message to store, when it differs from the one that arrived (a forged
+    /// Authentication-Results field renamed).
+    pub replaced: Option<Vec<u8>>,
+    /// Held for the admin instead of delivered, for this reason.
+    pub quarantine: Option<String>,
+}
+
 pub async fn screen_arrival(
     shared: &Arc<Shared>,
     m: &mut Incoming,
     content: &Content<'_>,
-) -> Result<Option<Vec<u8>>, Failure> {
+) -> Result<Screened, Failure> {
     let Some(arrival) = m.arrival.as_ref() else {
-        return Ok(None);
+        return Ok(Screened::default());
     };
     let cfg = shared.config();
     let p = &cfg.protection;
@@ -41,7 +49,7 @@ pub async fn screen_arrival(
         let scored = classify::score(shared, p, m, None, &[], None);
         m.trace.push_str(&scored.header);
         file_by_lists(shared, m, |a| scored.junk_for(a));
-        return Ok(None);
+        return Ok(Screened::default());
     }
     let busy = || Failure::Deferred("4.3.1 Insufficient system resources, try again later".into());
     // DKIM hashes the whole body and clamd reads all of it: the message is read into memory,
@@ -59,6 +67,7 @@ pub async fn screen_arrival(
     let mut junk: Option<String> = None;
     let mut renamed = None;
     let mut words = None;
+    let mut quarantine: Option<String> = None;
     if p.authentication {
         renamed = protect::forged_results::rename(&bytes, &cfg.hostname);
         if renamed.is_some() {
@@ -86,6 +95,7 @@ pub async fn screen_arrival(
             Outcome::Junk(_) => "junk",
             Outcome::Refuse(_) => "refuse",
             Outcome::Defer(_) => "defer",
+            Outcome::Quarantine(_) => "quarantine",
         };
         tracing::info!(
             target: "roost_core::transactions",
@@ -101,6 +111,7 @@ pub async fn screen_arrival(
             Outcome::Junk(why) => junk = Some(why),
             Outcome::Refuse(why) => return Err(Failure::Refused(format!("550 {why}"))),
             Outcome::Defer(why) => return Err(Failure::Deferred(why)),
+            Outcome::Quarantine(why) => quarantine = Some(why),
         }
         headers.push_str(&verdicts.header);
         words = Some(verdicts.words);
@@ -116,14 +127,17 @@ pub async fn screen_arrival(
                 )));
             }
             Disposition::Junk => junk = Some(format!("attachment {file}")),
+            Disposition::Quarantine => quarantine = Some(format!("attachment {file}")),
             Disposition::Accept => {}
         }
     }
     if !p.clamav.is_empty() {
         match virus_scan(&cfg, &m.queue_id, &bytes).await? {
             Scanned::Infected(name) => {
-                if p.clamav_infected == Disposition::Junk {
-                    junk = Some(format!("virus {name}"));
+                match p.clamav_infected {
+                    Disposition::Junk => junk = Some(format!("virus {name}")),
+                    Disposition::Quarantine => quarantine = Some(format!("virus {name}")),
+                    _ => {}
                 }
                 headers.push_str(&format!("X-Virus-Scanned: ClamAV, infected: {name}\r\n"));
             }
@@ -145,13 +159,18 @@ pub async fn screen_arrival(
     drop(bytes);
     drop(held);
     // A verdict of the checks stands; the score decides only where they found nothing.
-    file_by_lists(shared, m, |a| junk.clone().or_else(|| scored.junk_for(a)));
+    if quarantine.is_none() {
+        file_by_lists(shared, m, |a| junk.clone().or_else(|| scored.junk_for(a)));
+    }
     // Below our Received line, as Postfix with a milter writes them: all belong to this hop.
     m.trace.push_str(&headers);
     if let Some(b) = &renamed {
         m.header = Some(crate::store::header_of(b).to_vec());
     }
-    Ok(renamed)
+    Ok(Screened {
+        replaced: renamed,
+        quarantine,
+    })
 }
 
 /// Files each local copy to Junk or INBOX: the verdict for that recipient (`junk`), unless the
@@ -230,7 +249,9 @@ async fn virus_scan(cfg: &Config, queue_id: &str, bytes: &[u8]) -> Result<Scanne
                 Disposition::Reject => Err(Failure::Refused(format!(
                     "554 5.7.1 Virus found: {name}; the message was not delivered"
                 ))),
-                Disposition::Junk | Disposition::Accept => Ok(Scanned::Infected(name)),
+                Disposition::Junk | Disposition::Accept | Disposition::Quarantine => {
+                    Ok(Scanned::Infected(name))
+                }
             }
         }
         Ok(clamav::Scan::Error(e)) => unavailable(format!("clamd: {e}")),

@@ -4,6 +4,7 @@
 
 mod bootstrap;
 mod lists;
+pub mod quarantine;
 pub mod settings;
 pub mod status;
 mod sts_check;
@@ -211,6 +212,19 @@ pub enum Request {
         #[serde(default)]
         user: Option<String>,
     },
+    /// Messages held for the admin (a virus, a refused attachment), newest first.
+    QuarantineList,
+    /// One held message with its header.
+    QuarantineShow {
+        id: String,
+    },
+    /// Delivers a held message to its recipients.
+    QuarantineRelease {
+        id: String,
+    },
+    QuarantineDelete {
+        id: String,
+    },
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
@@ -326,6 +340,8 @@ pub enum Response {
     SearchProgress(SearchProgress),
     Settings(serde_json::Value),
     ListEntries(Vec<store::reputation::ListEntry>),
+    Quarantine(Vec<quarantine::HeldInfo>),
+    Held(quarantine::HeldInfo),
 }
 
 #[derive(Clone)]
@@ -577,6 +593,10 @@ impl Admin {
                 reason,
             } => lists::add(s, list, &entry, user, for_secs, &reason),
             ListRemove { entry, user } => lists::remove(s, &entry, user),
+            QuarantineList => quarantine::list(s),
+            QuarantineShow { id } => quarantine::show(s, &id),
+            QuarantineRelease { id } => quarantine::release(s, &self.config.data_dir, &id),
+            QuarantineDelete { id } => quarantine::delete(s, &id),
             SearchCjk { target, enable } => {
                 let t = target.clone();
                 let gained = s.write(move |c| {

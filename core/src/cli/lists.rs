@@ -35,6 +35,28 @@ pub enum ListCmd {
     },
 }
 
+/// `roost quarantine`: messages held instead of delivered.
+#[derive(Subcommand)]
+pub enum QuarantineCmd {
+    /// What is held, why, from whom, for whom.
+    List,
+    /// One held message's header.
+    Show { id: String },
+    /// Deliver it to its recipients after all.
+    Release { id: String },
+    /// Delete it for good.
+    Delete { id: String },
+}
+
+pub fn quarantine_request(cmd: QuarantineCmd) -> Request {
+    match cmd {
+        QuarantineCmd::List => Request::QuarantineList,
+        QuarantineCmd::Show { id } => Request::QuarantineShow { id },
+        QuarantineCmd::Release { id } => Request::QuarantineRelease { id },
+        QuarantineCmd::Delete { id } => Request::QuarantineDelete { id },
+    }
+}
+
 pub fn request(list: ListKind, cmd: ListCmd) -> Request {
     match cmd {
         ListCmd::List { user } => Request::ListShow {

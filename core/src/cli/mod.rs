@@ -69,6 +69,10 @@ pub enum Command {
     /// filed to Junk: for the whole server or one user.
     #[command(subcommand)]
     Allow(lists::ListCmd),
+    /// Messages held for you instead of delivered (a virus, a refused attachment, when the
+    /// action is "quarantine"): list, show, release, delete.
+    #[command(subcommand)]
+    Quarantine(lists::QuarantineCmd),
     /// Whether the server runs, where it listens, and the queue's counts.
     Status,
     /// The mail ports in the system firewall (nftables, as root): register, unregister, status;
@@ -613,6 +617,7 @@ fn to_request(cmd: Command) -> Result<Req, Error> {
         },
         Command::Block(c) => lists::request(crate::store::reputation::ListKind::Block, c),
         Command::Allow(c) => lists::request(crate::store::reputation::ListKind::Allow, c),
+        Command::Quarantine(c) => lists::quarantine_request(c),
         Command::Status => R::Status,
         Command::Settings(SettingsCmd::Get) => R::SettingsGet,
         Command::Settings(SettingsCmd::Set { assignments }) => R::SettingsSet {

@@ -280,6 +280,33 @@ pub fn render(resp: &Response) -> String {
                 })
                 .collect(),
         ),
+        Response::Quarantine(hs) if hs.is_empty() => "the quarantine is empty\n".into(),
+        Response::Quarantine(hs) => table(
+            &["ID", "HELD", "SIZE", "FROM", "TO", "REASON", "SUBJECT"],
+            hs.iter()
+                .map(|h| {
+                    vec![
+                        h.id.clone(),
+                        short_date(h.created),
+                        human_size(h.size),
+                        format!("<{}>", h.sender),
+                        h.recipients.join(", "),
+                        h.reason.clone(),
+                        h.subject.chars().take(40).collect(),
+                    ]
+                })
+                .collect(),
+        ),
+        Response::Held(h) => format!(
+            "{} held {} from <{}> ({}) for {}: {}\n\n{}",
+            h.id,
+            short_date(h.created),
+            h.sender,
+            h.client,
+            h.recipients.join(", "),
+            h.reason,
+            h.header.as_deref().unwrap_or("")
+        ),
         Response::Settings(v) => {
             let as_toml = serde_json::from_value::<toml::Value>(v.clone())
                 .ok()

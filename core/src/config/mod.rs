@@ -195,6 +195,9 @@ pub struct LimitsConfig {
     pub max_connections_per_ip: usize,
     /// Seconds that transactions and sessions in progress get to finish after SIGTERM.
     pub shutdown_grace_secs: u64,
+    /// The largest message one of our domains accepts, below smtp.max_message_size:
+    /// {"example.com" = "10M"}.
+    pub domain_message_size: std::collections::BTreeMap<String, ByteSize>,
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -239,6 +242,7 @@ impl Default for LimitsConfig {
             max_connections: 1000,
             max_connections_per_ip: 50,
             shutdown_grace_secs: 30,
+            domain_message_size: Default::default(),
         }
     }
 }
@@ -329,6 +333,16 @@ impl Config {
     }
 
     /// Whether connections from `ip` are exempt from the connection rate.
+    /// The size limit of the domain of `address`, when it has one of its own.
+    pub fn domain_size_limit(&self, address: &str) -> Option<(String, u64)> {
+        let domain = address.rsplit_once('@')?.1.to_ascii_lowercase();
+        self.limits
+            .domain_message_size
+            .iter()
+            .find(|(d, _)| d.eq_ignore_ascii_case(&domain))
+            .map(|(_, size)| (domain, size.0))
+    }
+
     pub fn rate_exempt(&self, ip: std::net::IpAddr) -> bool {
         self.limits
             .rate_exempt

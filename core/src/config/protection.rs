@@ -12,6 +12,9 @@ pub enum Disposition {
     Junk,
     /// Refuse at the end of DATA with 550 5.7.1.
     Reject,
+    /// Accept, but hold in the quarantine for the admin (`roost quarantine`), delivered to
+    /// nobody until released.
+    Quarantine,
 }
 
 /// Where an engine (clamd) listens: "unix:/run/clamav/clamd.ctl", "/run/clamav/clamd.ctl" or "host:port".
@@ -98,7 +101,8 @@ pub struct ProtectionConfig {
     pub dnsbl_exempt_networks: Vec<String>,
     /// clamd's socket, "unix:/run/clamav/clamd.ctl" or "host:port". Empty: no virus scan.
     pub clamav: String,
-    /// A message clamd finds a virus in: "reject" (554 5.7.1), "junk" or "accept".
+    /// A message clamd finds a virus in: "reject" (554 5.7.1), "junk", "accept" or
+    /// "quarantine".
     pub clamav_infected: Disposition,
     /// When clamd is configured but does not answer: "deliver" or "tempfail".
     pub clamav_unavailable: Unavailable,
@@ -117,7 +121,8 @@ pub struct ProtectionConfig {
     /// Attachments refused by extension, also inside .zip archives; "exe" also refuses
     /// Windows programs under any name. Empty: none refused.
     pub refused_attachments: Vec<String>,
-    /// What happens to a message with one: "reject" (554 5.7.1), "junk" or "accept".
+    /// What happens to a message with one: "reject" (554 5.7.1), "junk", "accept" or
+    /// "quarantine".
     pub attachment_action: Disposition,
     /// Roost's own spam score, no engine needed: header and structure rules, the sender
     /// authentication results and each user's Bayesian classifier (learned from the messages

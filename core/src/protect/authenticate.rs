@@ -298,6 +298,7 @@ fn disposed(d: Disposition, why: &str) -> Outcome {
         Disposition::Accept => Outcome::Deliver,
         Disposition::Junk => Outcome::Junk(why.to_string()),
         Disposition::Reject => Outcome::Refuse(format!("5.7.1 {why}")),
+        Disposition::Quarantine => Outcome::Quarantine(why.to_string()),
     }
 }
 

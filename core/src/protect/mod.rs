@@ -41,4 +41,6 @@ pub enum Outcome {
     Refuse(String),
     /// Refused for now: after "451 ".
     Defer(String),
+    /// Accepted, held in the quarantine for the admin, for this reason.
+    Quarantine(String),
 }

@@ -82,6 +82,16 @@ async fn store_message(
             return Err(refusal.reply());
         }
     }
+    if let Some((domain, limit)) = tx
+        .rcpts
+        .iter()
+        .filter_map(|r| cfg.domain_size_limit(&r.address))
+        .find(|(_, limit)| body.len() > *limit)
+    {
+        return Err(format!(
+            "552 5.3.4 Message too big: mail to {domain} is limited to {limit} bytes"
+        ));
+    }
     let hops = count_received(&own_header);
     if hops >= cfg.smtp.max_received_headers {
         return Err(format!(

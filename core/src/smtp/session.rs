@@ -542,6 +542,14 @@ fn rcpt_reply(
         }
     }
     let declared = tx.params.size.unwrap_or(0);
+    if let Some((domain, limit)) = cfg.domain_size_limit(&path.0)
+        && declared > limit
+    {
+        return format!(
+            "552 5.3.4 <{}>: Messages to {domain} are limited to {limit} bytes",
+            path.0
+        );
+    }
     for a in &dest.accounts {
         if a.quota > 0 && declared > a.quota {
             return format!(

@@ -15,7 +15,8 @@ pub fn collect_garbage(store: &Store) -> Result<usize> {
         store.write(move |c| {
             let mut stmt = c.prepare_cached(
                 "DELETE FROM blobs WHERE id = ?1 AND NOT EXISTS (SELECT 1 FROM messages WHERE blob_id = ?1)
-                 AND NOT EXISTS (SELECT 1 FROM queue WHERE blob_id = ?1)",
+                 AND NOT EXISTS (SELECT 1 FROM queue WHERE blob_id = ?1)
+                 AND NOT EXISTS (SELECT 1 FROM quarantine WHERE blob_id = ?1)",
             )?;
             for id in &ids {
                 stmt.execute([&id.0])?;

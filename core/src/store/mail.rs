@@ -227,7 +227,8 @@ pub fn list_messages(conn: &Tx, account_id: i64, mailbox: &str) -> Result<Vec<Me
 pub fn unreferenced_blobs(conn: &Tx) -> Result<Vec<BlobId>> {
     let mut stmt = conn.prepare(
         "SELECT id FROM blobs b WHERE NOT EXISTS (SELECT 1 FROM messages m WHERE m.blob_id = b.id)
-         AND NOT EXISTS (SELECT 1 FROM queue q WHERE q.blob_id = b.id)",
+         AND NOT EXISTS (SELECT 1 FROM queue q WHERE q.blob_id = b.id)
+         AND NOT EXISTS (SELECT 1 FROM quarantine h WHERE h.blob_id = b.id)",
     )?;
     let ids = stmt.query_map([], |r| r.get(0).map(BlobId))?;
     Ok(ids.collect::<Result<Vec<_>, _>>()?)

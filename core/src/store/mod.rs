@@ -19,6 +19,7 @@ mod mail;
 pub mod mailboxes;
 pub mod messages;
 pub mod mta_sts;
+pub mod quarantine;
 mod queue;
 pub mod reputation;
 mod schema;
@@ -170,8 +171,17 @@ impl Store {
         &self,
         f: impl FnOnce(&Tx) -> Result<T> + Send + 'static,
     ) -> Result<T> {
+        self.write_syncing(Vec::new(), f)
+    }
+
+    /// As `write`, with `sync_dirs` fsynced before the commit (blob renames).
+    pub fn write_syncing<T: Send + 'static>(
+        &self,
+        sync_dirs: Vec<PathBuf>,
+        f: impl FnOnce(&Tx) -> Result<T> + Send + 'static,
+    ) -> Result<T> {
         let (tx, rx) = mpsc::sync_channel(1);
-        self.submit(Vec::new(), f, move |r| {
+        self.submit(sync_dirs, f, move |r| {
             let _ = tx.send(r);
         })?;
         rx.recv()

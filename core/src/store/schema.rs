@@ -246,6 +246,46 @@ const MIGRATIONS: &[&str] = &[
         fetched INTEGER NOT NULL,
         expires INTEGER NOT NULL
     );
+    CREATE TABLE quarantine (
+        id         TEXT PRIMARY KEY,
+        blob_id    TEXT NOT NULL,
+        sender     TEXT NOT NULL,
+        accounts   TEXT NOT NULL,
+        remote     TEXT NOT NULL,
+        recipients TEXT NOT NULL,
+        reason     TEXT NOT NULL,
+        size       INTEGER NOT NULL,
+        created    INTEGER NOT NULL,
+        client     TEXT NOT NULL,
+        subject    TEXT NOT NULL
+    );
+    CREATE INDEX quarantine_blob ON quarantine(blob_id);
+    DROP TRIGGER messages_release_blob;
+    DROP TRIGGER queue_release_blob;
+    CREATE TRIGGER messages_release_blob AFTER DELETE ON messages
+    WHEN NOT EXISTS (SELECT 1 FROM messages WHERE blob_id = OLD.blob_id)
+     AND NOT EXISTS (SELECT 1 FROM queue WHERE blob_id = OLD.blob_id)
+     AND NOT EXISTS (SELECT 1 FROM quarantine WHERE blob_id = OLD.blob_id)
+    BEGIN
+        DELETE FROM blobs WHERE id = OLD.blob_id;
+        INSERT OR IGNORE INTO blob_trash (id) VALUES (OLD.blob_id);
+    END;
+    CREATE TRIGGER queue_release_blob AFTER DELETE ON queue
+    WHEN NOT EXISTS (SELECT 1 FROM messages WHERE blob_id = OLD.blob_id)
+     AND NOT EXISTS (SELECT 1 FROM queue WHERE blob_id = OLD.blob_id)
+     AND NOT EXISTS (SELECT 1 FROM quarantine WHERE blob_id = OLD.blob_id)
+    BEGIN
+        DELETE FROM blobs WHERE id = OLD.blob_id;
+        INSERT OR IGNORE INTO blob_trash (id) VALUES (OLD.blob_id);
+    END;
+    CREATE TRIGGER quarantine_release_blob AFTER DELETE ON quarantine
+    WHEN NOT EXISTS (SELECT 1 FROM messages WHERE blob_id = OLD.blob_id)
+     AND NOT EXISTS (SELECT 1 FROM queue WHERE blob_id = OLD.blob_id)
+     AND NOT EXISTS (SELECT 1 FROM quarantine WHERE blob_id = OLD.blob_id)
+    BEGIN
+        DELETE FROM blobs WHERE id = OLD.blob_id;
+        INSERT OR IGNORE INTO blob_trash (id) VALUES (OLD.blob_id);
+    END;
     "#,
 ];
 
