@@ -185,4 +185,20 @@ fn each_users_classifier_learns_from_their_moves_and_sorts_their_mail() {
     // Bounded: the account's tokens stay under the cap.
     let tokens = db_value(&s, "SELECT count(*) FROM bayes_tokens");
     assert!(tokens > 10 && tokens < 120_000, "{tokens}");
+
+    // What the admin sees, and a fresh start on request.
+    let shown: serde_json::Value =
+        serde_json::from_str(&s.ok(&["--json", "classifier", "show"])).unwrap();
+    assert_eq!(shown[0]["user"], "alice@example.test");
+    assert_eq!(shown[0]["spam"], 12);
+    assert_eq!(shown[0]["ham"], 13);
+    assert_eq!(shown[0]["active"], true);
+    assert!(s.ok(&["classifier", "show"]).contains("yes"));
+    s.ok(&["classifier", "reset", "alice@example.test"]);
+    assert!(s.ok(&["classifier", "show"]).contains("no user has sorted"));
+    assert!(
+        !s.admin(&["classifier", "reset", "nobody@example.test"])
+            .status
+            .success()
+    );
 }

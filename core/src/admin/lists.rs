@@ -1,5 +1,6 @@
 //! The allow and block lists, as the admin sees them: entries for the whole server or one user,
-//! typed by people (an address, a network, a sender, an @domain).
+//! typed by people (an address, a network, a sender, an @domain); and what each user's spam
+//! classifier has learned.
 
 use super::Response;
 use crate::directory;
@@ -89,4 +90,44 @@ pub fn remove(s: &Store, entry: &str, user: Option<String>) -> Result<Response> 
         )));
     }
     Ok(Response::Done(format!("{text} removed from its list")))
+}
+
+/// What one user's classifier has learned, and whether it counts yet.
+#[derive(Debug, Clone, serde::Serialize, serde::Deserialize)]
+pub struct ClassifierInfo {
+    pub user: String,
+    pub spam: u64,
+    pub ham: u64,
+    pub tokens: i64,
+    /// Enough of each kind learned (`classifier_min_learned`) for it to decide.
+    pub active: bool,
+}
+
+pub fn classifier_show(
+    s: &Store,
+    cfg: &crate::config::Config,
+    user: Option<String>,
+) -> Result<Response> {
+    let account = account(s, &user)?;
+    let min = cfg.protection.classifier_min_learned.max(1);
+    let rows = s.read(|c| store::bayes::summary(c, account))?;
+    Ok(Response::Classifier(
+        rows.into_iter()
+            .map(|(user, t, tokens)| ClassifierInfo {
+                user,
+                spam: t.spam,
+                ham: t.ham,
+                tokens,
+                active: cfg.protection.classifier && t.spam >= min && t.ham >= min,
+            })
+            .collect(),
+    ))
+}
+
+pub fn classifier_reset(s: &Store, user: String) -> Result<Response> {
+    let id = account(s, &Some(user.clone()))?.unwrap_or_default();
+    s.write(move |c| store::bayes::reset(c, id))?;
+    Ok(Response::Done(format!(
+        "the spam classifier of {user} forgot what it learned"
+    )))
 }

@@ -212,6 +212,15 @@ pub enum Request {
         #[serde(default)]
         user: Option<String>,
     },
+    /// What each user's spam classifier has learned from their sorting (or one user's).
+    ClassifierShow {
+        #[serde(default)]
+        user: Option<String>,
+    },
+    /// Makes a user's classifier forget what it learned.
+    ClassifierReset {
+        user: String,
+    },
     /// Messages held for the admin (a virus, a refused attachment), newest first.
     QuarantineList,
     /// One held message with its header.
@@ -341,6 +350,7 @@ pub enum Response {
     Settings(serde_json::Value),
     ListEntries(Vec<store::reputation::ListEntry>),
     Quarantine(Vec<quarantine::HeldInfo>),
+    Classifier(Vec<lists::ClassifierInfo>),
     Held(quarantine::HeldInfo),
 }
 
@@ -593,6 +603,8 @@ impl Admin {
                 reason,
             } => lists::add(s, list, &entry, user, for_secs, &reason),
             ListRemove { entry, user } => lists::remove(s, &entry, user),
+            ClassifierShow { user } => lists::classifier_show(s, &self.config, user),
+            ClassifierReset { user } => lists::classifier_reset(s, user),
             QuarantineList => quarantine::list(s),
             QuarantineShow { id } => quarantine::show(s, &id),
             QuarantineRelease { id } => quarantine::release(s, &self.config.data_dir, &id),

@@ -48,6 +48,25 @@ pub enum QuarantineCmd {
     Delete { id: String },
 }
 
+/// `roost classifier`: what each user's spam classifier learned from their sorting.
+#[derive(Subcommand)]
+pub enum ClassifierCmd {
+    /// Messages learned as spam and as not spam, words kept, whether it decides yet.
+    Show {
+        #[arg(long)]
+        user: Option<String>,
+    },
+    /// Forget everything a user's classifier learned.
+    Reset { user: String },
+}
+
+pub fn classifier_request(cmd: ClassifierCmd) -> Request {
+    match cmd {
+        ClassifierCmd::Show { user } => Request::ClassifierShow { user },
+        ClassifierCmd::Reset { user } => Request::ClassifierReset { user },
+    }
+}
+
 pub fn quarantine_request(cmd: QuarantineCmd) -> Request {
     match cmd {
         QuarantineCmd::List => Request::QuarantineList,

@@ -73,6 +73,9 @@ pub enum Command {
     /// action is "quarantine"): list, show, release, delete.
     #[command(subcommand)]
     Quarantine(lists::QuarantineCmd),
+    /// Each user's own spam classifier, learned from the mail they move into and out of Junk.
+    #[command(subcommand)]
+    Classifier(lists::ClassifierCmd),
     /// Whether the server runs, where it listens, and the queue's counts.
     Status,
     /// The mail ports in the system firewall (nftables, as root): register, unregister, status;
@@ -618,6 +621,7 @@ fn to_request(cmd: Command) -> Result<Req, Error> {
         Command::Block(c) => lists::request(crate::store::reputation::ListKind::Block, c),
         Command::Allow(c) => lists::request(crate::store::reputation::ListKind::Allow, c),
         Command::Quarantine(c) => lists::quarantine_request(c),
+        Command::Classifier(c) => lists::classifier_request(c),
         Command::Status => R::Status,
         Command::Settings(SettingsCmd::Get) => R::SettingsGet,
         Command::Settings(SettingsCmd::Set { assignments }) => R::SettingsSet {

@@ -280,6 +280,23 @@ pub fn render(resp: &Response) -> String {
                 })
                 .collect(),
         ),
+        Response::Classifier(cs) if cs.is_empty() => {
+            "no user has sorted mail into or out of Junk yet\n".into()
+        }
+        Response::Classifier(cs) => table(
+            &["USER", "SPAM", "NOT SPAM", "WORDS", "DECIDES"],
+            cs.iter()
+                .map(|c| {
+                    vec![
+                        c.user.clone(),
+                        c.spam.to_string(),
+                        c.ham.to_string(),
+                        c.tokens.to_string(),
+                        if c.active { "yes" } else { "not yet" }.to_string(),
+                    ]
+                })
+                .collect(),
+        ),
         Response::Quarantine(hs) if hs.is_empty() => "the quarantine is empty\n".into(),
         Response::Quarantine(hs) => table(
             &["ID", "HELD", "SIZE", "FROM", "TO", "REASON", "SUBJECT"],

@@ -131,3 +131,37 @@ pub fn token_count(conn: &Tx, account: i64) -> Result<i64> {
         .prepare_cached("SELECT count(*) FROM bayes_tokens WHERE account_id = ?1")?
         .query_row([account], |r| r.get(0))?)
 }
+
+/// Each account that has taught its classifier: (address, totals, tokens kept).
+pub fn summary(conn: &Tx, account: Option<i64>) -> Result<Vec<(String, Totals, i64)>> {
+    let mut stmt = conn.prepare_cached(
+        "SELECT a.localpart || '@' || d.name, t.spam, t.ham,
+                (SELECT count(*) FROM bayes_tokens k WHERE k.account_id = t.account_id)
+         FROM bayes_totals t JOIN accounts a ON a.id = t.account_id
+         JOIN domains d ON d.id = a.domain_id
+         WHERE ?1 IS NULL OR t.account_id = ?1
+         ORDER BY 1",
+    )?;
+    let rows = stmt.query_map([account], |r| {
+        Ok((
+            r.get::<_, String>(0)?,
+            Totals {
+                spam: r.get::<_, i64>(1)?.max(0) as u64,
+                ham: r.get::<_, i64>(2)?.max(0) as u64,
+            },
+            r.get::<_, i64>(3)?,
+        ))
+    })?;
+    Ok(rows.collect::<std::result::Result<_, _>>()?)
+}
+
+/// Forgets everything the account's classifier learned.
+pub fn reset(conn: &Tx, account: i64) -> Result<()> {
+    for table in ["bayes_tokens", "bayes_totals", "bayes_learned"] {
+        conn.execute(
+            &format!("DELETE FROM {table} WHERE account_id = ?1"),
+            [account],
+        )?;
+    }
+    Ok(())
+}
