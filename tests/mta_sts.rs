@@ -163,6 +163,10 @@ fn an_enforce_policy_is_obeyed_and_its_refusals_explained_in_the_queue() {
     for d in ["bad.test", "good.test", "other.test"] {
         zone = zone
             .txt(&format!("_mta-sts.{d}"), "v=STSv1; id=20261202;")
+            .txt(
+                &format!("_smtp._tls.{d}"),
+                "v=TLSRPTv1; rua=mailto:tls@good.test",
+            )
             .a(&format!("mta-sts.{d}"), POLICY_IP);
     }
     dns.serve(&zone);
@@ -204,6 +208,63 @@ fn an_enforce_policy_is_obeyed_and_its_refusals_explained_in_the_queue() {
         queue_error(&s, "bob@other.test").contains("none of the MX hosts")
     });
     assert_eq!(other.message_count("bob@other.test"), 0);
+
+    // TLS-RPT: each domain that asked gets the day's report (today's, on request).
+    good.add_user("tls@good.test");
+    let out = s.ok(&["reports", "send", "--today"]);
+    assert!(out.contains("2 TLS reports queued"), "{out}");
+    wait_until(30, "the TLS reports", || {
+        good.message_count("tls@good.test") == 2
+    });
+    let reports: Vec<serde_json::Value> = good
+        .inbox("tls@good.test")
+        .iter()
+        .map(|m| {
+            let m = String::from_utf8_lossy(m).to_string();
+            assert!(m.contains("report-type=\"tlsrpt\""), "{m}");
+            let json = m
+                .lines()
+                .find(|l| l.starts_with('{'))
+                .expect("the JSON part");
+            serde_json::from_str(json).unwrap()
+        })
+        .collect();
+    let of = |d: &str| {
+        reports
+            .iter()
+            .find(|r| r["policies"][0]["policy"]["policy-domain"] == d)
+            .unwrap_or_else(|| panic!("no report for {d}"))["policies"][0]
+            .clone()
+    };
+    let bad_report = of("bad.test");
+    assert_eq!(bad_report["policy"]["policy-type"], "sts");
+    assert!(
+        bad_report["summary"]["total-failure-session-count"]
+            .as_u64()
+            .unwrap()
+            >= 1
+    );
+    assert_eq!(
+        bad_report["failure-details"][0]["result-type"],
+        "certificate-not-trusted"
+    );
+    assert_eq!(
+        bad_report["failure-details"][0]["receiving-mx-hostname"],
+        "mx.bad.test"
+    );
+    let good_report = of("good.test");
+    assert!(
+        good_report["summary"]["total-successful-session-count"]
+            .as_u64()
+            .unwrap()
+            >= 1
+    );
+    assert_eq!(good_report["summary"]["total-failure-session-count"], 0);
+    // Sent once.
+    assert!(
+        s.ok(&["reports", "send", "--today"])
+            .contains("no TLS report is due")
+    );
 
     // The policy is kept: with the policy host gone, it still holds.
     drop(_https);

@@ -4,6 +4,7 @@
 
 mod bootstrap;
 mod lists;
+mod network;
 pub mod quarantine;
 pub mod settings;
 pub mod status;
@@ -220,6 +221,11 @@ pub enum Request {
     /// Makes a user's classifier forget what it learned.
     ClassifierReset {
         user: String,
+    },
+    /// Sends the TLS reports due (of days that are over; with `include_today`, today's so far).
+    ReportsSend {
+        #[serde(default)]
+        include_today: bool,
     },
     /// Messages held for the admin (a virus, a refused attachment), newest first.
     QuarantineList,
@@ -556,7 +562,10 @@ impl Admin {
                     .map(DkimInfo::from)
                     .collect(),
             )),
-            DnsCheck { domain } => self.dns_check(domain).map(Response::DnsCheck),
+            DnsCheck { domain } => {
+                network::dns_check(s, &self.config, domain).map(Response::DnsCheck)
+            }
+            ReportsSend { include_today } => network::reports_send(s, &self.config, include_today),
             SearchStatus => self.search_status().map(Response::SearchStatus),
             SearchReindex { address } => {
                 let account = match &address {
@@ -710,37 +719,6 @@ impl Admin {
 
     /// Runs the DNS look-ups on a runtime of their own, so that the check works the same from
     /// the CLI, the C ABI and inside the server.
-    fn dns_check(&self, domain: Option<String>) -> Result<crate::dns::check::Report> {
-        let domains: Vec<String> = match domain {
-            Some(d) => vec![directory::normalize_domain(&d)?],
-            None => self
-                .store
-                .read(directory::domain_list)?
-                .into_iter()
-                .map(|d| d.name)
-                .collect(),
-        };
-        let keys = self.store.read(store::dkim::list)?;
-        let cfg = self.config.clone();
-        std::thread::scope(|scope| {
-            scope
-                .spawn(move || {
-                    let rt = tokio::runtime::Builder::new_current_thread()
-                        .enable_all()
-                        .build()
-                        .map_err(|e| Error::Storage(format!("cannot start the DNS check: {e}")))?;
-                    rt.block_on(async {
-                        let dns = crate::dns::Dns::impatient(&cfg.dns).map_err(Error::Invalid)?;
-                        let mut report = crate::dns::check::run(&cfg, &dns, &domains, &keys).await;
-                        sts_check::add_policy_checks(&cfg, &dns, &mut report).await;
-                        Ok(report)
-                    })
-                })
-                .join()
-                .map_err(|_| Error::Storage("the DNS check stopped unexpectedly".into()))?
-        })
-    }
-
     fn set_disabled(&self, address: String, disabled: bool) -> Result<Response> {
         let a = address.clone();
         self.store

@@ -67,6 +67,26 @@ pub fn classifier_request(cmd: ClassifierCmd) -> Request {
     }
 }
 
+/// `roost reports`: the reports Roost sends to other domains.
+#[derive(Subcommand)]
+pub enum ReportsCmd {
+    /// Queue the TLS reports (RFC 8460) that are due now instead of at the hourly look.
+    Send {
+        /// Today's sessions too, so far (the day is otherwise reported once it is over; the
+        /// rest of today is then not reported again).
+        #[arg(long)]
+        today: bool,
+    },
+}
+
+pub fn reports_request(cmd: ReportsCmd) -> Request {
+    match cmd {
+        ReportsCmd::Send { today } => Request::ReportsSend {
+            include_today: today,
+        },
+    }
+}
+
 pub fn quarantine_request(cmd: QuarantineCmd) -> Request {
     match cmd {
         QuarantineCmd::List => Request::QuarantineList,

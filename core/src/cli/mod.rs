@@ -76,6 +76,9 @@ pub enum Command {
     /// Each user's own spam classifier, learned from the mail they move into and out of Junk.
     #[command(subcommand)]
     Classifier(lists::ClassifierCmd),
+    /// Reports to other domains: TLS-RPT, daily, to the domains that ask.
+    #[command(subcommand)]
+    Reports(lists::ReportsCmd),
     /// Whether the server runs, where it listens, and the queue's counts.
     Status,
     /// The mail ports in the system firewall (nftables, as root): register, unregister, status;
@@ -622,6 +625,7 @@ fn to_request(cmd: Command) -> Result<Req, Error> {
         Command::Allow(c) => lists::request(crate::store::reputation::ListKind::Allow, c),
         Command::Quarantine(c) => lists::quarantine_request(c),
         Command::Classifier(c) => lists::classifier_request(c),
+        Command::Reports(c) => lists::reports_request(c),
         Command::Status => R::Status,
         Command::Settings(SettingsCmd::Get) => R::SettingsGet,
         Command::Settings(SettingsCmd::Set { assignments }) => R::SettingsSet {

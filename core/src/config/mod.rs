@@ -155,6 +155,9 @@ pub struct QueueConfig {
     /// MTA-STS (RFC 8461): a domain that publishes a policy in "enforce" mode gets its mail
     /// only over TLS with a valid certificate, from the MX hosts its policy names.
     pub mta_sts: bool,
+    /// TLS-RPT (RFC 8460): a domain that asks (its _smtp._tls record) gets a daily report of
+    /// the TLS sessions this server had with its MX hosts.
+    pub tls_reports: bool,
     /// Certificate authorities (PEM) trusted besides the public ones when a server's
     /// certificate must be valid (MTA-STS policy hosts and MX hosts): a private authority.
     pub ca_file: String,
@@ -224,6 +227,7 @@ impl Default for QueueConfig {
             max_connections_per_destination: 5,
             max_messages_per_connection: 100,
             mta_sts: true,
+            tls_reports: true,
             ca_file: String::new(),
         }
     }

@@ -45,6 +45,8 @@ pub struct Session<'a> {
     sent_on_connection: usize,
     /// Set when no host could be reached: later messages in this round are deferred at once.
     dead: Option<String>,
+    /// Each TLS negotiation's outcome, for TLS-RPT: (failure type or None, host, address).
+    pub tls_outcomes: Vec<(Option<&'static str>, String, String)>,
 }
 
 impl<'a> Session<'a> {
@@ -64,6 +66,7 @@ impl<'a> Session<'a> {
             client: None,
             sent_on_connection: 0,
             dead: None,
+            tls_outcomes: Vec::new(),
         })
     }
 
@@ -181,18 +184,34 @@ impl<'a> Session<'a> {
                 let addr = SocketAddr::new(ip, host.port);
                 let label = format!("{}[{ip}]:{}", host.name, host.port);
                 match self.try_host(&host, addr).await {
-                    Ok(client) => {
+                    Ok((client, tls_failure)) => {
+                        let outcome = match (&client.tls, tls_failure) {
+                            (Some(_), _) => None,
+                            (None, Some(e)) => Some(tls_failure_type(&e)),
+                            (None, None) => Some("starttls-not-supported"),
+                        };
+                        self.tls_outcomes
+                            .push((outcome, host.name.clone(), ip.to_string()));
                         tracing::info!(host = %label, tls = client.tls.as_deref().unwrap_or("none"), "connected");
                         self.client = Some((client, label));
                         self.sent_on_connection = 0;
                         return Ok(());
                     }
-                    Err(e) => match &host.policy {
-                        Some(p) => errors.push(format!(
-                            "{label}: {e} ({p} requires TLS with a valid certificate)"
-                        )),
-                        None => errors.push(format!("{label}: {e}")),
-                    },
+                    Err(e) => {
+                        if e.contains("TLS") && self.tls_outcomes.len() < 1000 {
+                            self.tls_outcomes.push((
+                                Some(tls_failure_type(&e)),
+                                host.name.clone(),
+                                ip.to_string(),
+                            ));
+                        }
+                        match &host.policy {
+                            Some(p) => errors.push(format!(
+                                "{label}: {e} ({p} requires TLS with a valid certificate)"
+                            )),
+                            None => errors.push(format!("{label}: {e}")),
+                        }
+                    }
                 }
             }
             self.index += 1;
@@ -205,7 +224,12 @@ impl<'a> Session<'a> {
         })
     }
 
-    async fn try_host(&self, host: &Host, addr: SocketAddr) -> std::result::Result<Client, String> {
+    /// The client, and why TLS failed when it fell back to clear text.
+    async fn try_host(
+        &self,
+        host: &Host,
+        addr: SocketAddr,
+    ) -> std::result::Result<(Client, Option<String>), String> {
         let connect = |security| {
             Client::connect(
                 addr,
@@ -216,12 +240,14 @@ impl<'a> Session<'a> {
                 Timeouts::default(),
             )
         };
+        let mut tls_failure = None;
         let mut client = match connect(host.security).await {
             Ok(c) => c,
             // Opportunistic TLS that fails is no reason to give up: the mail goes in clear,
             // as it would to a server without STARTTLS (RFC 7435).
             Err(ClientError::Tls(e)) if host.security == Security::Opportunistic => {
                 tracing::warn!(host = %host.name, %addr, error = %e, "TLS failed; delivering without TLS");
+                tls_failure = Some(e);
                 connect(Security::None).await.map_err(|e| e.to_string())?
             }
             Err(e) => return Err(e.to_string()),
@@ -240,13 +266,28 @@ impl<'a> Session<'a> {
                 .await
                 .map_err(|e| format!("the relay refused the login of {user}: {e}"))?;
         }
-        Ok(client)
+        Ok((client, tls_failure))
     }
 
     pub async fn close(&mut self) {
         if let Some((client, _)) = self.client.take() {
             client.quit().await;
         }
+    }
+}
+
+/// The RFC 8460 4.3 result type of a TLS failure, from its text.
+fn tls_failure_type(error: &str) -> &'static str {
+    if error.contains("NotValidForName") {
+        "certificate-host-mismatch"
+    } else if error.contains("Expired") {
+        "certificate-expired"
+    } else if error.contains("UnknownIssuer") || error.contains("not trusted") {
+        "certificate-not-trusted"
+    } else if error.contains("STARTTLS") {
+        "starttls-not-supported"
+    } else {
+        "validation-failure"
     }
 }
 

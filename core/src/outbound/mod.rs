@@ -9,6 +9,7 @@ pub mod dsn;
 mod https;
 pub mod mta_sts;
 pub mod route;
+pub mod tls_report;
 
 use crate::config::Config;
 use crate::context::Shared;
@@ -50,9 +51,22 @@ pub async fn run(shared: Arc<Shared>) {
         Err(e) => tracing::error!(error = %e, "queue: cannot reset active recipients"),
     }
     let mut stop = shared.shutdown_receiver();
+    let mut reports_checked = std::time::Instant::now();
     loop {
         if *stop.borrow() {
             return;
+        }
+        // Once an hour: the TLS reports of days that are over.
+        if reports_checked.elapsed() >= Duration::from_secs(3600) {
+            reports_checked = std::time::Instant::now();
+            let cfg = shared.config();
+            if cfg.queue.tls_reports {
+                match tls_report::send_reports(&shared.store, &shared.dns(), &cfg, false).await {
+                    Ok(0) => {}
+                    Ok(_) => shared.queue.wake(),
+                    Err(e) => tracing::warn!(error = %e, "TLS reports not sent"),
+                }
+            }
         }
         let blocked = match dispatch(&shared, &ob).await {
             Ok(b) => b,
@@ -237,6 +251,10 @@ async fn worker(
                 finish(&shared, &ob, &cfg, &job, results, None, Vec::new()).await;
             }
             session.close().await;
+            if let Destination::Mx(domain) = &dest {
+                let outcomes = std::mem::take(&mut session.tls_outcomes);
+                tls_report::record(&shared.store, domain, sts.as_ref(), outcomes).await;
+            }
         }
         Err(no_route) => {
             while let Some(job) = next(&queue) {

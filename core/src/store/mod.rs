@@ -25,6 +25,7 @@ pub mod reputation;
 mod schema;
 pub mod search;
 pub mod spool;
+pub mod tls_report;
 mod tx;
 
 pub use blob::{BlobId, BlobStore, private_dir, sync_dir};

@@ -260,6 +260,24 @@ const MIGRATIONS: &[&str] = &[
         subject    TEXT NOT NULL
     );
     CREATE INDEX quarantine_blob ON quarantine(blob_id);
+    CREATE TABLE tls_results (
+        day         INTEGER NOT NULL,
+        domain      TEXT NOT NULL,
+        policy_type TEXT NOT NULL,
+        policy      TEXT NOT NULL,
+        successes   INTEGER NOT NULL DEFAULT 0,
+        sent        INTEGER NOT NULL DEFAULT 0,
+        PRIMARY KEY (day, domain)
+    );
+    CREATE TABLE tls_failures (
+        day      INTEGER NOT NULL,
+        domain   TEXT NOT NULL,
+        kind     TEXT NOT NULL,
+        mx       TEXT NOT NULL,
+        ip       TEXT NOT NULL,
+        sessions INTEGER NOT NULL,
+        PRIMARY KEY (day, domain, kind, mx, ip)
+    );
     DROP TRIGGER messages_release_blob;
     DROP TRIGGER queue_release_blob;
     CREATE TRIGGER messages_release_blob AFTER DELETE ON messages
