@@ -355,6 +355,7 @@ pub async fn accept(
         quarantine::hold(shared, &m, content, &reason).await?;
         return Ok(Vec::new());
     }
+    read_dmarc_report(shared, &m, &content);
     let blobs = shared.store.blobs().clone();
     let prepared = tokio::task::spawn_blocking(move || prepare(&blobs, &m, &content))
         .await
@@ -367,6 +368,41 @@ pub async fn accept(
         .await?;
     prepared.announce(shared);
     Ok(stored)
+}
+
+/// A DMARC aggregate report about one of our domains, arriving from outside: summarised for
+/// `roost reports dmarc` (and delivered as any mail).
+fn read_dmarc_report(shared: &Shared, m: &Incoming, content: &Content<'_>) {
+    use crate::protect::dmarc_reports;
+    let is_report = m.arrival.is_some()
+        && content.len() < 10 * 1024 * 1024
+        && m.header
+            .as_deref()
+            .is_some_and(dmarc_reports::looks_like_report);
+    if !is_report {
+        return;
+    }
+    let Ok(bytes) = content.head(usize::MAX) else {
+        return;
+    };
+    let Some(summary) = dmarc_reports::summarise(&bytes) else {
+        tracing::info!(queue_id = %m.queue_id, "a message that looks like a DMARC report could not be read as one");
+        return;
+    };
+    tracing::info!(target: "roost_core::transactions", queue_id = %m.queue_id,
+        org = %summary.org, domain = %summary.domain, messages = summary.messages,
+        passed = summary.passed, "DMARC report received");
+    let store = shared.store.clone();
+    tokio::spawn(async move {
+        let kept = store
+            .write_async(Vec::new(), move |tx| {
+                store::dmarc_report::keep_received(tx, &summary)
+            })
+            .await;
+        if let Err(e) = kept {
+            tracing::warn!(error = %e, "DMARC report summary not kept");
+        }
+    });
 }
 
 /// Mail Roost writes itself from `from` to `to` ("" for a bounce's null sender), resolved

@@ -106,6 +106,11 @@ pub async fn screen_arrival(
             outcome,
             "sender authentication"
         );
+        if p.dmarc_reports
+            && let Some(seen) = &verdicts.dmarc_seen
+        {
+            count_for_dmarc_report(shared, arrival.ip, seen, &verdicts.outcome);
+        }
         match verdicts.outcome {
             Outcome::Deliver => {}
             Outcome::Junk(why) => junk = Some(why),
@@ -213,6 +218,45 @@ fn file_by_lists(shared: &Shared, m: &mut Incoming, junk: impl Fn(i64) -> Option
             l.into = Filing::Junk;
         }
     }
+}
+
+/// Counts the message toward the day's aggregate report to its author's domain (in the
+/// background: the answer to the client does not wait for it).
+fn count_for_dmarc_report(
+    shared: &Shared,
+    ip: std::net::IpAddr,
+    seen: &protect::DmarcSeen,
+    outcome: &Outcome,
+) {
+    use crate::store::dmarc_report::{self, Row};
+    let disposition = match outcome {
+        Outcome::Deliver => "none",
+        Outcome::Junk(_) | Outcome::Quarantine(_) => "quarantine",
+        Outcome::Refuse(_) => "reject",
+        // Deferred: it comes back, and is counted then.
+        Outcome::Defer(_) => return,
+    };
+    let row = Row {
+        source_ip: ip.to_canonical().to_string(),
+        header_from: seen.header_from.clone(),
+        disposition: disposition.into(),
+        dkim_pass: seen.dkim_pass,
+        spf_pass: seen.spf_pass,
+        count: 1,
+    };
+    let seen = seen.clone();
+    let store = shared.store.clone();
+    let day = crate::store::now().div_euclid(86_400);
+    tokio::spawn(async move {
+        let written = store
+            .write_async(Vec::new(), move |tx| {
+                dmarc_report::record(tx, day, &seen.domain, seen.policy, &seen.rua, &row)
+            })
+            .await;
+        if let Err(e) = written {
+            tracing::warn!(error = %e, "DMARC report data not counted");
+        }
+    });
 }
 
 enum Scanned {

@@ -227,6 +227,11 @@ pub enum Request {
         #[serde(default)]
         include_today: bool,
     },
+    /// Summaries of the DMARC reports other servers sent about our domains.
+    DmarcReports {
+        #[serde(default)]
+        domain: Option<String>,
+    },
     /// Messages held for the admin (a virus, a refused attachment), newest first.
     QuarantineList,
     /// One held message with its header.
@@ -357,6 +362,7 @@ pub enum Response {
     ListEntries(Vec<store::reputation::ListEntry>),
     Quarantine(Vec<quarantine::HeldInfo>),
     Classifier(Vec<lists::ClassifierInfo>),
+    DmarcReports(Vec<store::dmarc_report::Received>),
     Held(quarantine::HeldInfo),
 }
 
@@ -614,6 +620,9 @@ impl Admin {
             ListRemove { entry, user } => lists::remove(s, &entry, user),
             ClassifierShow { user } => lists::classifier_show(s, &self.config, user),
             ClassifierReset { user } => lists::classifier_reset(s, user),
+            DmarcReports { domain } => s
+                .read(|c| store::dmarc_report::received(c, domain.as_deref()))
+                .map(Response::DmarcReports),
             QuarantineList => quarantine::list(s),
             QuarantineShow { id } => quarantine::show(s, &id),
             QuarantineRelease { id } => quarantine::release(s, &self.config.data_dir, &id),

@@ -49,14 +49,25 @@ pub fn dns_check(
 
 /// Queues the TLS reports that are due; the running server sends them at once.
 pub fn reports_send(s: &Store, cfg: &Config, include_today: bool) -> Result<Response> {
-    let n = block_on("the TLS reports", async {
+    let (tls, dmarc) = block_on("the reports", async {
         let dns = crate::dns::Dns::new(&cfg.dns).map_err(Error::Invalid)?;
-        crate::outbound::tls_report::send_reports(s, &dns, cfg, include_today).await
+        let tls = crate::outbound::tls_report::send_reports(s, &dns, cfg, include_today).await?;
+        let dmarc = if cfg.protection.dmarc_reports {
+            crate::outbound::dmarc_report::send_reports(s, &dns, cfg, include_today).await?
+        } else {
+            0
+        };
+        Ok((tls, dmarc))
     })?;
     status::signal_daemon(&cfg.data_dir, nix::sys::signal::Signal::SIGUSR1);
-    Ok(Response::Done(match n {
-        0 => "no TLS report is due (none asked for, or already sent)".to_string(),
-        1 => "1 TLS report queued".to_string(),
-        n => format!("{n} TLS reports queued"),
-    }))
+    let count = |n: usize, what: &str| match n {
+        0 => format!("no {what} report is due (none asked for, or already sent)"),
+        1 => format!("1 {what} report queued"),
+        n => format!("{n} {what} reports queued"),
+    };
+    let mut text = count(tls, "TLS");
+    if cfg.protection.dmarc_reports {
+        text = format!("{text}; {}", count(dmarc, "DMARC"));
+    }
+    Ok(Response::Done(text))
 }

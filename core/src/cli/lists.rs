@@ -70,12 +70,19 @@ pub fn classifier_request(cmd: ClassifierCmd) -> Request {
 /// `roost reports`: the reports Roost sends to other domains.
 #[derive(Subcommand)]
 pub enum ReportsCmd {
-    /// Queue the TLS reports (RFC 8460) that are due now instead of at the hourly look.
+    /// Queue the TLS reports (RFC 8460), and the DMARC reports when dmarc_reports is on, that
+    /// are due now instead of at the hourly look.
     Send {
         /// Today's sessions too, so far (the day is otherwise reported once it is over; the
         /// rest of today is then not reported again).
         #[arg(long)]
         today: bool,
+    },
+    /// The DMARC reports other servers sent about your domains: who sends mail in their name,
+    /// and how much of it fails.
+    Dmarc {
+        #[arg(long)]
+        domain: Option<String>,
     },
 }
 
@@ -84,6 +91,7 @@ pub fn reports_request(cmd: ReportsCmd) -> Request {
         ReportsCmd::Send { today } => Request::ReportsSend {
             include_today: today,
         },
+        ReportsCmd::Dmarc { domain } => Request::DmarcReports { domain },
     }
 }
 

@@ -76,7 +76,8 @@ pub enum Command {
     /// Each user's own spam classifier, learned from the mail they move into and out of Junk.
     #[command(subcommand)]
     Classifier(lists::ClassifierCmd),
-    /// Reports to other domains: TLS-RPT, daily, to the domains that ask.
+    /// Reports: those sent to other domains that ask (TLS-RPT, DMARC), and the DMARC reports
+    /// received about yours.
     #[command(subcommand)]
     Reports(lists::ReportsCmd),
     /// Whether the server runs, where it listens, and the queue's counts.

@@ -297,6 +297,31 @@ pub fn render(resp: &Response) -> String {
                 })
                 .collect(),
         ),
+        Response::DmarcReports(rs) if rs.is_empty() => {
+            "no DMARC report received yet (publish rua=mailto:... in your DMARC record)\n".into()
+        }
+        Response::DmarcReports(rs) => table(
+            &[
+                "FROM",
+                "DOMAIN",
+                "PERIOD END",
+                "MESSAGES",
+                "PASSED",
+                "FAILING SOURCES",
+            ],
+            rs.iter()
+                .map(|r| {
+                    vec![
+                        r.org.clone(),
+                        r.domain.clone(),
+                        short_date(r.end),
+                        r.messages.to_string(),
+                        r.passed.to_string(),
+                        r.failing_sources.join(", "),
+                    ]
+                })
+                .collect(),
+        ),
         Response::Quarantine(hs) if hs.is_empty() => "the quarantine is empty\n".into(),
         Response::Quarantine(hs) => table(
             &["ID", "HELD", "SIZE", "FROM", "TO", "REASON", "SUBJECT"],

@@ -124,6 +124,10 @@ pub struct ProtectionConfig {
     /// What happens to a message with one: "reject" (554 5.7.1), "junk", "accept" or
     /// "quarantine".
     pub attachment_action: Disposition,
+    /// DMARC aggregate reports (RFC 7489 7.2): a domain whose DMARC record asks (rua=) gets a
+    /// daily report of the mail this server received from it. Off by default: a report tells
+    /// the sender's domain who wrote to your users.
+    pub dmarc_reports: bool,
     /// Roost's own spam score, no engine needed: header and structure rules, the sender
     /// authentication results and each user's Bayesian classifier (learned from the messages
     /// they move into and out of Junk). Its verdict is in X-Roost-Score.
@@ -205,6 +209,7 @@ impl Default for ProtectionConfig {
             .map(String::from)
             .to_vec(),
             attachment_action: Disposition::Reject,
+            dmarc_reports: false,
             classifier: true,
             junk_score: 5.0,
             classifier_min_learned: 10,

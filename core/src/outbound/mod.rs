@@ -5,6 +5,7 @@
 
 mod attempt;
 pub mod client;
+pub mod dmarc_report;
 pub mod dsn;
 mod https;
 pub mod mta_sts;
@@ -65,6 +66,14 @@ pub async fn run(shared: Arc<Shared>) {
                     Ok(0) => {}
                     Ok(_) => shared.queue.wake(),
                     Err(e) => tracing::warn!(error = %e, "TLS reports not sent"),
+                }
+            }
+            if cfg.protection.dmarc_reports {
+                let dns = shared.dns();
+                match dmarc_report::send_reports(&shared.store, &dns, &cfg, false).await {
+                    Ok(0) => {}
+                    Ok(_) => shared.queue.wake(),
+                    Err(e) => tracing::warn!(error = %e, "DMARC reports not sent"),
                 }
             }
         }

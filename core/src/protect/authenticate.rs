@@ -24,6 +24,22 @@ pub struct Verdicts {
     pub outcome: Outcome,
     /// The results in words ("pass", "fail", "none", ...), for the spam score.
     pub words: Words,
+    /// What a DMARC aggregate report to the author's domain would say of this message, when
+    /// that domain asks for reports (rua=).
+    pub dmarc_seen: Option<DmarcSeen>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct DmarcSeen {
+    /// The policy domain (the author's organisational domain, or the author's).
+    pub domain: String,
+    /// The published p=: "none", "quarantine" or "reject".
+    pub policy: &'static str,
+    /// The mailto: addresses of its rua=.
+    pub rua: Vec<String>,
+    pub header_from: String,
+    pub dkim_pass: bool,
+    pub spf_pass: bool,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -95,6 +111,7 @@ pub async fn authenticate(
                 dkim: "none",
                 dmarc: "none",
             },
+            dmarc_seen: None,
         };
     };
     let dkim = auth.verify_dkim(cached(cache, &msg)).await;
@@ -150,6 +167,7 @@ pub async fn authenticate(
             dkim: dkim_word(&dkim),
             dmarc: dmarc_word(&dmarc.result()),
         },
+        dmarc_seen: dmarc_seen(&dmarc, &from_domain),
     }
 }
 
@@ -193,6 +211,7 @@ pub fn timed_out(
             dkim: "temperror",
             dmarc: "temperror",
         },
+        dmarc_seen: None,
     }
 }
 
@@ -291,6 +310,34 @@ fn forged_own_domain(own: &(dyn OwnDomains + Sync), f: &Facts<'_>) -> Option<Out
         )));
     }
     None
+}
+
+/// The facts of an aggregate report, when the author's domain publishes rua= addresses.
+fn dmarc_seen(dmarc: &DmarcOutput, header_from: &str) -> Option<DmarcSeen> {
+    let record = dmarc.dmarc_record()?;
+    let rua: Vec<String> = record
+        .rua
+        .iter()
+        // mail-auth keeps mailto: URIs only, without the scheme.
+        .map(|u| u.uri.trim_start_matches("mailto:").to_string())
+        .filter(|a| a.contains('@'))
+        .take(5)
+        .collect();
+    if rua.is_empty() {
+        return None;
+    }
+    Some(DmarcSeen {
+        domain: dmarc.domain().to_ascii_lowercase(),
+        policy: match record.p {
+            Policy::Reject => "reject",
+            Policy::Quarantine => "quarantine",
+            _ => "none",
+        },
+        rua,
+        header_from: header_from.to_string(),
+        dkim_pass: matches!(dmarc.dkim_result(), DmarcResult::Pass),
+        spf_pass: matches!(dmarc.spf_result(), DmarcResult::Pass),
+    })
 }
 
 fn disposed(d: Disposition, why: &str) -> Outcome {

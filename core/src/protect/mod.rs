@@ -7,6 +7,7 @@ pub mod authenticate;
 pub mod bayes;
 pub mod cache;
 pub mod clamav;
+pub mod dmarc_reports;
 pub mod dnsbl;
 mod engine;
 pub mod forged_results;
@@ -15,7 +16,7 @@ pub mod reputation;
 pub mod rspamd;
 pub mod score;
 
-pub use authenticate::{OwnDomains, Verdicts, Words, authenticate, timed_out};
+pub use authenticate::{DmarcSeen, OwnDomains, Verdicts, Words, authenticate, timed_out};
 pub use cache::DnsCache;
 
 use std::net::IpAddr;

@@ -12,6 +12,7 @@ mod blob;
 pub mod correspondents;
 pub mod directory;
 pub mod dkim;
+pub mod dmarc_report;
 mod garbage;
 pub mod greylist;
 pub mod limits;

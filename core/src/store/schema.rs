@@ -269,6 +269,37 @@ const MIGRATIONS: &[&str] = &[
         sent        INTEGER NOT NULL DEFAULT 0,
         PRIMARY KEY (day, domain)
     );
+    CREATE TABLE dmarc_domains (
+        day    INTEGER NOT NULL,
+        domain TEXT NOT NULL,
+        policy TEXT NOT NULL,
+        rua    TEXT NOT NULL,
+        sent   INTEGER NOT NULL DEFAULT 0,
+        PRIMARY KEY (day, domain)
+    );
+    CREATE TABLE dmarc_rows (
+        day         INTEGER NOT NULL,
+        domain      TEXT NOT NULL,
+        source_ip   TEXT NOT NULL,
+        header_from TEXT NOT NULL,
+        disposition TEXT NOT NULL,
+        dkim        INTEGER NOT NULL,
+        spf         INTEGER NOT NULL,
+        count       INTEGER NOT NULL,
+        PRIMARY KEY (day, domain, source_ip, header_from, disposition, dkim, spf)
+    );
+    CREATE TABLE dmarc_received (
+        org       TEXT NOT NULL,
+        report_id TEXT NOT NULL,
+        domain    TEXT NOT NULL,
+        begin     INTEGER NOT NULL,
+        end_      INTEGER NOT NULL,
+        messages  INTEGER NOT NULL,
+        passed    INTEGER NOT NULL,
+        failing   TEXT NOT NULL,
+        received  INTEGER NOT NULL,
+        PRIMARY KEY (org, report_id)
+    );
     CREATE TABLE tls_failures (
         day      INTEGER NOT NULL,
         domain   TEXT NOT NULL,
