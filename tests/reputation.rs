@@ -294,7 +294,8 @@ fn greylisting_lets_a_retry_through_after_the_delay() {
 fn a_first_time_sender_waits_for_the_answer_once() {
     let s = server_with_users(
         "[auth]\nallow_plaintext_on_loopback = true\n\
-         [protection]\nauthentication = false\nfirst_sender_delay_secs = 2\n",
+         [protection]\nauthentication = false\nfirst_sender_delay_secs = 2\n\
+         first_sender_delay_exempt = []\n",
     );
     let (mut c, _) = Client::connect(s.smtp);
     c.ehlo();

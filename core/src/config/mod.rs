@@ -514,6 +514,13 @@ impl Config {
                 ConfigError(format!("protection.dnsbl_exempt_networks: '{net}': {e}"))
             })?;
         }
+        for net in &p.first_sender_delay_exempt {
+            crate::netaddr::Network::parse(net).map_err(|e| {
+                ConfigError(format!(
+                    "protection.first_sender_delay_exempt: '{net}': {e}"
+                ))
+            })?;
+        }
         for net in &p.auto_block_exempt {
             crate::netaddr::Network::parse(net)
                 .map_err(|e| ConfigError(format!("protection.auto_block_exempt: '{net}': {e}")))?;

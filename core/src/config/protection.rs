@@ -141,6 +141,9 @@ pub struct ProtectionConfig {
     /// waits this many seconds (after it is stored): a spam run pays it on every message, a
     /// real correspondent once. 0: no delay.
     pub first_sender_delay_secs: u64,
+    /// Clients the delay never applies to: your own network (a scanner or a script on the LAN
+    /// that mails without signing in, with a short time-out).
+    pub first_sender_delay_exempt: Vec<String>,
     /// How long an automatic block lasts, in seconds (`roost block list` shows them). 0: Roost
     /// never blocks by itself.
     pub auto_block_secs: u64,
@@ -165,6 +168,23 @@ pub struct ProtectionConfig {
     pub greylist_days: u64,
 }
 
+/// Loopback, the private ranges (RFC 1918, CGNAT, ULA) and link-local.
+fn private_networks() -> Vec<String> {
+    [
+        "127.0.0.0/8",
+        "10.0.0.0/8",
+        "172.16.0.0/12",
+        "192.168.0.0/16",
+        "169.254.0.0/16",
+        "100.64.0.0/10",
+        "::1/128",
+        "fc00::/7",
+        "fe80::/10",
+    ]
+    .map(String::from)
+    .to_vec()
+}
+
 impl Default for ProtectionConfig {
     fn default() -> Self {
         ProtectionConfig {
@@ -180,19 +200,7 @@ impl Default for ProtectionConfig {
                 weight: 1.0,
             }],
             dnsbl_threshold: 1.0,
-            dnsbl_exempt_networks: [
-                "127.0.0.0/8",
-                "10.0.0.0/8",
-                "172.16.0.0/12",
-                "192.168.0.0/16",
-                "169.254.0.0/16",
-                "100.64.0.0/10",
-                "::1/128",
-                "fc00::/7",
-                "fe80::/10",
-            ]
-            .map(String::from)
-            .to_vec(),
+            dnsbl_exempt_networks: private_networks(),
             clamav: String::new(),
             clamav_infected: Disposition::Reject,
             clamav_unavailable: Unavailable::Deliver,
@@ -214,6 +222,7 @@ impl Default for ProtectionConfig {
             junk_score: 5.0,
             classifier_min_learned: 10,
             first_sender_delay_secs: 15,
+            first_sender_delay_exempt: private_networks(),
             auto_block_secs: 3600,
             block_on_login_failures: true,
             unknown_recipients_max: 20,

@@ -210,7 +210,12 @@ pub fn first_sender_delay(
             .read(|tx| crate::store::correspondents::known(tx, l.account_id, &arrival.mail_from))
             .unwrap_or(true)
     });
-    if known || reputation::client_allowed(&shared.store, arrival.ip) {
+    let exempt = cfg
+        .protection
+        .first_sender_delay_exempt
+        .iter()
+        .any(|n| crate::netaddr::Network::parse(n).is_ok_and(|n| n.contains(arrival.ip)));
+    if known || exempt || reputation::client_allowed(&shared.store, arrival.ip) {
         return None;
     }
     Some(Duration::from_secs(secs))
