@@ -98,7 +98,7 @@ pub async fn send_reports(
                 tracing::info!(domain = %d.domain, rua = %r, "DMARC report not sent: that address did not agree to receive them (RFC 7489 7.1)");
             }
         }
-        let mut prepared = Vec::new();
+        let mut messages = Vec::new();
         if !to.is_empty() {
             let message = build(cfg, &d)
                 .to_rfc5322(
@@ -107,27 +107,16 @@ pub async fn send_reports(
                     to.iter().map(|s| s.as_str()),
                 )
                 .map_err(|e| crate::error::Error::Storage(format!("DMARC report: {e}")))?;
-            for t in &to {
-                if let Some(p) =
-                    crate::accept::prepare_notification(store, cfg, &from, t, message.as_bytes())?
-                {
-                    prepared.push(p);
-                }
-            }
+            messages = to
+                .iter()
+                .map(|t| (t.clone(), message.clone().into_bytes()))
+                .collect();
         }
-        let (day, domain, n) = (d.day, d.domain.clone(), prepared.len());
-        let dirs: Vec<_> = prepared
-            .iter()
-            .flat_map(|p| p.sync_dirs().to_vec())
-            .collect();
-        store
-            .write_async(dirs, move |tx| {
-                for p in &prepared {
-                    p.apply(tx)?;
-                }
-                tally::done(tx, day, &domain)
-            })
-            .await?;
+        let (day, domain) = (d.day, d.domain.clone());
+        let n = super::report_mail::queue(store, cfg, messages, move |tx| {
+            tally::done(tx, day, &domain)
+        })
+        .await?;
         if n > 0 {
             tracing::info!(domain = %d.domain, day = d.day, to = %to.join(","), "DMARC report queued");
         }

@@ -9,6 +9,7 @@ pub mod dmarc_report;
 pub mod dsn;
 mod https;
 pub mod mta_sts;
+mod report_mail;
 pub mod route;
 pub mod tls_report;
 

@@ -171,27 +171,15 @@ pub async fn send_reports(
             }
             Err(_) => Vec::new(),
         };
-        let mut prepared = Vec::new();
-        for to in &asked {
-            let msg = report_message(cfg, &r, to);
-            let from = format!("postmaster@{}", cfg.first_domain());
-            if let Some(p) = crate::accept::prepare_notification(store, cfg, &from, to, &msg)? {
-                prepared.push(p);
-            }
-        }
-        let (day, domain, n) = (r.day, r.domain.clone(), prepared.len());
-        let dirs: Vec<_> = prepared
+        let messages = asked
             .iter()
-            .flat_map(|p| p.sync_dirs().to_vec())
+            .map(|to| (to.clone(), report_message(cfg, &r, to)))
             .collect();
-        store
-            .write_async(dirs, move |tx| {
-                for p in &prepared {
-                    p.apply(tx)?;
-                }
-                tally::done(tx, day, &domain)
-            })
-            .await?;
+        let (day, domain) = (r.day, r.domain.clone());
+        let n = super::report_mail::queue(store, cfg, messages, move |tx| {
+            tally::done(tx, day, &domain)
+        })
+        .await?;
         if n > 0 {
             tracing::info!(domain = %r.domain, day = r.day, to = %asked.join(","), "TLS report queued");
         }
