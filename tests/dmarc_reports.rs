@@ -20,7 +20,7 @@ fn reports(s: &Server) -> Vec<serde_json::Value> {
 }
 
 /// A report as a provider sends it: gzipped XML in an application/gzip attachment.
-fn provider_report() -> String {
+fn provider_report(domain: &str) -> String {
     let xml = r#"<?xml version="1.0" encoding="UTF-8" ?>
 <feedback>
   <report_metadata>
@@ -48,7 +48,8 @@ fn provider_report() -> String {
     <auth_results><spf><domain>spoofer.test</domain><result>fail</result></spf></auth_results>
   </record>
 </feedback>
-"#;
+"#
+    .replace("example.test</domain>", &format!("{domain}</domain>"));
     let mut py = Command::new("python3")
         .args([
             "-c",
@@ -99,6 +100,8 @@ fn reports_are_sent_to_domains_that_ask_and_read_when_they_arrive() {
          smtp = [\"127.0.29.1:25\"]\n{NO_DNS}"
     ));
     remote.add_user("dmarc@reports.test");
+    // The report service also hosts sender.test's mail: reports about it are its own.
+    remote.ok(&["domain", "add", "sender.test"]);
 
     let (mut c, _) = Client::connect(s.smtp);
     c.ehlo();
@@ -137,8 +140,20 @@ fn reports_are_sent_to_domains_that_ask_and_read_when_they_arrive() {
     assert_eq!(r["messages"], 2);
     assert_eq!(r["passed"], 2);
 
-    // A provider's report about our own domain, summarised with who fails.
-    let report = provider_report();
+    // A provider's report about our own domain, summarised with who fails; one about a
+    // stranger's domain is delivered but not kept.
+    let stranger = provider_report("elsewhere.test");
+    assert_eq!(
+        c.send_mail(
+            "noreply-dmarc@bigmail.test",
+            &["dmarc@example.test"],
+            &stranger
+        )
+        .code,
+        250
+    );
+    s.wait_log("a DMARC report about a domain that is not ours");
+    let report = provider_report("example.test");
     assert_eq!(
         c.send_mail(
             "noreply-dmarc@bigmail.test",
@@ -156,6 +171,7 @@ fn reports_are_sent_to_domains_that_ask_and_read_when_they_arrive() {
     assert_eq!(r["passed"], 7);
     assert_eq!(r["failing_sources"][0], "203.0.113.66 (3)");
     assert!(s.ok(&["reports", "dmarc"]).contains("203.0.113.66 (3)"));
+    assert_eq!(reports(&s).len(), 1);
     // Delivered as any mail too.
-    assert_eq!(s.inbox("dmarc@example.test").len(), 1);
+    assert_eq!(s.inbox("dmarc@example.test").len(), 2);
 }

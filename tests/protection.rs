@@ -228,6 +228,17 @@ fn dmarc_quarantine_and_a_plain_spf_fail_go_to_junk() {
     assert!(h.contains("spf=fail"), "{h}");
     assert!(h.contains("dmarc=fail"), "{h}");
     assert!(h.contains("policy.dmarc=quarantine"), "{h}");
+
+    // An allow entry is believed only for a sender who proved to be one: these failed SPF and
+    // DMARC, so allowing their domains changes nothing.
+    s.ok(&["allow", "add", "@q.test", "--user", "alice@example.test"]);
+    s.ok(&["allow", "add", "@spfonly.test"]);
+    for from in ["promo@q.test", "info@spfonly.test"] {
+        let r = c.send_mail(from, &["alice@example.test"], &message(from, "again"));
+        assert_eq!(r.status(), "250 2.0.0", "{from}: {r:?}");
+    }
+    assert_eq!(s.mailbox("alice@example.test", "Junk").len(), 4);
+    assert_eq!(s.inbox("alice@example.test").len(), 0);
 }
 
 #[test]

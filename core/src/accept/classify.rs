@@ -48,12 +48,12 @@ impl Scored {
 
 /// Scores the message: its rules (from the header and, when they were checked, the sender
 /// authentication words), plus each trained recipient's classifier over `bytes`.
-pub fn score(
+pub async fn score(
     shared: &Shared,
     p: &ProtectionConfig,
     m: &Incoming,
     words: Option<Words>,
-    trained: &[(i64, Totals)],
+    trained: Vec<(i64, Totals)>,
     bytes: Option<&[u8]>,
 ) -> Scored {
     let mut out = Scored::default();
@@ -71,12 +71,35 @@ pub fn score(
     let (Some(bytes), false) = (bytes, trained.is_empty()) else {
         return out;
     };
-    let tokens = bayes::tokens(bytes);
+    // The words worth reading are near the start; parsing and the look-ups go to the blocking
+    // pool, off the session threads.
+    let sample = bytes[..bytes.len().min(SAMPLE)].to_vec();
+    let (store, junk_score, queue_id) = (shared.store.clone(), p.junk_score, m.queue_id.clone());
+    let verdicts = tokio::task::spawn_blocking(move || {
+        per_recipient(&store, junk_score, &queue_id, &hits, &trained, &sample)
+    })
+    .await
+    .unwrap_or_default();
+    out.junk_for.extend(verdicts);
+    out
+}
+
+/// Bytes of a message its classifier reads at most.
+const SAMPLE: usize = 256 * 1024;
+
+/// Each trained recipient's verdict: the message's rules plus what their classifier says.
+fn per_recipient(
+    store: &crate::store::Store,
+    junk_score: f64,
+    queue_id: &str,
+    hits: &[Hit],
+    trained: &[(i64, Totals)],
+    sample: &[u8],
+) -> Vec<(i64, Option<String>)> {
+    let tokens = bayes::tokens(sample);
+    let mut out = Vec::new();
     for &(account, totals) in trained {
-        let counts = match shared
-            .store
-            .read(|tx| crate::store::bayes::counts(tx, account, &tokens))
-        {
+        let counts = match store.read(|tx| crate::store::bayes::counts(tx, account, &tokens)) {
             Ok(c) => c,
             Err(e) => {
                 tracing::warn!(error = %e, account, "classifier not read");
@@ -84,13 +107,13 @@ pub fn score(
             }
         };
         let p_spam = bayes::probability(totals, &counts);
-        let mut mine: Vec<Hit> = hits.clone();
+        let mut mine: Vec<Hit> = hits.to_vec();
         mine.extend(score::bayes_hit(p_spam));
         let total = score::total(&mine);
-        tracing::info!(target: "roost_core::transactions", queue_id = %m.queue_id, account,
+        tracing::info!(target: "roost_core::transactions", queue_id, account,
             bayes = format!("{p_spam:.3}"), score = %score::describe(&mine), "classifier");
-        let verdict = (total >= p.junk_score).then(|| format!("score {}", score::describe(&mine)));
-        out.junk_for.insert(account, verdict);
+        let verdict = (total >= junk_score).then(|| format!("score {}", score::describe(&mine)));
+        out.push((account, verdict));
     }
     out
 }

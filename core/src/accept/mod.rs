@@ -309,15 +309,20 @@ impl Prepared {
             store::limits::count_sent(tx, a, store::limits::today())?;
         }
         let now = store::now();
+        // Convenience records: their failure must not refuse the mail.
         for (account, sender) in &self.correspondents {
-            store::correspondents::remember(tx, *account, sender, now)?;
+            if let Err(e) = store::correspondents::remember(tx, *account, sender, now) {
+                tracing::warn!(error = %e, "correspondent not remembered");
+            }
         }
         // Only a convenience: a sender not found as an account changes nothing.
         if let (Some(user), false) = (&self.sent_by, self.written_to.is_empty())
             && let Ok(account) = store::directory::account_id(tx, user)
         {
             for to in &self.written_to {
-                store::correspondents::remember(tx, account, to, now)?;
+                if let Err(e) = store::correspondents::remember(tx, account, to, now) {
+                    tracing::warn!(error = %e, "correspondent not remembered");
+                }
             }
         }
         Ok(out)
@@ -374,26 +379,45 @@ pub async fn accept(
 /// `roost reports dmarc` (and delivered as any mail).
 fn read_dmarc_report(shared: &Shared, m: &Incoming, content: &Content<'_>) {
     use crate::protect::dmarc_reports;
+    // Reports are small (compressed XML): a larger "report" is only read as mail.
     let is_report = m.arrival.is_some()
-        && content.len() < 10 * 1024 * 1024
+        && content.len() <= 2 * 1024 * 1024
         && m.header
             .as_deref()
             .is_some_and(dmarc_reports::looks_like_report);
     if !is_report {
         return;
     }
-    let Ok(bytes) = content.head(usize::MAX) else {
+    let Ok(bytes) = content.head(usize::MAX).map(|b| b.into_owned()) else {
         return;
     };
-    let Some(summary) = dmarc_reports::summarise(&bytes) else {
-        tracing::info!(queue_id = %m.queue_id, "a message that looks like a DMARC report could not be read as one");
-        return;
-    };
-    tracing::info!(target: "roost_core::transactions", queue_id = %m.queue_id,
-        org = %summary.org, domain = %summary.domain, messages = summary.messages,
-        passed = summary.passed, "DMARC report received");
-    let store = shared.store.clone();
+    let (store, queue_id) = (shared.store.clone(), m.queue_id.clone());
     tokio::spawn(async move {
+        // Decompressing and parsing XML is work for the blocking pool.
+        let summary = tokio::task::spawn_blocking(move || dmarc_reports::summarise(&bytes))
+            .await
+            .ok()
+            .flatten();
+        let Some(summary) = summary else {
+            tracing::info!(
+                queue_id,
+                "a message that looks like a DMARC report could not be read as one"
+            );
+            return;
+        };
+        let domain = summary.domain.clone();
+        let ours = store
+            .read(|tx| store::directory::local_domain(tx, &domain))
+            .ok()
+            .flatten()
+            .is_some();
+        if !ours {
+            tracing::info!(queue_id, domain = %summary.domain, "a DMARC report about a domain that is not ours: not kept");
+            return;
+        }
+        tracing::info!(target: "roost_core::transactions", queue_id,
+            org = %summary.org, domain = %summary.domain, messages = summary.messages,
+            passed = summary.passed, "DMARC report received");
         let kept = store
             .write_async(Vec::new(), move |tx| {
                 store::dmarc_report::keep_received(tx, &summary)

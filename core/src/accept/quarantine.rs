@@ -95,9 +95,15 @@ pub fn release(store: &Store, id: &str) -> Result<Held> {
             Failure::Refused(why) | Failure::Deferred(why) => Error::Invalid(why),
         })?;
     let gone = held.id.clone();
+    // Taken out first, in the same commit: a second release (or a delete) at the same time
+    // finds nothing, so the message is delivered once.
     store.write_syncing(prepared.sync_dirs().to_vec(), move |tx| {
+        if !q::remove(tx, &gone)? {
+            return Err(Error::NotFound(format!(
+                "no message {gone} in the quarantine"
+            )));
+        }
         prepared.apply(tx)?;
-        q::remove(tx, &gone)?;
         Ok(())
     })?;
     tracing::info!(target: "roost_core::transactions", queue_id = %held.id, "released from the quarantine");

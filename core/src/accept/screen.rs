@@ -46,9 +46,9 @@ pub async fn screen_arrival(
         && (p.refused_attachments.is_empty() || text_only)
         && trained.is_empty()
     {
-        let scored = classify::score(shared, p, m, None, &[], None);
+        let scored = classify::score(shared, p, m, None, Vec::new(), None).await;
         m.trace.push_str(&scored.header);
-        file_by_lists(shared, m, |a| scored.junk_for(a));
+        file_by_lists(shared, m, Vouched::from(None), |a| scored.junk_for(a));
         return Ok(Screened::default());
     }
     let busy = || Failure::Deferred("4.3.1 Insufficient system resources, try again later".into());
@@ -159,13 +159,15 @@ pub async fn screen_arrival(
             junk = spam;
         }
     }
-    let scored = classify::score(shared, p, m, words, &trained, Some(&bytes));
+    let scored = classify::score(shared, p, m, words, trained, Some(&bytes)).await;
     headers.push_str(&scored.header);
     drop(bytes);
     drop(held);
     // A verdict of the checks stands; the score decides only where they found nothing.
     if quarantine.is_none() {
-        file_by_lists(shared, m, |a| junk.clone().or_else(|| scored.junk_for(a)));
+        file_by_lists(shared, m, Vouched::from(words), |a| {
+            junk.clone().or_else(|| scored.junk_for(a))
+        });
     }
     // Below our Received line, as Postfix with a milter writes them: all belong to this hop.
     m.trace.push_str(&headers);
@@ -178,40 +180,76 @@ pub async fn screen_arrival(
     })
 }
 
-/// Files each local copy to Junk or INBOX: the verdict for that recipient (`junk`), unless the
-/// server's allow list names the client or the sender, or the recipient's own lists decide
-/// (their allowed sender, or a blocked author in From:).
-fn file_by_lists(shared: &Shared, m: &mut Incoming, junk: impl Fn(i64) -> Option<String>) {
+/// Which sender addresses an allow entry may be believed for: a forged address must not
+/// skip the checks. With sender authentication off, the lists are believed as they are.
+#[derive(Clone, Copy)]
+struct Vouched {
+    /// SPF passed for the envelope sender.
+    envelope: bool,
+    /// DMARC passed for the author in From:.
+    author: bool,
+}
+
+impl Vouched {
+    fn from(words: Option<protect::Words>) -> Vouched {
+        match words {
+            Some(w) => Vouched {
+                envelope: w.spf == "pass",
+                author: w.dmarc == "pass",
+            },
+            None => Vouched {
+                envelope: true,
+                author: true,
+            },
+        }
+    }
+}
+
+/// Files each local copy to Junk or INBOX. In order: the recipient's own allow entry (for a
+/// vouched sender), their own block of an author in From:, the server's allow list (the
+/// client's address, or a vouched sender), then the verdict for that recipient (`junk`).
+fn file_by_lists(
+    shared: &Shared,
+    m: &mut Incoming,
+    vouched: Vouched,
+    junk: impl Fn(i64) -> Option<String>,
+) {
     let Some(arrival) = m.arrival.as_ref() else {
         return;
     };
     let store = &shared.store;
     let server_allows = reputation::client_allowed(store, arrival.ip)
-        || reputation::sender_verdict(store, &arrival.mail_from, None) == Some(ListKind::Allow);
+        || (vouched.envelope
+            && reputation::sender_verdict(store, &arrival.mail_from, None)
+                == Some(ListKind::Allow));
     let authors: Vec<String> = m
         .header
         .as_deref()
         .and_then(|h| crate::rfc5322::from_mailboxes(h).ok())
-        .map(|list| list.iter().map(|mb| mb.addr_spec()).collect())
+        .map(|list| list.iter().take(10).map(|mb| mb.addr_spec()).collect())
         .unwrap_or_default();
     for l in &mut m.local {
         if !matches!(l.into, Filing::Inbox) {
             continue;
         }
         let own = |who: &str| reputation::sender_verdict(store, who, Some(l.account_id));
-        let user_allows = own(&arrival.mail_from) == Some(ListKind::Allow)
-            || authors.iter().any(|a| own(a) == Some(ListKind::Allow));
+        let user_allows = (vouched.envelope && own(&arrival.mail_from) == Some(ListKind::Allow))
+            || (vouched.author && authors.iter().any(|a| own(a) == Some(ListKind::Allow)));
         let user_blocks = authors.iter().any(|a| own(a) == Some(ListKind::Block));
-        let why = match (&junk(l.account_id), server_allows || user_allows) {
-            (Some(why), false) => Some(why.clone()),
-            (Some(why), true) => {
-                tracing::info!(queue_id = %m.queue_id, account = l.account_id, reason = %why,
-                    "not filed to Junk: the sender is on an allow list");
-                None
-            }
-            (None, _) if user_blocks => Some("the author is on the recipient's block list".into()),
-            (None, _) => None,
+        let verdict = junk(l.account_id);
+        let why = if user_allows {
+            None
+        } else if user_blocks {
+            Some("the author is on the recipient's block list".to_string())
+        } else if server_allows {
+            None
+        } else {
+            verdict.clone()
         };
+        if let (Some(v), None) = (&verdict, &why) {
+            tracing::info!(queue_id = %m.queue_id, account = l.account_id, reason = %v,
+                "not filed to Junk: the sender is on an allow list");
+        }
         if let Some(why) = why {
             tracing::info!(queue_id = %m.queue_id, account = l.account_id, reason = %why,
                 "filed to Junk");

@@ -144,6 +144,8 @@ pub struct ProtectionConfig {
     /// Clients the delay never applies to: your own network (a scanner or a script on the LAN
     /// that mails without signing in, with a short time-out).
     pub first_sender_delay_exempt: Vec<String>,
+    /// Days a quarantined message is kept before it is deleted.
+    pub quarantine_days: u64,
     /// How long an automatic block lasts, in seconds (`roost block list` shows them). 0: Roost
     /// never blocks by itself.
     pub auto_block_secs: u64,
@@ -223,6 +225,7 @@ impl Default for ProtectionConfig {
             classifier_min_learned: 10,
             first_sender_delay_secs: 15,
             first_sender_delay_exempt: private_networks(),
+            quarantine_days: 30,
             auto_block_secs: 3600,
             block_on_login_failures: true,
             unknown_recipients_max: 20,

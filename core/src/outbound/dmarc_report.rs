@@ -57,23 +57,27 @@ pub fn build(cfg: &Config, d: &DayReport) -> Report {
 }
 
 /// Whether `rua` may receive reports about `domain` (RFC 7489 7.1): the same domain, or its
-/// domain publishes `<domain>._report._dmarc.<its domain>` with v=DMARC1.
-async fn may_receive(dns: &Dns, domain: &str, rua: &str) -> bool {
+/// domain publishes `<domain>._report._dmarc.<its domain>` with v=DMARC1. None when DNS did
+/// not answer: asked again at the next round.
+async fn may_receive(dns: &Dns, domain: &str, rua: &str) -> Option<bool> {
     let Some((_, rua_domain)) = rua.rsplit_once('@') else {
-        return false;
+        return Some(false);
     };
     let rua_domain = rua_domain.to_ascii_lowercase();
     if rua_domain == domain || rua_domain.ends_with(&format!(".{domain}")) {
-        return true;
+        return Some(true);
     }
     match dns
         .txt(&format!("{domain}._report._dmarc.{rua_domain}"))
         .await
     {
-        Ok(records) => records
-            .iter()
-            .any(|r| r.trim_start().starts_with("v=DMARC1")),
-        Err(_) => false,
+        Ok(records) => Some(
+            records
+                .iter()
+                .any(|r| r.trim_start().starts_with("v=DMARC1")),
+        ),
+        Err(crate::dns::LookupError::Temporary(_)) => None,
+        Err(_) => Some(false),
     }
 }
 
@@ -91,12 +95,19 @@ pub async fn send_reports(
     let mut sent = 0;
     for d in due {
         let mut to = Vec::new();
+        let mut unsure = false;
         for r in &d.rua {
-            if may_receive(dns, &d.domain, r).await {
-                to.push(r.clone());
-            } else {
-                tracing::info!(domain = %d.domain, rua = %r, "DMARC report not sent: that address did not agree to receive them (RFC 7489 7.1)");
+            match may_receive(dns, &d.domain, r).await {
+                Some(true) => to.push(r.clone()),
+                Some(false) => {
+                    tracing::info!(domain = %d.domain, rua = %r, "DMARC report not sent: that address did not agree to receive them (RFC 7489 7.1)")
+                }
+                None => unsure = true,
             }
+        }
+        if unsure {
+            tracing::info!(domain = %d.domain, "DMARC report waits: DNS did not answer");
+            continue;
         }
         let mut messages = Vec::new();
         if !to.is_empty() {

@@ -58,10 +58,12 @@ pub async fn run(shared: Arc<Shared>) {
         if *stop.borrow() {
             return;
         }
-        // Once an hour: the TLS reports of days that are over.
+        // Once an hour: lapsed list entries and old quarantine go, and the reports of days
+        // that are over leave.
         if reports_checked.elapsed() >= Duration::from_secs(3600) {
             reports_checked = std::time::Instant::now();
             let cfg = shared.config();
+            housekeeping(&shared, &cfg).await;
             if cfg.queue.tls_reports {
                 match tls_report::send_reports(&shared.store, &shared.dns(), &cfg, false).await {
                     Ok(0) => {}
@@ -103,6 +105,32 @@ pub async fn run(shared: Arc<Shared>) {
             _ = tokio::time::sleep(wait) => {}
             _ = stop.changed() => return,
         }
+    }
+}
+
+/// Forgets list entries that lapsed and quarantined mail past `quarantine_days`.
+async fn housekeeping(shared: &Shared, cfg: &Config) {
+    let now = store::now();
+    let before = now - (cfg.protection.quarantine_days.min(36_500) as i64) * 86_400;
+    let done = shared
+        .store
+        .write_async(Vec::new(), move |tx| {
+            Ok((
+                store::reputation::expire(tx, now)?,
+                store::quarantine::expire(tx, before)?,
+            ))
+        })
+        .await;
+    match done {
+        Ok((0, 0)) => {}
+        Ok((lapsed, held)) => {
+            tracing::info!(
+                lapsed,
+                quarantine_deleted = held,
+                "lists and quarantine tidied"
+            )
+        }
+        Err(e) => tracing::warn!(error = %e, "lists and quarantine not tidied"),
     }
 }
 

@@ -154,9 +154,12 @@ pub async fn policy(store: &Store, dns: &Dns, cfg: &Config, domain: &str) -> Opt
         // No record: a kept policy still holds until it lapses (RFC 8461 3.1, 5.1).
         return kept.and_then(|k| parse(domain, &k.text).ok());
     };
+    // Unchanged and fresh: kept as it is. Past half its max_age it is fetched again, so that
+    // a policy in use never lapses (RFC 8461 5.1); if that fails, the kept one still holds.
     if let Some(k) = &kept
         && k.id == id
         && let Ok(p) = parse(domain, &k.text)
+        && now - k.fetched < (p.max_age / 2) as i64
     {
         return Some(p);
     }

@@ -65,11 +65,14 @@ fn words(text: &str, prefix: &str, out: &mut Vec<String>) {
 /// Hosts of the links in the text ("u:example.com").
 fn link_hosts(text: &str, out: &mut Vec<String>) {
     for (i, _) in text.match_indices("://").take(200) {
-        let scheme_start = text[..i]
-            .rfind(|c: char| !c.is_ascii_alphabetic())
-            .map(|p| p + 1)
-            .unwrap_or(0);
-        if !matches!(&text[scheme_start..i], "http" | "https") {
+        // The scheme is the run of ASCII letters before "://" (a char boundary either way).
+        let before = &text[..i];
+        let scheme_len = before
+            .chars()
+            .rev()
+            .take_while(|c| c.is_ascii_alphabetic())
+            .count();
+        if !matches!(&before[before.len() - scheme_len..], "http" | "https") {
             continue;
         }
         let host: String = text[i + 3..]
@@ -202,6 +205,10 @@ mod tests {
         }
         // Too short a word is no token.
         assert!(!t.contains(&hash("by")));
+        // A link right after a non-ASCII character.
+        let cjk = "Subject: x\r\n\r\n网址：https://shop.example/ «http://b.example»\r\n";
+        let t = tokens(cjk.as_bytes());
+        assert!(t.contains(&hash("u:shop.example")) && t.contains(&hash("u:b.example")));
         assert!(tokens(b"").is_empty());
     }
 

@@ -163,18 +163,26 @@ pub fn greylist(
         recipient.to_ascii_lowercase()
     );
     let now = crate::store::now();
-    if shared
-        .store
-        .read(|tx| greylist::passed(tx, &key, now))
-        .unwrap_or(false)
-    {
-        return None;
-    }
     let (delay, days) = (p.greylist_delay_secs, p.greylist_days);
-    match shared
+    // Decided by a read; what it changes is written in the background, so that a client
+    // making up a new sender at every RCPT does not hold the session's thread on the disk.
+    let judged = shared
         .store
-        .write(move |tx| greylist::check(tx, &key, now, delay, days))
-    {
+        .read(|tx| greylist::judge(tx, &key, now, delay));
+    if let Ok((_, true)) = judged {
+        let store = shared.store.clone();
+        tokio::spawn(async move {
+            let written = store
+                .write_async(Vec::new(), move |tx| {
+                    greylist::check(tx, &key, now, delay, days)
+                })
+                .await;
+            if let Err(e) = written {
+                tracing::warn!(error = %e, "greylisting: the triplet was not recorded");
+            }
+        });
+    }
+    match judged.map(|(verdict, _)| verdict) {
         Ok(Greylist::Pass) => None,
         Ok(Greylist::Wait(secs)) => {
             tracing::info!(target: "roost_core::transactions", client = %ip, from = %sender,

@@ -121,7 +121,7 @@ pub struct Received {
 
 pub fn keep_received(conn: &Tx, r: &Received) -> Result<()> {
     conn.prepare_cached(
-        "INSERT OR REPLACE INTO dmarc_received (org, report_id, domain, begin, end_, messages,
+        "INSERT OR IGNORE INTO dmarc_received (org, report_id, domain, begin, end_, messages,
                                                 passed, failing, received)
          VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9)",
     )?
@@ -136,9 +136,14 @@ pub fn keep_received(conn: &Tx, r: &Received) -> Result<()> {
         r.failing_sources.join("\n"),
         r.received
     ])?;
-    // A year of reports at most.
+    // A year of reports, 20,000 at most.
     conn.prepare_cached("DELETE FROM dmarc_received WHERE received < ?1")?
         .execute([r.received - 366 * 86_400])?;
+    conn.prepare_cached(
+        "DELETE FROM dmarc_received WHERE rowid IN (SELECT rowid FROM dmarc_received
+         ORDER BY received DESC LIMIT -1 OFFSET 20000)",
+    )?
+    .execute([])?;
     Ok(())
 }
 

@@ -58,11 +58,19 @@ pub fn check(conn: &Tx, key: &str, now: i64, delay: u64, keep_days: u64) -> Resu
     Ok(verdict)
 }
 
-/// Whether the triplet is known and passed (a read: no write needed for most messages).
-pub fn passed(conn: &Tx, key: &str, now: i64) -> Result<bool> {
-    let last: Option<i64> = conn
-        .prepare_cached("SELECT last FROM greylist WHERE key = ?1 AND passed = 1")?
-        .query_row([key], |r| r.get(0))
+/// What `check` would answer, from a read alone, and whether it would write.
+pub fn judge(conn: &Tx, key: &str, now: i64, delay: u64) -> Result<(Greylist, bool)> {
+    let row: Option<(i64, bool, i64)> = conn
+        .prepare_cached("SELECT first, passed, last FROM greylist WHERE key = ?1")?
+        .query_row([key], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)))
         .optional()?;
-    Ok(last.is_some_and(|l| now - l <= 86_400))
+    let delay = delay as i64;
+    Ok(match row {
+        None => (Greylist::Wait(delay as u64), true),
+        Some((first, false, _)) if now - first < delay => {
+            (Greylist::Wait((first + delay - now) as u64), false)
+        }
+        Some((_, false, _)) => (Greylist::Pass, true),
+        Some((_, true, last)) => (Greylist::Pass, now - last > 86_400),
+    })
 }

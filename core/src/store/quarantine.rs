@@ -100,3 +100,13 @@ pub fn remove(conn: &Tx, id: &str) -> Result<bool> {
         .execute([id])?
         > 0)
 }
+
+/// Deletes what has been held since before `before` (their files go with them); the count.
+pub fn expire(conn: &Tx, before: i64) -> Result<usize> {
+    Ok(conn
+        .prepare_cached(
+            "DELETE FROM quarantine WHERE id IN (SELECT id FROM quarantine WHERE created < ?1
+             LIMIT 1000)",
+        )?
+        .execute([before])?)
+}

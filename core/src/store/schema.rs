@@ -206,6 +206,9 @@ const MIGRATIONS: &[&str] = &[
     );
     CREATE UNIQUE INDEX reputation_subject ON reputation(ifnull(account_id, 0), kind, value);
     CREATE INDEX reputation_address ON reputation(kind, ifnull(account_id, 0), lo);
+    CREATE INDEX reputation_networks ON reputation(kind, ifnull(account_id, 0), lo, hi)
+        WHERE network = 1;
+    CREATE INDEX reputation_expires ON reputation(expires) WHERE expires IS NOT NULL;
     CREATE TABLE greylist (
         key    TEXT PRIMARY KEY,
         first  INTEGER NOT NULL,
