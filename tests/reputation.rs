@@ -283,6 +283,12 @@ fn greylisting_lets_a_retry_through_after_the_delay() {
     s.ok(&["allow", "add", "@friend.test"]);
     assert_eq!(rcpt("a@friend.test", "bob@example.test").code, 250);
     assert!(s.log().contains("greylisted"));
+    let status = s.ok(&["status"]);
+    assert!(
+        status.contains("greylisting") && status.contains("waits 2s"),
+        "{status}"
+    );
+    assert!(status.contains("automatic blocks"), "{status}");
     assert_eq!(
         c.send_mail("new@sender.test", &["alice@example.test"], MSG)
             .code,

@@ -36,6 +36,39 @@ pub fn engines(p: &ProtectionConfig) -> Vec<Engine> {
                 .collect::<Vec<_>>()
                 .join(", "),
         },
+        Engine {
+            name: "spam score".into(),
+            state: on_off(p.classifier),
+            detail: format!(
+                "header rules and each user's classifier (learned from their Junk moves); Junk \
+                 at {}",
+                p.junk_score
+            ),
+        },
+        Engine {
+            name: "automatic blocks".into(),
+            state: on_off(p.auto_block_secs > 0),
+            detail: format!(
+                "failed logins, unknown recipients, spam traps: blocked {}",
+                crate::util::duration_words(p.auto_block_secs)
+            ),
+        },
+        Engine {
+            name: "greylisting".into(),
+            state: on_off(p.greylisting),
+            detail: format!(
+                "a new correspondent's first mail waits {}",
+                crate::util::duration_words(p.greylist_delay_secs)
+            ),
+        },
+        Engine {
+            name: "first-sender delay".into(),
+            state: on_off(p.first_sender_delay_secs > 0),
+            detail: format!(
+                "the answer to a new sender's first message waits {}",
+                crate::util::duration_words(p.first_sender_delay_secs)
+            ),
+        },
     ];
     out.push(engine(
         "ClamAV",
