@@ -100,6 +100,15 @@ fn with_attachment(subject: &str, content: &str) -> String {
     )
 }
 
+/// Sends a message with this attachment from x@remote.test to alice.
+fn send(c: &mut Client, subject: &str, content: &str) -> common::smtp::Reply {
+    c.send_mail(
+        "x@remote.test",
+        &["alice@example.test"],
+        &with_attachment(subject, content),
+    )
+}
+
 fn config(clamd: &Clamd, extra: &str) -> String {
     format!(
         "[protection]\nauthentication = false\nclamav = \"unix:{}\"\n{extra}",
@@ -113,18 +122,10 @@ fn a_virus_is_refused_and_clean_mail_passes() {
     let s = server_with_users(&config(&clamd, ""));
     let (mut c, _) = Client::connect(s.smtp);
     c.ehlo();
-    let r = c.send_mail(
-        "x@remote.test",
-        &["alice@example.test"],
-        &with_attachment("virus", EICAR),
-    );
+    let r = send(&mut c, "virus", EICAR);
     assert_eq!(r.code, 554, "{r:?}");
     assert!(r.text().contains("Virus found: Roost.Test.EICAR"), "{r:?}");
-    let r = c.send_mail(
-        "x@remote.test",
-        &["alice@example.test"],
-        &with_attachment("clean", "just text"),
-    );
+    let r = send(&mut c, "clean", "just text");
     assert_eq!(r.status(), "250 2.0.0", "{r:?}");
     let inbox = s.inbox("alice@example.test");
     assert_eq!(inbox.len(), 1);
@@ -138,11 +139,7 @@ fn an_infected_message_can_go_to_junk_or_the_quarantine_instead() {
     let s = server_with_users(&config(&clamd, "clamav_infected = \"junk\"\n"));
     let (mut c, _) = Client::connect(s.smtp);
     c.ehlo();
-    let r = c.send_mail(
-        "x@remote.test",
-        &["alice@example.test"],
-        &with_attachment("virus", EICAR),
-    );
+    let r = send(&mut c, "virus", EICAR);
     assert_eq!(r.status(), "250 2.0.0", "{r:?}");
     assert_eq!(s.inbox("alice@example.test").len(), 0);
     let junk = s.mailbox("alice@example.test", "Junk");
@@ -153,11 +150,7 @@ fn an_infected_message_can_go_to_junk_or_the_quarantine_instead() {
     let q = server_with_users(&config(&clamd, "clamav_infected = \"quarantine\"\n"));
     let (mut c, _) = Client::connect(q.smtp);
     c.ehlo();
-    let r = c.send_mail(
-        "x@remote.test",
-        &["alice@example.test"],
-        &with_attachment("virus", EICAR),
-    );
+    let r = send(&mut c, "virus", EICAR);
     assert_eq!(r.status(), "250 2.0.0", "{r:?}");
     assert_eq!(q.inbox("alice@example.test").len(), 0);
     assert_eq!(q.mailbox("alice@example.test", "Junk").len(), 0);
@@ -192,11 +185,7 @@ fn without_clamd_mail_is_delivered_or_deferred_never_lost() {
 
     let (mut c, _) = Client::connect(delivering.smtp);
     c.ehlo();
-    let r = c.send_mail(
-        "x@remote.test",
-        &["alice@example.test"],
-        &with_attachment("unscanned", "text"),
-    );
+    let r = send(&mut c, "unscanned", "text");
     assert_eq!(r.status(), "250 2.0.0", "{r:?}");
     let inbox = delivering.inbox("alice@example.test");
     assert_eq!(inbox.len(), 1);
@@ -208,11 +197,7 @@ fn without_clamd_mail_is_delivered_or_deferred_never_lost() {
 
     let (mut c, _) = Client::connect(deferring.smtp);
     c.ehlo();
-    let r = c.send_mail(
-        "x@remote.test",
-        &["alice@example.test"],
-        &with_attachment("later", "text"),
-    );
+    let r = send(&mut c, "later", "text");
     assert_eq!(r.code, 451, "{r:?}");
     assert!(r.text().starts_with("4.7.0"), "{r:?}");
     assert_eq!(deferring.inbox("alice@example.test").len(), 0);

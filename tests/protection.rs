@@ -132,6 +132,16 @@ fn server(dns: &DnsServer) -> Server {
     server_with_users(&dns.config())
 }
 
+/// A DKIM key, the DNS server with the test zone, Roost on it, and a client past EHLO.
+fn start() -> (Key, DnsServer, Server, Client) {
+    let key = dkim_key();
+    let dns = DnsServer::start(&zone(&key));
+    let s = server(&dns);
+    let (mut c, _) = Client::connect(s.smtp);
+    c.ehlo();
+    (key, dns, s, c)
+}
+
 fn header_of(m: &[u8]) -> String {
     let s = String::from_utf8_lossy(m);
     s.split("\r\n\r\n").next().unwrap_or("").to_string()
@@ -139,11 +149,7 @@ fn header_of(m: &[u8]) -> String {
 
 #[test]
 fn spf_pass_is_delivered_with_authentication_results() {
-    let key = dkim_key();
-    let dns = DnsServer::start(&zone(&key));
-    let s = server(&dns);
-    let (mut c, _) = Client::connect(s.smtp);
-    c.ehlo();
+    let (_key, _dns, s, mut c) = start();
     let r = c.send_mail(
         "news@pass.test",
         &["alice@example.test"],
@@ -187,11 +193,7 @@ fn spf_pass_is_delivered_with_authentication_results() {
 
 #[test]
 fn spf_fail_with_dmarc_reject_is_refused_at_the_end_of_data() {
-    let key = dkim_key();
-    let dns = DnsServer::start(&zone(&key));
-    let s = server(&dns);
-    let (mut c, _) = Client::connect(s.smtp);
-    c.ehlo();
+    let (_key, _dns, s, mut c) = start();
     let r = c.send_mail(
         "ceo@forger.test",
         &["alice@example.test"],
@@ -212,11 +214,7 @@ fn spf_fail_with_dmarc_reject_is_refused_at_the_end_of_data() {
 
 #[test]
 fn dmarc_quarantine_and_a_plain_spf_fail_go_to_junk() {
-    let key = dkim_key();
-    let dns = DnsServer::start(&zone(&key));
-    let s = server(&dns);
-    let (mut c, _) = Client::connect(s.smtp);
-    c.ehlo();
+    let (_key, _dns, s, mut c) = start();
     for from in ["promo@q.test", "info@spfonly.test"] {
         let r = c.send_mail(from, &["alice@example.test"], &message(from, "offer"));
         assert_eq!(r.status(), "250 2.0.0", "{from}: {r:?}");
@@ -243,11 +241,7 @@ fn dmarc_quarantine_and_a_plain_spf_fail_go_to_junk() {
 
 #[test]
 fn a_dkim_signature_passes_and_a_modified_message_fails() {
-    let key = dkim_key();
-    let dns = DnsServer::start(&zone(&key));
-    let s = server(&dns);
-    let (mut c, _) = Client::connect(s.smtp);
-    c.ehlo();
+    let (key, _dns, s, mut c) = start();
     let signed = dkim_sign(
         &key,
         "signed.test",
@@ -276,11 +270,7 @@ fn a_dkim_signature_passes_and_a_modified_message_fails() {
 
 #[test]
 fn a_forged_own_domain_sender_is_refused() {
-    let key = dkim_key();
-    let dns = DnsServer::start(&zone(&key));
-    let s = server(&dns);
-    let (mut c, _) = Client::connect(s.smtp);
-    c.ehlo();
+    let (_key, _dns, s, mut c) = start();
     // The envelope names our own domain.
     let r = c.send_mail(
         "bob@example.test",

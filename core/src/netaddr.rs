@@ -77,6 +77,21 @@ impl Network {
     }
 }
 
+/// Whether `ip` is in one of the networks a setting lists ("127.0.0.0/8", "::1"); entries that
+/// do not parse (refused when the configuration is loaded) match nothing.
+pub fn listed(networks: &[String], ip: IpAddr) -> bool {
+    networks
+        .iter()
+        .any(|n| Network::parse(n).is_ok_and(|n| n.contains(ip)))
+}
+
+/// The first entry of a network list that does not parse, with why.
+pub fn first_invalid(networks: &[String]) -> Option<(&str, String)> {
+    networks
+        .iter()
+        .find_map(|n| Network::parse(n).err().map(|e| (n.as_str(), e)))
+}
+
 /// An address as the number `Network::range` compares it with.
 pub fn ip_number(ip: IpAddr) -> u128 {
     match ip.to_canonical() {

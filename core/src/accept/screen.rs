@@ -218,7 +218,7 @@ fn file_by_lists(
         return;
     };
     let store = &shared.store;
-    let server_allows = reputation::client_allowed(store, arrival.ip)
+    let server_allows = arrival.allowed
         || (vouched.envelope
             && reputation::sender_verdict(store, &arrival.mail_from, None)
                 == Some(ListKind::Allow));

@@ -348,11 +348,7 @@ impl Config {
     }
 
     pub fn rate_exempt(&self, ip: std::net::IpAddr) -> bool {
-        self.limits
-            .rate_exempt
-            .iter()
-            .filter_map(|n| crate::netaddr::Network::parse(n).ok())
-            .any(|n| n.contains(ip))
+        crate::netaddr::listed(&self.limits.rate_exempt, ip)
     }
 
     /// Reads `path` (when given) over the defaults, applies `data_override`, fills what is left
@@ -504,26 +500,19 @@ impl Config {
                 "limits.literal_before_login must be between 1K and 1M".into(),
             ));
         }
-        for net in &l.rate_exempt {
-            crate::netaddr::Network::parse(net)
-                .map_err(|e| ConfigError(format!("limits.rate_exempt: '{net}': {e}")))?;
-        }
         let p = &self.protection;
-        for net in &p.dnsbl_exempt_networks {
-            crate::netaddr::Network::parse(net).map_err(|e| {
-                ConfigError(format!("protection.dnsbl_exempt_networks: '{net}': {e}"))
-            })?;
-        }
-        for net in &p.first_sender_delay_exempt {
-            crate::netaddr::Network::parse(net).map_err(|e| {
-                ConfigError(format!(
-                    "protection.first_sender_delay_exempt: '{net}': {e}"
-                ))
-            })?;
-        }
-        for net in &p.auto_block_exempt {
-            crate::netaddr::Network::parse(net)
-                .map_err(|e| ConfigError(format!("protection.auto_block_exempt: '{net}': {e}")))?;
+        for (key, list) in [
+            ("limits.rate_exempt", &l.rate_exempt),
+            ("protection.dnsbl_exempt_networks", &p.dnsbl_exempt_networks),
+            (
+                "protection.first_sender_delay_exempt",
+                &p.first_sender_delay_exempt,
+            ),
+            ("protection.auto_block_exempt", &p.auto_block_exempt),
+        ] {
+            if let Some((net, e)) = crate::netaddr::first_invalid(list) {
+                return Err(ConfigError(format!("{key}: '{net}': {e}")));
+            }
         }
         for trap in &p.spam_traps {
             if crate::address::Address::parse(trap).is_err() {

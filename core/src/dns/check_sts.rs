@@ -9,21 +9,10 @@ use crate::config::Config;
 /// The _mta-sts TXT record: present with an id, or what to publish to have one.
 pub async fn mta_sts(cfg: &Config, dns: &Dns, domain: &str) -> Check {
     let name = format!("_mta-sts.{domain}");
-    let records = match dns.txt(&name).await {
-        Ok(t) => t,
-        Err(LookupError::Temporary(e)) => {
-            return check(
-                "MTA-STS",
-                Verdict::Warn,
-                format!("could not look up {name}: {e}"),
-            );
-        }
-        Err(_) => Vec::new(),
+    let found = match published(dns, &name, "v=STSv1", "MTA-STS").await {
+        Ok(f) => f,
+        Err(warn) => return warn,
     };
-    let found: Vec<String> = records
-        .into_iter()
-        .filter(|r| r.trim_start().starts_with("v=STSv1"))
-        .collect();
     if found.len() > 1 {
         let mut c = check(
             "MTA-STS",
@@ -82,38 +71,26 @@ pub async fn mta_sts(cfg: &Config, dns: &Dns, domain: &str) -> Check {
 /// The _smtp._tls TXT record (RFC 8460): where other servers send their TLS reports.
 pub async fn tls_rpt(dns: &Dns, domain: &str) -> Check {
     let name = format!("_smtp._tls.{domain}");
-    match dns.txt(&name).await {
-        Ok(t) => {
-            let found: Vec<String> = t
-                .into_iter()
-                .filter(|r| r.trim_start().starts_with("v=TLSRPTv1"))
-                .collect();
-            if let Some(r) = found.first() {
-                let mut c = if r.contains("rua=") {
-                    check(
-                        "TLS-RPT",
-                        Verdict::Pass,
-                        format!("{name} is published: servers report TLS problems they meet"),
-                    )
-                } else {
-                    check(
-                        "TLS-RPT",
-                        Verdict::Fail,
-                        format!("{name} has no rua=: nobody gets the reports"),
-                    )
-                };
-                c.found = found;
-                return c;
-            }
-        }
-        Err(LookupError::Temporary(e)) => {
-            return check(
+    let found = match published(dns, &name, "v=TLSRPTv1", "TLS-RPT").await {
+        Ok(f) => f,
+        Err(warn) => return warn,
+    };
+    if let Some(r) = found.first() {
+        let mut c = if r.contains("rua=") {
+            check(
                 "TLS-RPT",
-                Verdict::Warn,
-                format!("could not look up {name}: {e}"),
-            );
-        }
-        Err(_) => {}
+                Verdict::Pass,
+                format!("{name} is published: servers report TLS problems they meet"),
+            )
+        } else {
+            check(
+                "TLS-RPT",
+                Verdict::Fail,
+                format!("{name} has no rua=: nobody gets the reports"),
+            )
+        };
+        c.found = found;
+        return c;
     }
     let mut c = check(
         "TLS-RPT",
@@ -127,6 +104,23 @@ pub async fn tls_rpt(dns: &Dns, domain: &str) -> Check {
         "_smtp._tls.{domain}. 3600 IN TXT \"v=TLSRPTv1; rua=mailto:tls-reports@{domain}\""
     )];
     c
+}
+
+/// The TXT records of `name` that start with `prefix` (none when the name does not exist);
+/// the Warn line of `label` when DNS did not answer.
+async fn published(dns: &Dns, name: &str, prefix: &str, label: &str) -> Result<Vec<String>, Check> {
+    match dns.txt(name).await {
+        Ok(t) => Ok(t
+            .into_iter()
+            .filter(|r| r.trim_start().starts_with(prefix))
+            .collect()),
+        Err(LookupError::Temporary(e)) => Err(check(
+            label,
+            Verdict::Warn,
+            format!("could not look up {name}: {e}"),
+        )),
+        Err(_) => Ok(Vec::new()),
+    }
 }
 
 /// A policy id from today's date (any letters and digits do; a date says when it changed).

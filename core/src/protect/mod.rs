@@ -30,6 +30,8 @@ pub struct Arrival {
     pub mail_from: String,
     /// Every accepted recipient, as the client gave it.
     pub recipients: Vec<String>,
+    /// The server's allow list names the client.
+    pub allowed: bool,
 }
 
 /// What happens to the message.

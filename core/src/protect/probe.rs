@@ -18,57 +18,58 @@ pub struct Engine {
     pub detail: String,
 }
 
+/// A check that is simply on or off.
+fn setting(name: &str, on: bool, detail: String) -> Engine {
+    Engine {
+        name: name.into(),
+        state: if on { "on" } else { "off" }.into(),
+        detail,
+    }
+}
+
 pub fn engines(p: &ProtectionConfig) -> Vec<Engine> {
-    let on_off = |on: bool| if on { "on" } else { "off" }.to_string();
+    let words = crate::util::duration_words;
+    let lists: Vec<&str> = p.dnsbl.iter().map(|l| l.zone.as_str()).collect();
     let mut out = vec![
-        Engine {
-            name: "sender authentication".into(),
-            state: on_off(p.authentication),
-            detail: "SPF, DKIM, ARC and DMARC on mail from outside".into(),
-        },
-        Engine {
-            name: "DNS lists".into(),
-            state: on_off(!p.dnsbl.is_empty()),
-            detail: p
-                .dnsbl
-                .iter()
-                .map(|l| l.zone.clone())
-                .collect::<Vec<_>>()
-                .join(", "),
-        },
-        Engine {
-            name: "spam score".into(),
-            state: on_off(p.classifier),
-            detail: format!(
+        setting(
+            "sender authentication",
+            p.authentication,
+            "SPF, DKIM, ARC and DMARC on mail from outside".into(),
+        ),
+        setting("DNS lists", !p.dnsbl.is_empty(), lists.join(", ")),
+        setting(
+            "spam score",
+            p.classifier,
+            format!(
                 "header rules and each user's classifier (learned from their Junk moves); Junk \
                  at {}",
                 p.junk_score
             ),
-        },
-        Engine {
-            name: "automatic blocks".into(),
-            state: on_off(p.auto_block_secs > 0),
-            detail: format!(
+        ),
+        setting(
+            "automatic blocks",
+            p.auto_block_secs > 0,
+            format!(
                 "failed logins, unknown recipients, spam traps: blocked {}",
-                crate::util::duration_words(p.auto_block_secs)
+                words(p.auto_block_secs)
             ),
-        },
-        Engine {
-            name: "greylisting".into(),
-            state: on_off(p.greylisting),
-            detail: format!(
+        ),
+        setting(
+            "greylisting",
+            p.greylisting,
+            format!(
                 "a new correspondent's first mail waits {}",
-                crate::util::duration_words(p.greylist_delay_secs)
+                words(p.greylist_delay_secs)
             ),
-        },
-        Engine {
-            name: "first-sender delay".into(),
-            state: on_off(p.first_sender_delay_secs > 0),
-            detail: format!(
+        ),
+        setting(
+            "first-sender delay",
+            p.first_sender_delay_secs > 0,
+            format!(
                 "the answer to a new sender's first message waits {}",
-                crate::util::duration_words(p.first_sender_delay_secs)
+                words(p.first_sender_delay_secs)
             ),
-        },
+        ),
     ];
     out.push(engine(
         "ClamAV",

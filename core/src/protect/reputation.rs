@@ -51,13 +51,13 @@ impl Tracker {
     }
 }
 
-/// Why a client is refused at connection, when the server's list blocks it.
-pub fn client_blocked(store: &Store, ip: IpAddr) -> Option<String> {
+/// What the server's lists say of a connecting client: read once per connection, and kept
+/// by the session (an allowed client skips the DNS lists, greylisting and Junk filing).
+pub fn client_verdict(store: &Store, ip: IpAddr) -> Option<(ListKind, String)> {
     let now = crate::store::now();
     // An indexed read on the reader connection: microseconds, per connection.
     match store.read(|tx| reputation::ip_verdict(tx, ip, None, now)) {
-        Ok(Some((ListKind::Block, why))) => Some(why),
-        Ok(_) => None,
+        Ok(v) => v,
         Err(e) => {
             tracing::warn!(error = %e, "cannot read the block list: the client is let in");
             None
@@ -65,13 +65,9 @@ pub fn client_blocked(store: &Store, ip: IpAddr) -> Option<String> {
     }
 }
 
-/// Whether the server's allow list names the client (no DNS lists, no junk filing for it).
-pub fn client_allowed(store: &Store, ip: IpAddr) -> bool {
-    let now = crate::store::now();
-    matches!(
-        store.read(|tx| reputation::ip_verdict(tx, ip, None, now)),
-        Ok(Some((ListKind::Allow, _)))
-    )
+/// Whether the server's allow list names the client.
+fn client_allowed(store: &Store, ip: IpAddr) -> bool {
+    matches!(client_verdict(store, ip), Some((ListKind::Allow, _)))
 }
 
 /// What the lists of the server (account None) or of one account say of a sender address.
@@ -109,11 +105,7 @@ pub fn block_automatically(
         return false;
     }
     let ip = ip.to_canonical();
-    let exempt = cfg
-        .auto_block_exempt
-        .iter()
-        .any(|n| Network::parse(n).is_ok_and(|n| n.contains(ip)));
-    if exempt || client_allowed(store, ip) {
+    if crate::netaddr::listed(&cfg.auto_block_exempt, ip) || client_allowed(store, ip) {
         tracing::info!(client = %ip, reason, "not blocked: the address is exempt or allowed");
         return false;
     }

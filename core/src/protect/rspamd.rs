@@ -134,6 +134,25 @@ pub fn parse_verdict(body: &[u8]) -> Result<Verdict, String> {
     })
 }
 
+/// One HTTP request (`head`, then the message as its body) and the whole raw answer.
+async fn post(
+    who: &str,
+    endpoint: &Endpoint,
+    head: &str,
+    message: &[u8],
+    timeout: Duration,
+) -> Result<Vec<u8>, String> {
+    ask(
+        who,
+        endpoint,
+        &[head.as_bytes(), message],
+        None,
+        MAX_RESPONSE,
+        timeout,
+    )
+    .await
+}
+
 /// Asks rspamd about `message`; Err when it cannot be reached or does not answer in time.
 pub async fn check(
     endpoint: &Endpoint,
@@ -142,15 +161,7 @@ pub async fn check(
     timeout: Duration,
 ) -> Result<Verdict, String> {
     let head = request(facts, message.len());
-    let raw = ask(
-        "rspamd",
-        endpoint,
-        &[head.as_bytes(), message],
-        None,
-        MAX_RESPONSE,
-        timeout,
-    )
-    .await?;
+    let raw = post("rspamd", endpoint, &head, message, timeout).await?;
     let (status, body) = split_response(&raw)?;
     if status != 200 {
         return Err(format!(
@@ -179,15 +190,7 @@ pub async fn learn(
         head.push_str(&format!("Password: {}\r\n", password.trim()));
     }
     head.push_str("\r\n");
-    let raw = ask(
-        "rspamd's controller",
-        controller,
-        &[head.as_bytes(), message],
-        None,
-        MAX_RESPONSE,
-        timeout,
-    )
-    .await?;
+    let raw = post("rspamd's controller", controller, &head, message, timeout).await?;
     let (status, body) = split_response(&raw)?;
     match status {
         200 | 208 => Ok(()),

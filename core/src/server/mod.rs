@@ -267,12 +267,15 @@ async fn accept_loop(
         };
         let cfg = shared.config();
         let ip = peer.ip().to_canonical();
-        if let Some(why) = crate::protect::reputation::client_blocked(&shared.store, ip) {
+        use crate::store::reputation::ListKind;
+        let verdict = crate::protect::reputation::client_verdict(&shared.store, ip);
+        if let Some((ListKind::Block, why)) = &verdict {
             tracing::info!(client = %ip, service = service.name(), reason = %why,
                 "connection refused: blocked");
             refuse(stream, &blocked_reply(service, &cfg.hostname, ip));
             continue;
         }
+        let allowed = matches!(verdict, Some((ListKind::Allow, _)));
         let per_minute = if cfg.rate_exempt(ip) {
             0
         } else {
@@ -288,7 +291,7 @@ async fn accept_loop(
                 let shared = shared.clone();
                 tokio::spawn(async move {
                     match service {
-                        Protocol::Smtp(s) => smtp::handle(shared, s, stream, peer).await,
+                        Protocol::Smtp(s) => smtp::handle(shared, s, stream, peer, allowed).await,
                         Protocol::Pop3 { tls } => {
                             crate::pop3::handle(shared, tls, stream, peer).await
                         }

@@ -157,6 +157,7 @@ async fn store_message(
             helo: st.helo.clone().unwrap_or_default(),
             mail_from: tx.from.0.clone(),
             recipients: tx.rcpts.iter().map(|r| r.address.clone()).collect(),
+            allowed: st.allowed,
         }),
     };
     let delay = match &incoming.arrival {

@@ -43,8 +43,15 @@ impl Service {
     }
 }
 
-/// Serves one accepted connection to its end.
-pub async fn handle(shared: Arc<Shared>, service: Service, stream: TcpStream, peer: SocketAddr) {
+/// Serves one accepted connection to its end; `allowed`: the server's allow list names the
+/// client.
+pub async fn handle(
+    shared: Arc<Shared>,
+    service: Service,
+    stream: TcpStream,
+    peer: SocketAddr,
+    allowed: bool,
+) {
     let _ = stream.set_nodelay(true);
     let cfg = shared.config();
     if service == Service::Submissions {
@@ -53,7 +60,7 @@ pub async fn handle(shared: Arc<Shared>, service: Service, stream: TcpStream, pe
         };
         let info = tls_info(&tls);
         let mut conn = Conn::new(tls);
-        let mut st = State::new(service, peer, Some(info));
+        let mut st = State::new(service, peer, Some(info), allowed);
         greet(&mut conn, &cfg.hostname).await;
         let _ = session::run(&mut conn, &mut st, &shared).await;
         return;
@@ -63,7 +70,7 @@ pub async fn handle(shared: Arc<Shared>, service: Service, stream: TcpStream, pe
         return;
     }
     greet(&mut conn, &cfg.hostname).await;
-    let mut st = State::new(service, peer, None);
+    let mut st = State::new(service, peer, None, allowed);
     if let Outcome::StartTls = session::run(&mut conn, &mut st, &shared).await {
         let Some(tls) = tls_accept(&shared, conn.into_stream(), peer).await else {
             return;

@@ -9,6 +9,13 @@ use std::net::IpAddr;
 use std::sync::Arc;
 use std::time::Duration;
 
+/// A client that did not sign in: its address, and whether the server's allow list names it.
+#[derive(Clone, Copy)]
+pub struct Stranger {
+    pub ip: IpAddr,
+    pub allowed: bool,
+}
+
 /// None when the client may go on; the RCPT reply when its lists refuse it.
 pub async fn dns_lists(shared: &Shared, cfg: &Config, ip: IpAddr) -> Option<String> {
     let p = &cfg.protection;
@@ -16,11 +23,8 @@ pub async fn dns_lists(shared: &Shared, cfg: &Config, ip: IpAddr) -> Option<Stri
         return None;
     }
     let ip = ip.to_canonical();
-    let exempt = p
-        .dnsbl_exempt_networks
-        .iter()
-        .any(|n| crate::netaddr::Network::parse(n).is_ok_and(|n| n.contains(ip)));
-    if exempt || reputation::client_allowed(&shared.store, ip) {
+    let exempt = crate::netaddr::listed(&p.dnsbl_exempt_networks, ip);
+    if exempt {
         return None;
     }
     let dns = shared.check_dns();
@@ -133,7 +137,8 @@ pub fn spam_trap(shared: &Arc<Shared>, cfg: &Config, ip: IpAddr, address: &str) 
 }
 
 /// Greylisting of one recipient for a client that did not sign in (`[protection]
-/// greylisting`): the 451 reply while the triplet is new; None lets it through.
+/// greylisting`; the caller skips clients the server allows): the 451 reply while the triplet
+/// is new; None lets it through.
 pub fn greylist(
     shared: &Shared,
     cfg: &Config,
@@ -144,7 +149,6 @@ pub fn greylist(
     use crate::store::greylist::{self, Greylist};
     let p = &cfg.protection;
     if !p.greylisting
-        || reputation::client_allowed(&shared.store, ip)
         || reputation::sender_verdict(&shared.store, sender, None) == Some(ListKind::Allow)
     {
         return None;
@@ -218,12 +222,8 @@ pub fn first_sender_delay(
             .read(|tx| crate::store::correspondents::known(tx, l.account_id, &arrival.mail_from))
             .unwrap_or(true)
     });
-    let exempt = cfg
-        .protection
-        .first_sender_delay_exempt
-        .iter()
-        .any(|n| crate::netaddr::Network::parse(n).is_ok_and(|n| n.contains(arrival.ip)));
-    if known || exempt || reputation::client_allowed(&shared.store, arrival.ip) {
+    let exempt = crate::netaddr::listed(&cfg.protection.first_sender_delay_exempt, arrival.ip);
+    if known || exempt || arrival.allowed {
         return None;
     }
     Some(Duration::from_secs(secs))

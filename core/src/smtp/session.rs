@@ -3,13 +3,14 @@
 
 use super::command::{self, Command, MailParams, ParseError, Path};
 use super::data::{Canonicalizer, DataReceiver, Defect};
+use super::screen::Stranger;
 use super::{Service, auth, deliver};
 use crate::config::Config;
 use crate::context::{AuthUser, Shared};
 use crate::directory::{self, Address, RcptError, Resolved};
 use crate::net::{Conn, Line, ReadError};
 use crate::store::Spool;
-use std::net::{IpAddr, SocketAddr};
+use std::net::SocketAddr;
 use std::sync::Arc;
 use std::time::Duration;
 use tokio::io::{AsyncRead, AsyncWrite};
@@ -35,6 +36,8 @@ pub struct State {
     /// The DNS lists' verdict on the client, asked at the first RCPT: None not asked yet,
     /// Some(None) not listed, Some(Some(reply)) refused with that reply.
     pub listed: Option<Option<String>>,
+    /// The server's allow list names the client (read once, at connection).
+    pub allowed: bool,
 }
 
 pub struct Transaction {
@@ -65,7 +68,7 @@ pub enum Outcome {
 }
 
 impl State {
-    pub fn new(service: Service, peer: SocketAddr, tls: Option<String>) -> State {
+    pub fn new(service: Service, peer: SocketAddr, tls: Option<String>, allowed: bool) -> State {
         State {
             service,
             peer,
@@ -78,13 +81,14 @@ impl State {
             junk: 0,
             bdat: None,
             listed: None,
+            allowed,
         }
     }
 
     /// After STARTTLS the client starts over with EHLO; nothing learned in clear text is kept.
     pub fn reset_for_tls(&mut self, tls: String) {
         let listed = self.listed.take();
-        *self = State::new(self.service, self.peer, Some(tls));
+        *self = State::new(self.service, self.peer, Some(tls), self.allowed);
         // What the DNS lists say of the address does not change with TLS.
         self.listed = listed;
     }
@@ -274,7 +278,11 @@ async fn dispatch<S: AsyncRead + AsyncWrite + Unpin + Send>(
         }
         Command::Rcpt(path) => {
             if st.listed.is_none() && st.auth.is_none() && st.tx.is_some() {
-                st.listed = Some(super::screen::dns_lists(shared, cfg, st.peer.ip()).await);
+                st.listed = Some(if st.allowed {
+                    None
+                } else {
+                    super::screen::dns_lists(shared, cfg, st.peer.ip()).await
+                });
             }
             rcpt(conn, st, shared, cfg, path);
             if st
@@ -441,7 +449,10 @@ fn rcpt<S: AsyncRead + AsyncWrite + Unpin>(
     };
     let listed = st.listed.as_ref().and_then(|l| l.as_deref());
     let ip = st.peer.ip().to_canonical();
-    let client = (!authenticated).then_some(ip);
+    let client = (!authenticated).then_some(Stranger {
+        ip,
+        allowed: st.allowed,
+    });
     let reply = rcpt_reply(tx, shared, cfg, client, listed, &path);
     tx.log.push((
         path.0.clone(),
@@ -450,12 +461,12 @@ fn rcpt<S: AsyncRead + AsyncWrite + Unpin>(
     conn.reply(&reply);
 }
 
-/// `client`: the address of a client that did not sign in (None when it did).
+/// `client`: a client that did not sign in (None when it did).
 fn rcpt_reply(
     tx: &mut Transaction,
     shared: &Arc<Shared>,
     cfg: &Config,
-    client: Option<IpAddr>,
+    client: Option<Stranger>,
     listed: Option<&str>,
     path: &Path,
 ) -> String {
@@ -490,8 +501,8 @@ fn rcpt_reply(
     {
         return reply.to_string();
     }
-    if let Some(ip) = client
-        && super::screen::spam_trap(shared, cfg, ip, &addr.to_string())
+    if let Some(c) = client
+        && super::screen::spam_trap(shared, cfg, c.ip, &addr.to_string())
     {
         return format!(
             "550 5.1.1 <{}>: Recipient address rejected: no such user",
@@ -519,8 +530,8 @@ fn rcpt_reply(
         },
         Err(RcptError::NotLocal) => return format!("554 5.7.1 <{}>: Relay access denied", path.0),
         Err(RcptError::NoSuchUser) => {
-            if let Some(ip) = client {
-                super::screen::unknown_recipient(shared, cfg, ip);
+            if let Some(c) = client {
+                super::screen::unknown_recipient(shared, cfg, c.ip);
             }
             return format!(
                 "550 5.1.1 <{}>: Recipient address rejected: no such user",
@@ -532,11 +543,14 @@ fn rcpt_reply(
             return format!("550 5.4.6 <{}>: Alias loop or too deep", path.0);
         }
     };
-    if let Some(ip) = client {
+    if let Some(Stranger { ip, allowed }) = client {
         let ids: Vec<i64> = dest.accounts.iter().map(|a| a.id).collect();
         if let Some(refusal) =
-            super::screen::recipient_refusal(shared, ip, &tx.from.0, &path.0, &ids)
-                .or_else(|| super::screen::greylist(shared, cfg, ip, &tx.from.0, &path.0))
+            super::screen::recipient_refusal(shared, ip, &tx.from.0, &path.0, &ids).or_else(|| {
+                (!allowed)
+                    .then(|| super::screen::greylist(shared, cfg, ip, &tx.from.0, &path.0))
+                    .flatten()
+            })
         {
             return refusal;
         }

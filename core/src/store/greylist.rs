@@ -13,16 +13,48 @@ pub enum Greylist {
     Wait(u64),
 }
 
-/// Looks the triplet up and records what it did: a new one is remembered, one retried after
-/// `delay` seconds passes from now on. Old triplets are forgotten along the way.
-pub fn check(conn: &Tx, key: &str, now: i64, delay: u64, keep_days: u64) -> Result<Greylist> {
+/// What a verdict changes in the triplet's row.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Change {
+    None,
+    /// A new triplet: remembered from now.
+    Insert,
+    /// Retried late enough: it passes from now on.
+    Pass,
+    /// Known: its last-seen day moves on (written at most once a day).
+    Touch,
+}
+
+fn decide(conn: &Tx, key: &str, now: i64, delay: u64) -> Result<(Greylist, Change)> {
     let row: Option<(i64, bool, i64)> = conn
         .prepare_cached("SELECT first, passed, last FROM greylist WHERE key = ?1")?
         .query_row([key], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)))
         .optional()?;
     let delay = delay as i64;
-    let verdict = match row {
-        None => {
+    Ok(match row {
+        None => (Greylist::Wait(delay as u64), Change::Insert),
+        Some((first, false, _)) if now - first < delay => {
+            (Greylist::Wait((first + delay - now) as u64), Change::None)
+        }
+        Some((_, false, _)) => (Greylist::Pass, Change::Pass),
+        Some((_, true, last)) if now - last > 86_400 => (Greylist::Pass, Change::Touch),
+        Some((_, true, _)) => (Greylist::Pass, Change::None),
+    })
+}
+
+/// What `check` would answer, from a read alone, and whether it would write.
+pub fn judge(conn: &Tx, key: &str, now: i64, delay: u64) -> Result<(Greylist, bool)> {
+    let (verdict, change) = decide(conn, key, now, delay)?;
+    Ok((verdict, change != Change::None))
+}
+
+/// Looks the triplet up and records what it did: a new one is remembered, one retried after
+/// `delay` seconds passes from now on. Old triplets are forgotten along the way.
+pub fn check(conn: &Tx, key: &str, now: i64, delay: u64, keep_days: u64) -> Result<Greylist> {
+    let (verdict, change) = decide(conn, key, now, delay)?;
+    match change {
+        Change::None => {}
+        Change::Insert => {
             conn.prepare_cached(
                 "INSERT INTO greylist (key, first, passed, last) VALUES (?1, ?2, 0, ?2)",
             )?
@@ -34,43 +66,17 @@ pub fn check(conn: &Tx, key: &str, now: i64, delay: u64, keep_days: u64) -> Resu
             )?
             .execute(params![
                 now - keep_days as i64 * 86_400,
-                now - 86_400 - delay
+                now - 86_400 - delay as i64
             ])?;
-            Greylist::Wait(delay as u64)
         }
-        Some((first, false, _)) if now - first < delay => {
-            Greylist::Wait((first + delay - now) as u64)
-        }
-        Some((_, false, _)) => {
+        Change::Pass => {
             conn.prepare_cached("UPDATE greylist SET passed = 1, last = ?2 WHERE key = ?1")?
                 .execute(params![key, now])?;
-            Greylist::Pass
         }
-        Some((_, true, last)) => {
-            // The last-seen time matters by the day: no write for every message.
-            if now - last > 86_400 {
-                conn.prepare_cached("UPDATE greylist SET last = ?2 WHERE key = ?1")?
-                    .execute(params![key, now])?;
-            }
-            Greylist::Pass
+        Change::Touch => {
+            conn.prepare_cached("UPDATE greylist SET last = ?2 WHERE key = ?1")?
+                .execute(params![key, now])?;
         }
-    };
+    }
     Ok(verdict)
-}
-
-/// What `check` would answer, from a read alone, and whether it would write.
-pub fn judge(conn: &Tx, key: &str, now: i64, delay: u64) -> Result<(Greylist, bool)> {
-    let row: Option<(i64, bool, i64)> = conn
-        .prepare_cached("SELECT first, passed, last FROM greylist WHERE key = ?1")?
-        .query_row([key], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)))
-        .optional()?;
-    let delay = delay as i64;
-    Ok(match row {
-        None => (Greylist::Wait(delay as u64), true),
-        Some((first, false, _)) if now - first < delay => {
-            (Greylist::Wait((first + delay - now) as u64), false)
-        }
-        Some((_, false, _)) => (Greylist::Pass, true),
-        Some((_, true, last)) => (Greylist::Pass, now - last > 86_400),
-    })
 }
