@@ -6,8 +6,8 @@
 mod common;
 
 use common::dns::{DnsServer, Zone};
-use common::smtp::Client;
-use common::{NO_DNS, PASSWORD, Server, TempDir, test_ca, wait_until};
+use common::mx::{mx, queue_error, submit};
+use common::{Server, TempDir, test_ca, wait_until};
 use std::io::BufRead;
 use std::process::{Child, Command, Stdio};
 
@@ -82,50 +82,6 @@ impl Drop for PolicyServer {
     }
 }
 
-/// A Roost playing `domain`'s MX on port 25 of `ip`, with this certificate or its own.
-fn mx(ip: &str, hostname: &str, domain: &str, tls: Option<&common::TestCa>) -> Server {
-    let tls = tls
-        .map(|t| {
-            format!(
-                "[tls]\ncert = \"{}\"\nkey = \"{}\"\n",
-                t.cert.display(),
-                t.key.display()
-            )
-        })
-        .unwrap_or_default();
-    let s = Server::start_config(&format!(
-        "hostname = \"{hostname}\"\ndomain = \"{domain}\"\n[listeners]\nsmtp = [\"{ip}:25\"]\n\
-         submission = [\"127.0.0.1:0\"]\nsubmissions = [\"127.0.0.1:0\"]\n\
-         pop3 = [\"127.0.0.1:0\"]\npop3s = [\"127.0.0.1:0\"]\n\
-         imap = [\"127.0.0.1:0\"]\nimaps = [\"127.0.0.1:0\"]\n{tls}{NO_DNS}"
-    ));
-    s.add_user(&format!("bob@{domain}"));
-    s
-}
-
-fn submit(s: &Server, to: &str, subject: &str) {
-    let (mut c, _) = Client::connect_tls(s.submissions);
-    c.ehlo();
-    assert_eq!(c.auth_plain("alice@example.test", PASSWORD).code, 235);
-    let body = format!(
-        "From: <alice@example.test>\r\nTo: <{to}>\r\nSubject: {subject}\r\n\
-         Date: Tue, 1 Dec 2026 10:00:00 +0000\r\nMessage-ID: <{subject}@example.test>\r\n\r\nhi\r\n"
-    );
-    assert_eq!(c.send_mail("alice@example.test", &[to], &body).code, 250);
-}
-
-/// The last error the queue shows for the recipient, "" while it has none.
-fn queue_error(s: &Server, to: &str) -> String {
-    let v: serde_json::Value = serde_json::from_str(&s.ok(&["--json", "queue", "list"])).unwrap();
-    v.as_array()
-        .into_iter()
-        .flatten()
-        .flat_map(|e| e["recipients"].as_array().cloned().unwrap_or_default())
-        .find(|r| r["address"] == to)
-        .map(|r| r["last_error"].as_str().unwrap_or("").to_string())
-        .unwrap_or_default()
-}
-
 fn policy(mx: &str) -> String {
     format!("version: STSv1\r\nmode: enforce\r\nmx: {mx}\r\nmax_age: 86400\r\n")
 }
@@ -170,9 +126,9 @@ fn an_enforce_policy_is_obeyed_and_its_refusals_explained_in_the_queue() {
             .a(&format!("mta-sts.{d}"), POLICY_IP);
     }
     dns.serve(&zone);
-    let bad = mx("127.0.28.1", "mx.bad.test", "bad.test", None);
-    let good = mx("127.0.28.2", "mx.good.test", "good.test", Some(&ca));
-    let other = mx("127.0.28.3", "mx.other.test", "other.test", None);
+    let bad = mx(&["127.0.28.1"], "mx.bad.test", "bad.test", None);
+    let good = mx(&["127.0.28.2"], "mx.good.test", "good.test", Some(&ca));
+    let other = mx(&["127.0.28.3"], "mx.other.test", "other.test", None);
     let s = Server::start_with(&format!(
         "{}\n[queue]\nretry_min_secs = 1\nretry_max_secs = 2\nca_file = \"{}\"\n",
         dns.config(),

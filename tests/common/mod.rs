@@ -5,6 +5,8 @@
 
 pub mod dns;
 pub mod imap;
+pub mod mx;
+pub mod signed_dns;
 pub mod smtp;
 
 use std::io::{BufRead, BufReader};

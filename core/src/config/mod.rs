@@ -158,6 +158,9 @@ pub struct QueueConfig {
     /// TLS-RPT (RFC 8460): a domain that asks (its _smtp._tls record) gets a daily report of
     /// the TLS sessions this server had with its MX hosts.
     pub tls_reports: bool,
+    /// DANE (RFC 7672): an MX host whose TLSA records the resolver validated with DNSSEC gets
+    /// mail only over TLS with a certificate those records name. Needs a validating resolver.
+    pub dane: bool,
     /// Certificate authorities (PEM) trusted besides the public ones when a server's
     /// certificate must be valid (MTA-STS policy hosts and MX hosts): a private authority.
     pub ca_file: String,
@@ -228,6 +231,7 @@ impl Default for QueueConfig {
             max_messages_per_connection: 100,
             mta_sts: true,
             tls_reports: true,
+            dane: true,
             ca_file: String::new(),
         }
     }

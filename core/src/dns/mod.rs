@@ -4,6 +4,7 @@
 
 pub mod check;
 mod check_sts;
+pub mod secure;
 
 use crate::config::DnsConfig;
 use hickory_resolver::config::{
@@ -50,6 +51,7 @@ pub enum Mx {
 
 pub struct Dns {
     auth: MessageAuthenticator,
+    secure: secure::SecureDns,
 }
 
 pub use crate::config::parse_nameserver;
@@ -118,7 +120,13 @@ impl Dns {
         // Mail routing follows DNS alone, as Postfix's smtp_host_lookup = dns does.
         opts.use_hosts_file = ResolveHosts::Never;
         let auth = MessageAuthenticator::new(config, opts).map_err(|e| e.to_string())?;
-        Ok(Dns { auth })
+        let secure = secure::SecureDns::new(cfg, timeout);
+        Ok(Dns { auth, secure })
+    }
+
+    /// Look-ups whose DNSSEC status counts (DANE).
+    pub fn secure(&self) -> &secure::SecureDns {
+        &self.secure
     }
 
     /// For SPF, DKIM and DMARC evaluation with the same name servers.

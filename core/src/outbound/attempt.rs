@@ -2,10 +2,11 @@
 //! answers, send each message's recipients in one transaction, reuse the connection for the
 //! next message, and move on to the next host when one fails or answers 4xx.
 
+use super::dane::HostPolicy;
 use super::route::{Destination, Host, NoRoute};
 use crate::config::Config;
 use crate::dns::Dns;
-use crate::outbound::client::{Client, ClientError, Reply, Security, Timeouts};
+use crate::outbound::client::{Client, ClientError, Reply, Security, Timeouts, Verification};
 use crate::store::QueueEntry;
 use std::net::{IpAddr, SocketAddr};
 use std::sync::Arc;
@@ -47,6 +48,10 @@ pub struct Session<'a> {
     dead: Option<String>,
     /// Each TLS negotiation's outcome, for TLS-RPT: (failure type or None, host, address).
     pub tls_outcomes: Vec<(Option<&'static str>, String, String)>,
+    /// DNSSEC vouched for the MX answer: the hosts' TLSA records count (DANE).
+    mx_secure: bool,
+    /// The TLSA records a host was held to, for TLS-RPT.
+    pub dane: Option<Vec<String>>,
 }
 
 impl<'a> Session<'a> {
@@ -58,6 +63,12 @@ impl<'a> Session<'a> {
         sts: Option<&super::mta_sts::Policy>,
     ) -> std::result::Result<Session<'a>, NoRoute> {
         let hosts = super::route::hosts(dns, cfg, dest, sts).await?;
+        let mx_secure = match dest {
+            Destination::Mx(domain) if cfg.queue.dane && !domain.starts_with('[') => {
+                super::dane::mx_secure(dns, domain).await
+            }
+            _ => false,
+        };
         Ok(Session {
             dns,
             cfg,
@@ -67,6 +78,8 @@ impl<'a> Session<'a> {
             sent_on_connection: 0,
             dead: None,
             tls_outcomes: Vec::new(),
+            mx_secure,
+            dane: None,
         })
     }
 
@@ -168,7 +181,19 @@ impl<'a> Session<'a> {
     async fn connect(&mut self) -> std::result::Result<(), String> {
         let mut errors = Vec::new();
         while self.index < self.hosts.len() {
-            let host = self.hosts[self.index].clone();
+            let host = match self.with_dane(self.hosts[self.index].clone()).await {
+                Ok(h) => h,
+                Err(e) => {
+                    self.tls_outcomes.push((
+                        Some("dnssec-invalid"),
+                        self.hosts[self.index].name.clone(),
+                        String::new(),
+                    ));
+                    errors.push(format!("{}: {e}", self.hosts[self.index].name));
+                    self.index += 1;
+                    continue;
+                }
+            };
             let ips = match host.name.parse::<IpAddr>() {
                 Ok(ip) => vec![ip],
                 Err(_) => match self.dns.ips(&host.name).await {
@@ -206,9 +231,7 @@ impl<'a> Session<'a> {
                             ));
                         }
                         match &host.policy {
-                            Some(p) => errors.push(format!(
-                                "{label}: {e} ({p} requires TLS with a valid certificate)"
-                            )),
+                            Some(p) => errors.push(format!("{label}: {e} ({p})")),
                             None => errors.push(format!("{label}: {e}")),
                         }
                     }
@@ -222,6 +245,38 @@ impl<'a> Session<'a> {
         } else {
             format!("could not deliver to any host: {}", errors.join("; "))
         })
+    }
+
+    /// The host as DANE wants it reached: over TLS with a certificate its TLSA records name,
+    /// in place of whatever MTA-STS asked.
+    async fn with_dane(&mut self, host: Host) -> std::result::Result<Host, String> {
+        if !self.mx_secure || host.login.is_some() || host.name.parse::<IpAddr>().is_ok() {
+            return Ok(host);
+        }
+        match super::dane::host_policy(self.dns, &host.name, host.port).await? {
+            HostPolicy::None => Ok(host),
+            HostPolicy::EncryptOnly => Ok(Host {
+                security: Security::StartTls,
+                ..host
+            }),
+            HostPolicy::Authenticate(records) => {
+                let owner = super::dane::tlsa_name(&host.name, host.port);
+                self.dane = Some(
+                    records
+                        .iter()
+                        .map(|r| format!("{owner}. IN TLSA {}", r.describe()))
+                        .collect(),
+                );
+                Ok(Host {
+                    security: Security::StartTls,
+                    verify: Verification::Dane(records),
+                    policy: Some(format!(
+                        "DANE: the TLSA records of {owner} require TLS with a certificate they name"
+                    )),
+                    ..host
+                })
+            }
+        }
     }
 
     /// The client, and why TLS failed when it fell back to clear text.
@@ -278,7 +333,9 @@ impl<'a> Session<'a> {
 
 /// The RFC 8460 4.3 result type of a TLS failure, from its text.
 fn tls_failure_type(error: &str) -> &'static str {
-    if error.contains("NotValidForName") {
+    if error.contains("TLSA records") {
+        "tlsa-invalid"
+    } else if error.contains("NotValidForName") {
         "certificate-host-mismatch"
     } else if error.contains("Expired") {
         "certificate-expired"

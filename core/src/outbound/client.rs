@@ -131,6 +131,8 @@ pub enum Verification {
     Required { ca_file: Option<String> },
     /// Turned off on purpose for a relay (`verify_certificate = false`); logged every time.
     Off,
+    /// It must be one that the host's DNSSEC-signed TLSA records name (DANE, RFC 7672).
+    Dane(Vec<super::dane::Tlsa>),
 }
 
 /// RFC 5321 4.5.3.2 timeouts.
@@ -549,12 +551,15 @@ async fn tls_connect(
     let config = match verify {
         Verification::Required { ca_file } => verifying_tls_config(ca_file.as_deref()),
         Verification::Opportunistic | Verification::Off => opportunistic_tls_config(),
+        Verification::Dane(records) => dane_tls_config(records),
     }
     .map_err(ClientError::Tls)?;
     let name = match verify {
         // A name that cannot be checked cannot pass.
-        Verification::Required { .. } => ServerName::try_from(server_name.to_string())
-            .map_err(|e| ClientError::Tls(format!("{server_name}: {e}")))?,
+        Verification::Required { .. } | Verification::Dane(_) => {
+            ServerName::try_from(server_name.to_string())
+                .map_err(|e| ClientError::Tls(format!("{server_name}: {e}")))?
+        }
         _ => ServerName::try_from(server_name.to_string())
             .or_else(|_| ServerName::try_from("localhost".to_string()))
             .map_err(|e| ClientError::Tls(e.to_string()))?,
@@ -567,11 +572,16 @@ async fn tls_connect(
             Verification::Required { .. } => ClientError::Tls(format!(
                 "the certificate of {server_name} is not trusted ({e}); nothing was sent"
             )),
+            Verification::Dane(_) => ClientError::Tls(format!(
+                "DANE: {}; nothing was sent",
+                e.to_string().trim_start_matches("unexpected error: ")
+            )),
             _ => ClientError::Tls(e.to_string()),
         })?;
     let (_, c) = tls.get_ref();
     let verdict = match (verify, c.peer_certificates()) {
         (Verification::Required { .. }, _) => "certificate verified".to_string(),
+        (Verification::Dane(_), _) => "certificate matches its TLSA record (DANE)".to_string(),
         (Verification::Off, _) => {
             tracing::warn!(
                 host = server_name,
@@ -653,6 +663,19 @@ pub fn verifying_tls_config(ca_file: Option<&str>) -> Result<Arc<rustls::ClientC
         .with_protocol_versions(&[&rustls::version::TLS13, &rustls::version::TLS12])
         .map_err(|e| e.to_string())?
         .with_root_certificates(roots)
+        .with_no_client_auth();
+    Ok(Arc::new(config))
+}
+
+/// A TLS 1.2+ client configuration that accepts only a certificate the TLSA records name.
+fn dane_tls_config(records: &[super::dane::Tlsa]) -> Result<Arc<rustls::ClientConfig>, String> {
+    let provider = Arc::new(rustls::crypto::ring::default_provider());
+    let verifier = super::dane_verify::DaneVerifier::new(records.to_vec(), provider.clone());
+    let config = rustls::ClientConfig::builder_with_provider(provider)
+        .with_protocol_versions(&[&rustls::version::TLS13, &rustls::version::TLS12])
+        .map_err(|e| e.to_string())?
+        .dangerous()
+        .with_custom_certificate_verifier(Arc::new(verifier))
         .with_no_client_auth();
     Ok(Arc::new(config))
 }

@@ -5,6 +5,8 @@
 
 mod attempt;
 pub mod client;
+pub mod dane;
+mod dane_verify;
 pub mod dmarc_report;
 pub mod dsn;
 mod https;
@@ -291,7 +293,11 @@ async fn worker(
             session.close().await;
             if let Destination::Mx(domain) = &dest {
                 let outcomes = std::mem::take(&mut session.tls_outcomes);
-                tls_report::record(&shared.store, domain, sts.as_ref(), outcomes).await;
+                let policy = match session.dane.take() {
+                    Some(records) => tls_report::Applied::Dane(records),
+                    None => tls_report::Applied::Sts(sts.as_ref()),
+                };
+                tls_report::record(&shared.store, domain, policy, outcomes).await;
             }
         }
         Err(no_route) => {

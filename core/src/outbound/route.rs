@@ -50,7 +50,8 @@ pub struct Host {
     pub verify: Verification,
     /// Relay credentials: (username, password file).
     pub login: Option<(String, String)>,
-    /// The MTA-STS policy that requires TLS and a valid certificate of this host.
+    /// What requires TLS and an authenticated certificate of this host, said as a sentence
+    /// (MTA-STS or DANE).
     pub policy: Option<String>,
 }
 
@@ -120,7 +121,10 @@ fn enforce(cfg: &Config, p: &Policy, hosts: Vec<Host>) -> Result<Vec<Host>, NoRo
             verify: Verification::Required {
                 ca_file: ca_file.clone(),
             },
-            policy: Some(p.describe()),
+            policy: Some(format!(
+                "{} requires TLS with a valid certificate",
+                p.describe()
+            )),
             ..h
         })
         .collect();

@@ -9,19 +9,28 @@ use crate::error::Result;
 use crate::store::tls_report::{self as tally, DayResults};
 use crate::store::{self, Store};
 
+/// The policy a session's TLS followed (RFC 8460 4.3 policy-type).
+pub enum Applied<'a> {
+    /// The TLSA records of the host used ("tlsa").
+    Dane(Vec<String>),
+    /// The domain's MTA-STS policy ("sts"), or none ("no-policy-found").
+    Sts(Option<&'a Policy>),
+}
+
 /// Counts one session's TLS negotiations with `domain`'s hosts.
 pub async fn record(
     store: &Store,
     domain: &str,
-    sts: Option<&Policy>,
+    policy: Applied<'_>,
     outcomes: Vec<(Option<&'static str>, String, String)>,
 ) {
     if outcomes.is_empty() {
         return;
     }
-    let (kind, lines) = match sts {
-        Some(p) => ("sts", policy_lines(p)),
-        None => ("no-policy-found", Vec::new()),
+    let (kind, lines) = match policy {
+        Applied::Dane(records) => ("tlsa", records),
+        Applied::Sts(Some(p)) => ("sts", policy_lines(p)),
+        Applied::Sts(None) => ("no-policy-found", Vec::new()),
     };
     let day = store::now().div_euclid(86_400);
     let d = domain.to_string();

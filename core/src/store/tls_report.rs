@@ -10,7 +10,7 @@ use rusqlite::params;
 pub struct DayResults {
     pub day: i64,
     pub domain: String,
-    /// "sts" or "no-policy-found".
+    /// "sts", "tlsa" or "no-policy-found".
     pub policy_type: String,
     /// The MTA-STS policy file's lines, when there was one.
     pub policy: Vec<String>,

@@ -1,0 +1,128 @@
+//! DANE for mail leaving (RFC 7672): when DNSSEC vouches for a domain's MX answer, for an MX
+//! host's addresses and for its TLSA records (`_25._tcp.HOST`), mail goes to that host only
+//! over TLS with a certificate one of those records names, whatever the certificate's issuer.
+//! An MX host without secure TLSA records gets ordinary opportunistic TLS (or what MTA-STS
+//! asks); TLSA records that cannot be looked up (a bogus answer) keep mail from the host until
+//! they can. DANE goes before MTA-STS for a host that has it (RFC 8461 2).
+
+use crate::dns::Dns;
+use hickory_resolver::proto::rr::{RData, RecordType};
+
+/// One TLSA record (RFC 6698 2.1), as the numbers it is published with.
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+pub struct Tlsa {
+    /// 2 DANE-TA: a trust anchor of the chain; 3 DANE-EE: the server's own certificate.
+    pub usage: u8,
+    /// 0: the whole certificate; 1: its SubjectPublicKeyInfo.
+    pub selector: u8,
+    /// 0: the bytes themselves; 1: SHA-256; 2: SHA-512.
+    pub matching: u8,
+    pub data: Vec<u8>,
+}
+
+impl Tlsa {
+    /// RFC 7672 3.1: PKIX-TA(0) and PKIX-EE(1) are not for SMTP; unknown numbers are unusable.
+    fn usable(&self) -> bool {
+        matches!(self.usage, 2 | 3) && matches!(self.selector, 0 | 1) && self.matching <= 2
+    }
+
+    /// "3 1 1 2b7c…" as in a zone file.
+    pub fn describe(&self) -> String {
+        let hex: String = self.data.iter().map(|b| format!("{b:02x}")).collect();
+        format!("{} {} {} {hex}", self.usage, self.selector, self.matching)
+    }
+}
+
+/// What DANE asks of one MX host.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum HostPolicy {
+    /// No DNSSEC-secure TLSA records: nothing beyond what would happen without DANE.
+    None,
+    /// TLS, with a certificate one of these records names.
+    Authenticate(Vec<Tlsa>),
+    /// Secure TLSA records, none usable: TLS all the same, unauthenticated (RFC 7672 2.2).
+    EncryptOnly,
+}
+
+/// The owner name of a host's TLSA records.
+pub fn tlsa_name(host: &str, port: u16) -> String {
+    format!("_{port}._tcp.{}", host.trim_end_matches('.'))
+}
+
+/// Whether the resolver validated the domain's MX answer (records or their absence): only
+/// then are its hosts' TLSA records believed (RFC 7672 2.2.1).
+pub async fn mx_secure(dns: &Dns, domain: &str) -> bool {
+    match dns.secure().query(domain, RecordType::MX).await {
+        Ok(a) => a.secure,
+        Err(e) => {
+            tracing::debug!(domain, error = %e, "no DNSSEC status for the MX answer");
+            false
+        }
+    }
+}
+
+/// DANE's demand on one host whose MX answer was secure. Err: its TLSA records exist in a
+/// signed zone but could not be had (SERVFAIL, time-out): the host is not used this round.
+pub async fn host_policy(dns: &Dns, host: &str, port: u16) -> Result<HostPolicy, String> {
+    // The host's addresses must be secure too (RFC 7672 2.2.2): else an attacker who forged
+    // them would choose the TLSA records as well.
+    let mut addresses = dns.secure().query(host, RecordType::A).await;
+    if addresses.as_ref().is_ok_and(|a| a.records.is_empty()) {
+        addresses = dns.secure().query(host, RecordType::AAAA).await;
+    }
+    if !addresses.is_ok_and(|a| a.secure) {
+        return Ok(HostPolicy::None);
+    }
+    let owner = tlsa_name(host, port);
+    let answer = dns
+        .secure()
+        .query(&owner, RecordType::TLSA)
+        .await
+        .map_err(|e| format!("DANE: the TLSA records of {owner} cannot be looked up ({e})"))?;
+    if !answer.secure || answer.records.is_empty() {
+        return Ok(HostPolicy::None);
+    }
+    let records: Vec<Tlsa> = answer
+        .records
+        .iter()
+        .filter_map(|r| match r {
+            RData::TLSA(t) => Some(Tlsa {
+                usage: t.cert_usage.into(),
+                selector: t.selector.into(),
+                matching: t.matching.into(),
+                data: t.cert_data.clone(),
+            }),
+            _ => None,
+        })
+        .collect();
+    let usable: Vec<Tlsa> = records.iter().filter(|t| t.usable()).cloned().collect();
+    if usable.is_empty() {
+        tracing::info!(
+            host,
+            records = records.len(),
+            "TLSA records, none usable: TLS without authentication"
+        );
+        return Ok(HostPolicy::EncryptOnly);
+    }
+    Ok(HostPolicy::Authenticate(usable))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn usable_records_are_dane_ta_and_dane_ee() {
+        let t = |usage, selector, matching| Tlsa {
+            usage,
+            selector,
+            matching,
+            data: vec![0xab, 0x01],
+        };
+        assert!(t(3, 1, 1).usable() && t(2, 0, 2).usable() && t(3, 0, 0).usable());
+        assert!(!t(1, 1, 1).usable() && !t(0, 0, 1).usable());
+        assert!(!t(3, 2, 1).usable() && !t(3, 1, 3).usable());
+        assert_eq!(t(3, 1, 1).describe(), "3 1 1 ab01");
+        assert_eq!(tlsa_name("mx.example.", 25), "_25._tcp.mx.example");
+    }
+}
