@@ -87,6 +87,9 @@ fn tlsa_records_decide_how_mail_leaves() {
         "127.0.31.6",
         Some(&format!("1 1 1 {wrong}")),
     ));
+    // An MX name that is a CNAME: the TLSA records are looked for at the chain's end.
+    signed.push("cname.dane.test. IN MX 10 smtp-alias.dane.test.".into());
+    signed.push("smtp-alias.dane.test. IN CNAME mx-good.dane.test.".into());
     signed.push(
         "_smtp._tls.bad.dane.test. IN TXT \"v=TLSRPTv1; rua=mailto:tls@good.dane.test\"".into(),
     );
@@ -121,6 +124,7 @@ fn tlsa_records_decide_how_mail_leaves() {
         "bogus.dane.test",
         "pkix.dane.test",
         "plain.test",
+        "cname.dane.test",
     ] {
         receiver.ok(&["domain", "add", d]);
         receiver.add_user(&format!("bob@{d}"));
@@ -139,6 +143,7 @@ fn tlsa_records_decide_how_mail_leaves() {
         "none.dane.test",
         "pkix.dane.test",
         "plain.test",
+        "cname.dane.test",
     ] {
         submit(&s, &format!("bob@{d}"), d);
     }
@@ -148,6 +153,7 @@ fn tlsa_records_decide_how_mail_leaves() {
         "none.dane.test",
         "pkix.dane.test",
         "plain.test",
+        "cname.dane.test",
     ] {
         let to = format!("bob@{d}");
         wait_until(30, &format!("delivery to {d}"), || {
@@ -162,19 +168,26 @@ fn tlsa_records_decide_how_mail_leaves() {
         .filter(|l| l.contains("connected") && l.contains("matches its TLSA record (DANE)"));
     let hosts: Vec<&str> = dane_lines
         .filter_map(|l| {
-            ["mx-good.dane.test", "mx-ta.dane.test"]
-                .into_iter()
-                .find(|h| l.contains(h))
+            [
+                "mx-good.dane.test",
+                "mx-ta.dane.test",
+                "smtp-alias.dane.test",
+            ]
+            .into_iter()
+            .find(|h| l.contains(h))
         })
         .collect();
-    assert!(
-        hosts.contains(&"mx-good.dane.test") && hosts.contains(&"mx-ta.dane.test"),
-        "{log}"
-    );
+    for h in [
+        "mx-good.dane.test",
+        "mx-ta.dane.test",
+        "smtp-alias.dane.test",
+    ] {
+        assert!(hosts.contains(&h), "{h} was held to DANE: {log}");
+    }
     for h in ["mx-none.dane.test", "mx-pkix.dane.test", "mx.plain.test"] {
         assert!(
             !log.lines().any(|l| l.contains(h) && l.contains("DANE")),
-            "{h} was not held to DANE: {log}"
+            "{h} was not to be held to DANE: {log}"
         );
     }
 

@@ -19,6 +19,8 @@ pub struct Answer {
     pub records: Vec<RData>,
     /// The resolver validated the answer (AD): records, or their proven absence.
     pub secure: bool,
+    /// The name the records belong to when the resolver followed CNAMEs to it.
+    pub canonical: Option<String>,
 }
 
 pub struct SecureDns {
@@ -161,13 +163,35 @@ fn judge(reply: &Message, name: &Name, kind: RecordType) -> Result<Answer, Strin
                 .map(|r| r.data.clone())
                 .collect(),
             secure,
+            canonical: canonical(reply, name),
         }),
         ResponseCode::NXDomain => Ok(Answer {
             records: Vec::new(),
             secure,
+            canonical: None,
         }),
         other => Err(format!("{other}")),
     }
+}
+
+/// Where the answer's CNAME chain from `name` ends, if it has one (at most 16 links).
+fn canonical(reply: &Message, name: &Name) -> Option<String> {
+    let mut at = name.clone();
+    let mut followed = false;
+    for _ in 0..16 {
+        let next = reply.answers.iter().find_map(|r| match &r.data {
+            RData::CNAME(c) if r.name == at => Some(c.0.clone()),
+            _ => None,
+        });
+        match next {
+            Some(n) => {
+                at = n;
+                followed = true;
+            }
+            None => break,
+        }
+    }
+    followed.then(|| at.to_ascii().trim_end_matches('.').to_ascii_lowercase())
 }
 
 #[cfg(test)]
@@ -194,7 +218,22 @@ mod tests {
             RData::A(A::new(192, 0, 2, 1)),
         ));
         let a = judge(&m, &name, RecordType::A).unwrap();
-        assert!(a.secure && a.records.len() == 1);
+        assert!(a.secure && a.records.len() == 1 && a.canonical.is_none());
+        let alias = Name::from_ascii("smtp.example.").unwrap();
+        let mut c = reply_to(&alias, RecordType::A, true, ResponseCode::NoError);
+        c.add_answer(Record::from_rdata(
+            alias.clone(),
+            60,
+            RData::CNAME(hickory_resolver::proto::rr::rdata::CNAME(name.clone())),
+        ));
+        c.add_answer(Record::from_rdata(
+            name.clone(),
+            60,
+            RData::A(A::new(192, 0, 2, 1)),
+        ));
+        let a = judge(&c, &alias, RecordType::A).unwrap();
+        assert_eq!(a.canonical.as_deref(), Some("mx.example"));
+        assert_eq!(a.records.len(), 1);
         // Records of another type (a CNAME on the way) are not the answer.
         let a = judge(&m, &name, RecordType::TLSA).unwrap_err();
         assert!(a.contains("another question"), "{a}");

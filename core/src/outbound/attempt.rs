@@ -259,8 +259,7 @@ impl<'a> Session<'a> {
                 security: Security::StartTls,
                 ..host
             }),
-            HostPolicy::Authenticate(records) => {
-                let owner = super::dane::tlsa_name(&host.name, host.port);
+            HostPolicy::Authenticate { owner, records } => {
                 self.dane = Some(
                     records
                         .iter()

@@ -38,8 +38,8 @@ impl Tlsa {
 pub enum HostPolicy {
     /// No DNSSEC-secure TLSA records: nothing beyond what would happen without DANE.
     None,
-    /// TLS, with a certificate one of these records names.
-    Authenticate(Vec<Tlsa>),
+    /// TLS, with a certificate one of these records (found at `owner`) names.
+    Authenticate { owner: String, records: Vec<Tlsa> },
     /// Secure TLSA records, none usable: TLS all the same, unauthenticated (RFC 7672 2.2).
     EncryptOnly,
 }
@@ -70,18 +70,30 @@ pub async fn host_policy(dns: &Dns, host: &str, port: u16) -> Result<HostPolicy,
     if addresses.as_ref().is_ok_and(|a| a.records.is_empty()) {
         addresses = dns.secure().query(host, RecordType::AAAA).await;
     }
-    if !addresses.is_ok_and(|a| a.secure) {
+    let Ok(addresses) = addresses.map(|a| (a.secure, a.canonical)) else {
         return Ok(HostPolicy::None);
-    }
-    let owner = tlsa_name(host, port);
-    let answer = dns
-        .secure()
-        .query(&owner, RecordType::TLSA)
-        .await
-        .map_err(|e| format!("DANE: the TLSA records of {owner} cannot be looked up ({e})"))?;
-    if !answer.secure || answer.records.is_empty() {
+    };
+    let (true, canonical) = addresses else {
         return Ok(HostPolicy::None);
+    };
+    // A host reached through a secure CNAME chain: its TLSA records are looked for at the
+    // chain's end first, then at the MX name (RFC 7672 2.2.3).
+    let mut answer = None;
+    for base in canonical.iter().map(String::as_str).chain([host]) {
+        let owner = tlsa_name(base, port);
+        let a = dns
+            .secure()
+            .query(&owner, RecordType::TLSA)
+            .await
+            .map_err(|e| format!("DANE: the TLSA records of {owner} cannot be looked up ({e})"))?;
+        if a.secure && !a.records.is_empty() {
+            answer = Some((owner, a));
+            break;
+        }
     }
+    let Some((owner, answer)) = answer else {
+        return Ok(HostPolicy::None);
+    };
     let records: Vec<Tlsa> = answer
         .records
         .iter()
@@ -104,7 +116,10 @@ pub async fn host_policy(dns: &Dns, host: &str, port: u16) -> Result<HostPolicy,
         );
         return Ok(HostPolicy::EncryptOnly);
     }
-    Ok(HostPolicy::Authenticate(usable))
+    Ok(HostPolicy::Authenticate {
+        owner,
+        records: usable,
+    })
 }
 
 #[cfg(test)]
