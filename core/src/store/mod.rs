@@ -282,6 +282,16 @@ fn open_connection(path: &Path) -> Result<Connection> {
     conn.execute_batch(
         "PRAGMA journal_mode=WAL; PRAGMA synchronous=FULL; PRAGMA foreign_keys=ON; PRAGMA busy_timeout=10000;",
     )?;
+    // Room for every statement a delivery runs (rusqlite keeps 16 by default: the arrival
+    // checks, filing and the classifier together need more, and a miss means parsing again).
+    conn.set_prepared_statement_cache_capacity(256);
+    // One plan per statement, whatever the values bound: without the query planner stability
+    // guarantee SQLite compiled some cached statements again at every new binding (the
+    // domain look-up of every RCPT among them).
+    conn.set_db_config(
+        rusqlite::config::DbConfig::SQLITE_DBCONFIG_ENABLE_QPSG,
+        true,
+    )?;
     Ok(conn)
 }
 

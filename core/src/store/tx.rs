@@ -21,12 +21,15 @@ impl<'c> Tx<'c> {
         self.conn.prepare_cached(sql)
     }
 
+    /// A statement whose text is built at run time (not kept in the cache).
     pub(in crate::store) fn prepare(&self, sql: &str) -> rusqlite::Result<Statement<'c>> {
         self.conn.prepare(sql)
     }
 
+    // Statements are kept prepared (the connection's cache): parsing and planning SQL again
+    // on every call was a visible share of a screened delivery's CPU.
     pub(in crate::store) fn execute<P: Params>(&self, sql: &str, p: P) -> rusqlite::Result<usize> {
-        self.conn.execute(sql, p)
+        self.conn.prepare_cached(sql)?.execute(p)
     }
 
     pub(in crate::store) fn execute_batch(&self, sql: &str) -> rusqlite::Result<()> {
@@ -38,7 +41,7 @@ impl<'c> Tx<'c> {
         P: Params,
         F: FnOnce(&Row<'_>) -> rusqlite::Result<T>,
     {
-        self.conn.query_row(sql, p, f)
+        self.conn.prepare_cached(sql)?.query_row(p, f)
     }
 
     pub(in crate::store) fn last_insert_rowid(&self) -> i64 {
