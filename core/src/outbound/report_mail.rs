@@ -26,13 +26,20 @@ pub async fn queue(
         .iter()
         .flat_map(|p| p.sync_dirs().to_vec())
         .collect();
-    store
+    let written = store
         .write_async(dirs, move |tx| {
             for p in &prepared {
                 p.apply(tx)?;
             }
             done(tx)
         })
-        .await?;
-    Ok(n)
+        .await;
+    match written {
+        Ok(()) => Ok(n),
+        Err(crate::error::Error::Exists(why)) => {
+            tracing::info!(%why, "report not queued twice");
+            Ok(0)
+        }
+        Err(e) => Err(e),
+    }
 }

@@ -94,8 +94,18 @@ pub fn pending(conn: &Tx, last_day: i64) -> Result<Vec<DayReport>> {
 }
 
 pub fn done(conn: &Tx, day: i64, domain: &str) -> Result<()> {
-    conn.prepare_cached("UPDATE dmarc_domains SET sent = 1 WHERE day = ?1 AND domain = ?2")?
+    // Only once: a second sender of the same report (the CLI beside the daemon) finds it
+    // done, and its commit, with the report it queued, is undone.
+    let marked = conn
+        .prepare_cached(
+            "UPDATE dmarc_domains SET sent = 1 WHERE day = ?1 AND domain = ?2 AND sent = 0",
+        )?
         .execute(params![day, domain])?;
+    if marked == 0 {
+        return Err(crate::error::Error::Exists(format!(
+            "the report of day {day} for {domain} is done already"
+        )));
+    }
     conn.prepare_cached("DELETE FROM dmarc_domains WHERE day < ?1")?
         .execute([day - 7])?;
     conn.prepare_cached("DELETE FROM dmarc_rows WHERE day < ?1")?

@@ -90,11 +90,40 @@ pub fn pending(conn: &Tx, last_day: i64) -> Result<Vec<DayResults>> {
 /// The day's report for the domain is done with (sent, or nobody asked for it); days older
 /// than a week go.
 pub fn done(conn: &Tx, day: i64, domain: &str) -> Result<()> {
-    conn.prepare_cached("UPDATE tls_results SET sent = 1 WHERE day = ?1 AND domain = ?2")?
+    // Only once: a second sender of the same report (the CLI beside the daemon) finds it
+    // done, and its commit, with the report it queued, is undone.
+    let marked = conn
+        .prepare_cached(
+            "UPDATE tls_results SET sent = 1 WHERE day = ?1 AND domain = ?2 AND sent = 0",
+        )?
         .execute(params![day, domain])?;
+    if marked == 0 {
+        return Err(crate::error::Error::Exists(format!(
+            "the report of day {day} for {domain} is done already"
+        )));
+    }
     conn.prepare_cached("DELETE FROM tls_results WHERE day < ?1")?
         .execute([day - 7])?;
     conn.prepare_cached("DELETE FROM tls_failures WHERE day < ?1")?
         .execute([day - 7])?;
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_day_is_done_once() {
+        let mut c = rusqlite::Connection::open_in_memory().unwrap();
+        super::super::schema::migrate(&mut c, std::path::Path::new("/nonexistent/roost.db"))
+            .unwrap();
+        let tx = Tx::new(&c);
+        record(&tx, 100, "example.test", "sts", &[], None).unwrap();
+        assert_eq!(pending(&tx, 100).unwrap().len(), 1);
+        done(&tx, 100, "example.test").unwrap();
+        assert!(pending(&tx, 100).unwrap().is_empty());
+        let again = done(&tx, 100, "example.test").unwrap_err();
+        assert!(matches!(again, crate::error::Error::Exists(_)), "{again}");
+    }
 }
