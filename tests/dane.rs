@@ -248,3 +248,74 @@ fn tlsa_records_decide_how_mail_leaves() {
         receiver.message_count("bob@bad.dane.test") == 1
     });
 }
+
+#[test]
+fn the_dns_check_compares_our_certificate_with_our_tlsa_records() {
+    let dir = TempDir::new("daneown");
+    let ca = test_ca(&dir.0, &["mx-ta.dane.test"]);
+    let key = rcgen::KeyPair::from_pem(&std::fs::read_to_string(&ca.key).unwrap()).unwrap();
+    let ours = format!(
+        "3 1 1 {}",
+        sha256_hex(&rcgen::PublicKeyData::subject_public_key_info(&key))
+    );
+    let ca_der = CertificateDer::from_pem_file(&ca.ca).unwrap();
+    let records = vec![
+        format!("_25._tcp.mx-ee.dane.test. IN TLSA {ours}"),
+        format!(
+            "_25._tcp.mx-ta.dane.test. IN TLSA 2 0 1 {}",
+            sha256_hex(&ca_der)
+        ),
+        format!(
+            "_25._tcp.mx-old.dane.test. IN TLSA 3 1 1 {}",
+            sha256_hex(b"the key before renewal")
+        ),
+    ];
+    let dns = SignedDns::start(
+        "127.0.30.54",
+        "127.0.30.3",
+        ZoneFile {
+            name: "dane.test",
+            records: &records,
+        },
+        &[],
+        &[],
+    );
+    let verdict = |host: &str| -> serde_json::Value {
+        let s = Server::start_config(&format!(
+            "hostname = \"{host}\"\n[listeners]\nsmtp = [\"127.0.0.1:0\"]\n{}\n\
+             [tls]\ncert = \"{}\"\nkey = \"{}\"\n",
+            dns.config(),
+            ca.cert.display(),
+            ca.key.display()
+        ));
+        let report: serde_json::Value =
+            serde_json::from_str(&s.ok(&["--json", "dns", "check"])).unwrap();
+        report["host"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|c| c["name"] == "DANE")
+            .cloned()
+            .unwrap_or_else(|| panic!("no DANE line: {report:#}"))
+    };
+    assert_eq!(verdict("mx-ee.dane.test")["verdict"], "pass");
+    assert_eq!(verdict("mx-ta.dane.test")["verdict"], "pass");
+    // A record left from the certificate before: senders with DANE would keep mail back.
+    let old = verdict("mx-old.dane.test");
+    assert_eq!(old["verdict"], "fail", "{old:#}");
+    assert!(
+        old["reason"]
+            .as_str()
+            .unwrap()
+            .contains("names no certificate"),
+        "{old:#}"
+    );
+    assert!(old["fix"][0].as_str().unwrap().contains(&ours), "{old:#}");
+    // None published: what DANE is, and the record to publish.
+    let none = verdict("mx-none.dane.test");
+    assert_eq!(none["verdict"], "info", "{none:#}");
+    assert_eq!(
+        none["fix"][0],
+        format!("_25._tcp.mx-none.dane.test. 3600 IN TLSA {ours}")
+    );
+}

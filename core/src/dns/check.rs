@@ -23,7 +23,7 @@ pub enum Verdict {
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct Check {
-    /// "MX", "A", "PTR", "SPF", "DKIM", "DMARC", "MTA-STS", "TLS-RPT".
+    /// "MX", "A", "PTR", "DANE", "SPF", "DKIM", "DMARC", "MTA-STS", "TLS-RPT".
     pub name: String,
     pub verdict: Verdict,
     pub reason: String,
@@ -105,8 +105,15 @@ pub async fn run(cfg: &Config, dns: &Dns, domains: &[String], keys: &[DkimKey]) 
         }
         reports
     };
-    let (host, reports, ports) =
-        tokio::join!(host_checks(cfg, dns, public_ip), all_domains, ports(cfg));
+    let (mut host, reports, ports, dane) = tokio::join!(
+        host_checks(cfg, dns, public_ip),
+        all_domains,
+        ports(cfg),
+        super::check_dane::dane(cfg, dns)
+    );
+    if cfg.hostname.contains('.') {
+        host.push(dane);
+    }
     Report {
         hostname: cfg.hostname.clone(),
         public_ip: public_ip.map(|ip| ip.to_string()),

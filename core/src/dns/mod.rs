@@ -3,6 +3,7 @@
 //! needs to decide: records, no records, no such domain, or try again later.
 
 pub mod check;
+mod check_dane;
 mod check_sts;
 pub mod secure;
 

@@ -8,30 +8,7 @@
 use crate::dns::Dns;
 use hickory_resolver::proto::rr::{RData, RecordType};
 
-/// One TLSA record (RFC 6698 2.1), as the numbers it is published with.
-#[derive(Debug, Clone, PartialEq, Eq, Hash)]
-pub struct Tlsa {
-    /// 2 DANE-TA: a trust anchor of the chain; 3 DANE-EE: the server's own certificate.
-    pub usage: u8,
-    /// 0: the whole certificate; 1: its SubjectPublicKeyInfo.
-    pub selector: u8,
-    /// 0: the bytes themselves; 1: SHA-256; 2: SHA-512.
-    pub matching: u8,
-    pub data: Vec<u8>,
-}
-
-impl Tlsa {
-    /// RFC 7672 3.1: PKIX-TA(0) and PKIX-EE(1) are not for SMTP; unknown numbers are unusable.
-    fn usable(&self) -> bool {
-        matches!(self.usage, 2 | 3) && matches!(self.selector, 0 | 1) && self.matching <= 2
-    }
-
-    /// "3 1 1 2b7c…" as in a zone file.
-    pub fn describe(&self) -> String {
-        let hex: String = self.data.iter().map(|b| format!("{b:02x}")).collect();
-        format!("{} {} {} {hex}", self.usage, self.selector, self.matching)
-    }
-}
+pub use crate::tls::tlsa::Tlsa;
 
 /// What DANE asks of one MX host.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -127,17 +104,7 @@ mod tests {
     use super::*;
 
     #[test]
-    fn usable_records_are_dane_ta_and_dane_ee() {
-        let t = |usage, selector, matching| Tlsa {
-            usage,
-            selector,
-            matching,
-            data: vec![0xab, 0x01],
-        };
-        assert!(t(3, 1, 1).usable() && t(2, 0, 2).usable() && t(3, 0, 0).usable());
-        assert!(!t(1, 1, 1).usable() && !t(0, 0, 1).usable());
-        assert!(!t(3, 2, 1).usable() && !t(3, 1, 3).usable());
-        assert_eq!(t(3, 1, 1).describe(), "3 1 1 ab01");
+    fn tlsa_owner_names() {
         assert_eq!(tlsa_name("mx.example.", 25), "_25._tcp.mx.example");
     }
 }

@@ -3,7 +3,7 @@
 //! DANE-TA(2) records name a certificate of the chain, which then serves as the only trust
 //! anchor, with the host's name and the dates checked as usual.
 
-use super::dane::Tlsa;
+use crate::tls::tlsa::{Tlsa, matches};
 use rustls::client::danger::{HandshakeSignatureValid, ServerCertVerified, ServerCertVerifier};
 use rustls::crypto::CryptoProvider;
 use rustls::pki_types::{CertificateDer, ServerName, UnixTime};
@@ -78,73 +78,6 @@ fn verify_with_anchor(
         .map_err(|e| e.to_string())
 }
 
-/// Whether a certificate (DER) is the one a record names.
-pub fn matches(record: &Tlsa, cert: &[u8]) -> bool {
-    let selected = match record.selector {
-        0 => cert,
-        1 => match spki(cert) {
-            Some(s) => s,
-            None => return false,
-        },
-        _ => return false,
-    };
-    match record.matching {
-        0 => selected == record.data.as_slice(),
-        1 => ring::digest::digest(&ring::digest::SHA256, selected).as_ref() == record.data,
-        2 => ring::digest::digest(&ring::digest::SHA512, selected).as_ref() == record.data,
-        _ => false,
-    }
-}
-
-/// One DER element at the front of `der`: (tag, header length, content length).
-fn element(der: &[u8]) -> Option<(u8, usize, usize)> {
-    let tag = *der.first()?;
-    let first = *der.get(1)?;
-    let (header, len) = if first < 0x80 {
-        (2, usize::from(first))
-    } else {
-        let n = usize::from(first & 0x7f);
-        if n == 0 || n > 4 {
-            return None;
-        }
-        let mut len = 0usize;
-        for i in 0..n {
-            len = (len << 8) | usize::from(*der.get(2 + i)?);
-        }
-        (2 + n, len)
-    };
-    (der.len() >= header.checked_add(len)?).then_some((tag, header, len))
-}
-
-const SEQUENCE: u8 = 0x30;
-const VERSION: u8 = 0xa0;
-
-/// The SubjectPublicKeyInfo of an X.509 certificate (RFC 5280 4.1), header included: the
-/// seventh field of tbsCertificate when the version is given, the sixth when not.
-pub fn spki(cert: &[u8]) -> Option<&[u8]> {
-    let (tag, header, _) = element(cert)?;
-    if tag != SEQUENCE {
-        return None;
-    }
-    let tbs = &cert[header..];
-    let (tag, header, len) = element(tbs)?;
-    if tag != SEQUENCE {
-        return None;
-    }
-    let mut rest = &tbs[header..header + len];
-    if rest.first() == Some(&VERSION) {
-        let (_, h, l) = element(rest)?;
-        rest = &rest[h + l..];
-    }
-    // serialNumber, signature, issuer, validity, subject
-    for _ in 0..5 {
-        let (_, h, l) = element(rest)?;
-        rest = &rest[h + l..];
-    }
-    let (tag, h, l) = element(rest)?;
-    (tag == SEQUENCE).then(|| &rest[..h + l])
-}
-
 impl ServerCertVerifier for DaneVerifier {
     fn verify_server_cert(
         &self,
@@ -192,53 +125,5 @@ impl ServerCertVerifier for DaneVerifier {
         self.provider
             .signature_verification_algorithms
             .supported_schemes()
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    fn sha256(b: &[u8]) -> Vec<u8> {
-        ring::digest::digest(&ring::digest::SHA256, b)
-            .as_ref()
-            .to_vec()
-    }
-
-    #[test]
-    fn the_public_key_is_found_in_a_certificate() {
-        let key = rcgen::KeyPair::generate().unwrap();
-        let cert = rcgen::CertificateParams::new(vec!["mx.example".to_string()])
-            .unwrap()
-            .self_signed(&key)
-            .unwrap();
-        let der = cert.der().to_vec();
-        assert_eq!(
-            spki(&der),
-            Some(rcgen::PublicKeyData::subject_public_key_info(&key).as_slice())
-        );
-        let rec = |selector, matching, data| Tlsa {
-            usage: 3,
-            selector,
-            matching,
-            data,
-        };
-        assert!(matches(
-            &rec(
-                1,
-                1,
-                sha256(&rcgen::PublicKeyData::subject_public_key_info(&key))
-            ),
-            &der
-        ));
-        assert!(matches(&rec(0, 1, sha256(&der)), &der));
-        assert!(matches(&rec(0, 0, der.clone()), &der));
-        assert!(!matches(&rec(1, 1, sha256(&der)), &der));
-        assert!(!matches(&rec(1, 1, vec![0; 32]), b"\x30\x03\x02\x01"));
-        // Truncated or hostile DER gives no key, and no panic.
-        for cut in 0..der.len() {
-            let _ = spki(&der[..cut]);
-        }
-        assert_eq!(spki(b"\x30\x84\xff\xff\xff\xff"), None);
     }
 }

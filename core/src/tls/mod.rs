@@ -2,6 +2,8 @@
 //! first start. The current configuration can be swapped at run time (SIGHUP) without touching
 //! connections already open.
 
+pub mod tlsa;
+
 use crate::error::{Error, Result};
 use rustls::ServerConfig;
 use rustls_pki_types::pem::PemObject;
